@@ -1,0 +1,198 @@
+//! The command line: clap's view of the flags, and the dispatch to each command.
+//!
+//! Nothing here interprets a value beyond its syntax; [`crate::config`] turns these raw flags into
+//! validated configurations before any command starts, so a bad flag stops the run (exit 2)
+//! before anything is read or sent.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{config, logging, mock, submit, validate, Exit};
+
+/// Create Smartflo voice-broadcast campaigns in bulk from a spreadsheet (CSV), at exactly the
+/// account's rate, with one result per row.
+#[derive(Debug, Parser)]
+#[command(name = "bulkcast", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More detail on stderr (-v, -vv, -vvv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr: no progress, no summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every row of a spreadsheet and write a report; sends nothing.
+    Validate(ValidateArgs),
+    /// Write a CSV header with every field and one example row that validates.
+    Template(TemplateArgs),
+    /// Validate, then create one broadcast per valid row, writing a results CSV.
+    Submit(SubmitArgs),
+    /// Run the built-in simulated Smartflo API on this machine.
+    MockServer(MockArgs),
+}
+
+/// How input rows are read; shared by `validate` and `submit`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct InputArgs {
+    /// Column delimiter: `,` `;` `tab` or any single character [default: detected from the header]
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Another date layout to accept, in strftime codes, e.g. `%d/%m/%Y %H:%M`
+    #[arg(long, value_name = "LAYOUT")]
+    pub date_format: Option<String>,
+    /// A value for FIELD in every row whose cell is empty or whose column is absent (repeatable).
+    /// A non-empty cell in the file wins.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The spreadsheet's CSV export (`-` for standard input)
+    pub input: PathBuf,
+    /// Where to write the report CSV [default: standard output]
+    #[arg(short, long, value_name = "REPORT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// Where to write the template [default: standard output]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The spreadsheet's CSV export
+    pub input: PathBuf,
+    /// The results CSV [default: <input stem>.results.csv beside the input]
+    #[arg(short, long, value_name = "RESULTS")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+    /// The Smartflo API's address
+    #[arg(
+        long,
+        env = "SMARTFLO_BASE_URL",
+        default_value = "https://api-smartflo.tatateleservices.com",
+        value_name = "URL"
+    )]
+    pub base_url: String,
+    /// Read the API token from this file (else from the env var SMARTFLO_API_TOKEN)
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Start the built-in simulated Smartflo and submit to it instead of the real API
+    #[arg(long)]
+    pub mock: bool,
+    /// Requests per second allowed on the account, for every call bulkcast makes: `3`, `3/s`,
+    /// `180/min`; `0` or `unlimited` to send as fast as the server answers
+    #[arg(long, default_value = "3", value_name = "RATE")]
+    pub rate: String,
+    /// Requests that may go back to back before the rate applies
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub burst: u32,
+    /// Requests in flight at once [default: the rate plus one, enough to hold the rate at 1 s of
+    /// latency; 32 when unlimited]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Retries of one row after a 429, 5xx, 408, connection failure or timeout before connecting
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_retries: u32,
+    /// Seconds to wait for one response: `30` or `30s`
+    #[arg(long, default_value = "30", value_name = "SECONDS")]
+    pub timeout: String,
+    /// Validate and show what would be sent, without sending
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop sending after N rows have failed at the server (the rest are recorded as not attempted)
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Also write the summary as JSON to this file
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Port to listen on (0 = any free port)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The bearer token the server accepts
+    #[arg(long, default_value = mock::DEFAULT_TOKEN)]
+    pub token: String,
+    /// The login email accepted by /v1/auth/login
+    #[arg(long, default_value = mock::DEFAULT_EMAIL)]
+    pub email: String,
+    /// The login password accepted by /v1/auth/login
+    #[arg(long, default_value = mock::DEFAULT_PASSWORD)]
+    pub password: String,
+    /// Account-wide requests per second over all endpoints, in fixed one-second windows (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Added latency before every reply, e.g. `50ms`
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub latency: std::time::Duration,
+    /// Probability that a create answers 5xx (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_5xx: f64,
+    /// Probability that a create answers 429 (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_429: f64,
+    /// Probability that a create answers HTTP 200 with `success: false` (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_false: f64,
+    /// Probability that a create succeeds but the connection is dropped before the reply
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub drop_after_create: f64,
+    /// Probability that a create succeeds but the reply is held back by --slow-delay
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub slow_after_create: f64,
+    /// How long a slow reply is held back
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub slow_delay: std::time::Duration,
+    /// Leave the broadcast id out of create replies
+    #[arg(long)]
+    pub no_id: bool,
+    /// Seed for fault injection, so a run's faults can be reproduced
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Parse the process's arguments, run the command, and turn the outcome into an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Fatal.into() } else { Exit::Success.into() };
+        }
+    };
+    run(cli).into()
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    let terminal = logging::init(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Validate(args) => config::validate(args).and_then(|cfg| validate::run(&cfg)),
+        Command::Template(args) => validate::template(args.output.as_deref()),
+        Command::Submit(args) => config::submit(args, cli.quiet).and_then(|cfg| submit::run(cfg, &terminal)),
+        Command::MockServer(args) => config::mock(args).and_then(mock::run_forever),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            terminal.error(&format!("{e:#}"));
+            Exit::Fatal
+        }
+    }
+}

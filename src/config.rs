@@ -1,0 +1,366 @@
+//! Validated configurations, built from the raw command line before any command starts.
+//!
+//! Every flag is checked here and turned into the typed value the rest of the program uses
+//! (a parsed rate, a `Duration`, an [`InputOptions`], a [`Secret`]); nothing after this looks at
+//! a raw flag string. A problem here is fatal: the run stops with exit 2 before reading or
+//! sending anything.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{InputArgs, MockArgs, SubmitArgs, ValidateArgs};
+use crate::input::{DateFormats, Field, InputOptions};
+use crate::mock::MockOptions;
+
+/// A token or password: it never prints, in `Debug` or anywhere else.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+pub struct ValidateConfig {
+    pub input: PathBuf,
+    pub report: Option<PathBuf>,
+    pub input_opts: InputOptions,
+}
+
+pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
+    Ok(ValidateConfig {
+        input: args.input,
+        report: args.output,
+        input_opts: input_options(&args.input_args)?,
+    })
+}
+
+/// Turn the input flags into [`InputOptions`].
+pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
+    let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
+    let dates = DateFormats::with_custom(args.date_format.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut defaults: Vec<(Field, String)> = Vec::new();
+    for set in &args.set {
+        let Some((name, value)) = set.split_once('=') else {
+            bail!("--set {set:?}: expected FIELD=VALUE, e.g. --set time_group=1234");
+        };
+        let Some(field) = Field::from_header(name) else {
+            let fields: Vec<&str> = Field::ALL.iter().map(|f| f.api_name()).collect();
+            bail!("--set {set:?}: {name:?} is not a field; fields are {}", fields.join(", "));
+        };
+        if defaults.iter().any(|(f, _)| *f == field) {
+            bail!("--set gives {field} twice");
+        }
+        defaults.push((field, value.to_owned()));
+    }
+    Ok(InputOptions { delimiter, dates, defaults })
+}
+
+fn parse_delimiter(s: &str) -> Result<u8> {
+    Ok(match s {
+        "tab" | "\\t" | "\t" | "TAB" => b'\t',
+        "comma" => b',',
+        "semicolon" => b';',
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => s.as_bytes()[0],
+        _ => bail!("--delimiter {s:?}: expected one character such as , ; | or the word tab"),
+    })
+}
+
+/// Where submissions go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The built-in simulated Smartflo, started in-process for this run.
+    Mock,
+    Remote { base_url: String, token: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub struct SubmitConfig {
+    pub input: PathBuf,
+    pub results: PathBuf,
+    pub input_opts: InputOptions,
+    /// `None` when `--dry-run`: nothing will be contacted.
+    pub target: Option<Target>,
+    pub rate: Rate,
+    pub burst: NonZeroU32,
+    pub concurrency: usize,
+    pub max_retries: u32,
+    pub timeout: Duration,
+    pub max_errors: Option<u64>,
+    pub summary_json: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
+    let input_opts = input_options(&args.input_args)?;
+    if args.input.as_os_str() == "-" {
+        bail!("submit reads its input twice (check, then send): give a file, not standard input");
+    }
+    let rate = Rate::parse(&args.rate)?;
+    let Some(burst) = NonZeroU32::new(args.burst) else {
+        bail!("--burst must be at least 1");
+    };
+    let concurrency = match args.concurrency {
+        Some(0) => bail!("--concurrency must be at least 1"),
+        Some(n) => n,
+        None => rate.default_concurrency(),
+    };
+    let timeout = parse_seconds(&args.timeout).context("--timeout")?;
+    let results = args.output.unwrap_or_else(|| default_results_path(&args.input));
+    let target = if args.dry_run {
+        None
+    } else if args.mock {
+        Some(Target::Mock)
+    } else {
+        let base_url = args.base_url.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&base_url).with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
+        Some(Target::Remote { base_url, token: read_token(args.token_file.as_deref())? })
+    };
+    Ok(SubmitConfig {
+        input: args.input,
+        results,
+        input_opts,
+        target,
+        rate,
+        burst,
+        concurrency,
+        max_retries: args.max_retries,
+        timeout,
+        max_errors: args.max_errors,
+        summary_json: args.summary_json,
+        quiet,
+    })
+}
+
+/// `<input stem>.results.csv` beside the input.
+pub fn default_results_path(input: &Path) -> PathBuf {
+    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    input.with_file_name(format!("{stem}.results.csv"))
+}
+
+/// The API token from `--token-file` or `SMARTFLO_API_TOKEN`, without a pasted `Bearer ` prefix.
+fn read_token(token_file: Option<&Path>) -> Result<Secret> {
+    let raw = match token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?,
+        None => std::env::var("SMARTFLO_API_TOKEN").map_err(|_| {
+            anyhow::anyhow!(
+                "no API token: set SMARTFLO_API_TOKEN or give --token-file PATH (or try --mock)"
+            )
+        })?,
+    };
+    let token = strip_bearer(raw.trim());
+    if token.is_empty() {
+        bail!("the API token is empty");
+    }
+    if token.chars().any(|c| c.is_control() || c == ' ') {
+        bail!("the API token contains spaces or control characters; paste only the token");
+    }
+    Ok(Secret::new(token))
+}
+
+/// A token pasted as `Bearer abc` is the token `abc`.
+pub fn strip_bearer(token: &str) -> &str {
+    match token.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => token[7..].trim_start(),
+        _ => token,
+    }
+}
+
+/// `30` or `30s` (fractions allowed), or any humantime duration such as `1m`.
+pub fn parse_seconds(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let d = match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Duration::from_secs_f64(secs),
+        Ok(_) => bail!("{s:?} must be more than 0 seconds"),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|_| anyhow::anyhow!("{s:?} is not a duration; write 30 or 30s"))?,
+    };
+    if d.is_zero() {
+        bail!("{s:?} must be more than 0 seconds");
+    }
+    Ok(d)
+}
+
+/// Requests per second, or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(Option<f64>);
+
+impl Rate {
+    pub const UNLIMITED: Rate = Rate(None);
+
+    pub fn per_second(n: f64) -> Rate {
+        Rate(Some(n))
+    }
+
+    /// `3`, `3/s`, `180/min`, `7200/h`, `0.5/s`; `0` or `unlimited` for no limit.
+    pub fn parse(s: &str) -> Result<Rate> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "unlimited" || s == "none" {
+            return Ok(Rate::UNLIMITED);
+        }
+        let (count, unit) = s.split_once('/').unwrap_or((&s, "s"));
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => 1.0,
+            "m" | "min" | "minute" => 60.0,
+            "h" | "hr" | "hour" => 3600.0,
+            other => bail!("--rate {s:?}: unknown unit {other:?}; write 3, 3/s or 180/min"),
+        };
+        let count: f64 = count
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, or 0 for unlimited"))?;
+        if !count.is_finite() || count < 0.0 {
+            bail!("--rate {s:?} must be 0 (unlimited) or more");
+        }
+        if count == 0.0 {
+            return Ok(Rate::UNLIMITED);
+        }
+        let rate = count / per;
+        if rate < 1.0 / 3600.0 {
+            bail!("--rate {s:?} is below one request an hour");
+        }
+        Ok(Rate(Some(rate)))
+    }
+
+    /// Requests per second; `None` when unlimited.
+    pub fn per_sec(self) -> Option<f64> {
+        self.0
+    }
+
+    /// The time between two requests; `None` when unlimited.
+    pub fn period(self) -> Option<Duration> {
+        self.0.map(|r| Duration::from_secs_f64(1.0 / r))
+    }
+
+    /// Enough requests in flight to hold the rate when a reply takes a second, plus one.
+    fn default_concurrency(self) -> usize {
+        match self.0 {
+            Some(r) => (r.ceil() as usize).saturating_add(1).clamp(2, 1024),
+            None => 32,
+        }
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("unlimited"),
+            Some(r) => write!(f, "{r}/s"),
+        }
+    }
+}
+
+pub fn mock(args: MockArgs) -> Result<MockOptions> {
+    for (flag, p) in [
+        ("--fail-5xx", args.fail_5xx),
+        ("--fail-429", args.fail_429),
+        ("--fail-false", args.fail_false),
+        ("--drop-after-create", args.drop_after_create),
+        ("--slow-after-create", args.slow_after_create),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            bail!("{flag} {p}: a probability is between 0 and 1");
+        }
+    }
+    Ok(MockOptions {
+        port: args.port,
+        token: args.token,
+        email: args.email,
+        password: Secret::new(args.password),
+        rate_limit: args.rate_limit,
+        latency: args.latency,
+        fail_5xx: args.fail_5xx,
+        fail_429: args.fail_429,
+        fail_false: args.fail_false,
+        drop_after_create: args.drop_after_create,
+        slow_after_create: args.slow_after_create,
+        slow_delay: args.slow_delay,
+        reply_with_id: !args.no_id,
+        seed: args.seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_every_documented_form() {
+        assert_eq!(Rate::parse("3").unwrap(), Rate::per_second(3.0));
+        assert_eq!(Rate::parse("3/s").unwrap(), Rate::per_second(3.0));
+        assert_eq!(Rate::parse("180/min").unwrap(), Rate::per_second(3.0));
+        assert_eq!(Rate::parse(" 7200/h ").unwrap(), Rate::per_second(2.0));
+        assert_eq!(Rate::parse("0").unwrap(), Rate::UNLIMITED);
+        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::UNLIMITED);
+        for bad in ["", "fast", "3/day", "-1", "NaN", "0.5/h"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Rate::per_second(4.0).period(), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn default_concurrency_holds_the_rate_at_one_second_of_latency() {
+        assert_eq!(Rate::per_second(3.0).default_concurrency(), 4);
+        assert_eq!(Rate::per_second(0.5).default_concurrency(), 2);
+        assert_eq!(Rate::UNLIMITED.default_concurrency(), 32);
+    }
+
+    #[test]
+    fn timeouts_take_seconds_with_or_without_unit() {
+        assert_eq!(parse_seconds("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_seconds("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_seconds("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["0", "-1", "soon", "0s"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pasted_bearer_prefix_is_dropped() {
+        assert_eq!(strip_bearer("Bearer abc"), "abc");
+        assert_eq!(strip_bearer("bearer   abc"), "abc");
+        assert_eq!(strip_bearer("abc"), "abc");
+        assert_eq!(strip_bearer("Bearerabc"), "Bearerabc");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("s3cr3t")), "Secret(***)");
+    }
+
+    #[test]
+    fn set_takes_field_names_loosely_and_rejects_unknown_ones() {
+        let args = |set: &[&str]| InputArgs { set: set.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let o = input_options(&args(&["Time Group=1234", "timeout=60"])).unwrap();
+        assert_eq!(o.defaults, vec![(Field::TimeGroup, "1234".into()), (Field::Timeout, "60".into())]);
+        assert!(input_options(&args(&["colour=red"])).unwrap_err().to_string().contains("not a field"));
+        assert!(input_options(&args(&["timeout"])).unwrap_err().to_string().contains("FIELD=VALUE"));
+        assert!(input_options(&args(&["timeout=40", "Timeout=50"])).is_err());
+    }
+
+    #[test]
+    fn delimiters_take_names_and_single_characters() {
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        assert_eq!(parse_delimiter(";").unwrap(), b';');
+        assert_eq!(parse_delimiter("|").unwrap(), b'|');
+        assert!(parse_delimiter(";;").is_err());
+        assert!(parse_delimiter("\"").is_err());
+    }
+}

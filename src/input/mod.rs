@@ -1,0 +1,312 @@
+//! The input side: a spreadsheet's CSV export streamed row by row into typed broadcast requests,
+//! each with a verdict.
+//!
+//! [`RowReader`] owns the file, maps its header onto the API fields once, and then reuses one
+//! `ByteRecord` for every row, so memory stays flat however long the file is. The only thing it
+//! keeps per row is a 64-bit fingerprint of the name (to catch a name used twice), which is what
+//! bounds memory at a few tens of megabytes for a million rows.
+
+pub mod fields;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+use thiserror::Error;
+
+pub use fields::Field;
+pub use rules::{DateFormats, Problem};
+
+use crate::csvio;
+use crate::request::BroadcastRequest;
+
+/// How to read an input file; built once from the command line by `config`.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    /// The delimiter, or `None` to detect it from the header line.
+    pub delimiter: Option<u8>,
+    pub dates: DateFormats,
+    /// `--set FIELD=VALUE`: a value for rows whose cell is empty or whose column is absent.
+    pub defaults: Vec<(Field, String)>,
+}
+
+/// Problems that stop a file from being read at all.
+#[derive(Debug, Error)]
+pub enum InputError {
+    #[error("cannot read {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("{path} has no header line: the first line must name the columns")]
+    Empty { path: PathBuf },
+    #[error(
+        "{path} lacks required column(s): {missing}. Columns found: {found}. \
+         Add the column(s), or give a value for every row with --set FIELD=VALUE"
+    )]
+    MissingColumns { path: PathBuf, missing: String, found: String },
+    #[error("{path}: columns {first:?} and {second:?} both mean the field {field}; keep one")]
+    DuplicateColumn { path: PathBuf, field: Field, first: String, second: String },
+    #[error("reading {path} near line {line}: {source}")]
+    Read { path: PathBuf, line: u64, source: csv::Error },
+}
+
+/// One data row of the input and its verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// 0-based position among the data rows (blank rows excluded).
+    pub seq: u64,
+    /// The line on which the record starts; the header is line 1.
+    pub line: u64,
+    /// The name cell as found (trimmed), even when the row is invalid.
+    pub name: String,
+    pub verdict: Result<BroadcastRequest, String>,
+}
+
+impl Row {
+    pub fn is_valid(&self) -> bool {
+        self.verdict.is_ok()
+    }
+}
+
+/// Streams an input file into [`Row`]s.
+pub struct RowReader {
+    path: PathBuf,
+    csv: csv::Reader<Box<dyn BufRead + Send>>,
+    /// For each field, the column that holds it.
+    columns: [Option<usize>; 14],
+    width: usize,
+    headers: Vec<String>,
+    unknown: Vec<String>,
+    defaults: [Option<String>; 14],
+    dates: DateFormats,
+    record: ByteRecord,
+    seq: u64,
+    blank_rows: u64,
+    names: NameTracker,
+}
+
+impl RowReader {
+    /// Open `path` (`-` for standard input), detect its delimiter and map its header. Fails when
+    /// a required column is neither in the file nor given with `--set`.
+    pub fn open(path: &Path, opts: &InputOptions) -> Result<Self, InputError> {
+        let open_err = |source| InputError::Open { path: path.to_owned(), source };
+        let mut input = csvio::open_input(path).map_err(open_err)?;
+        let delimiter = match opts.delimiter {
+            Some(d) => d,
+            None => csvio::detect_delimiter(&mut input).map_err(open_err)?,
+        };
+        let mut csv = csvio::reader(input, delimiter);
+        let header = csv
+            .byte_headers()
+            .map_err(|source| InputError::Read { path: path.to_owned(), line: 1, source })?
+            .clone();
+        if header.is_empty() || header.iter().all(|h| h.is_empty()) {
+            return Err(InputError::Empty { path: path.to_owned() });
+        }
+        let headers: Vec<String> = header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = String::from_utf8_lossy(h);
+                let h = if i == 0 { h.trim_start_matches('\u{feff}') } else { &h };
+                h.trim().to_owned()
+            })
+            .collect();
+
+        let mut columns: [Option<usize>; 14] = [None; 14];
+        let mut unknown = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            match Field::from_header(h) {
+                Some(f) => {
+                    if let Some(first) = columns[f.index()] {
+                        return Err(InputError::DuplicateColumn {
+                            path: path.to_owned(),
+                            field: f,
+                            first: headers[first].clone(),
+                            second: h.clone(),
+                        });
+                    }
+                    columns[f.index()] = Some(i);
+                }
+                None => unknown.push(if h.is_empty() { format!("(unnamed column {})", i + 1) } else { h.clone() }),
+            }
+        }
+
+        let mut defaults: [Option<String>; 14] = Default::default();
+        for (f, v) in &opts.defaults {
+            defaults[f.index()] = Some(v.trim().to_owned());
+        }
+        let missing: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
+            .map(|f| f.api_name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(InputError::MissingColumns {
+                path: path.to_owned(),
+                missing: missing.join(", "),
+                found: headers.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", "),
+            });
+        }
+
+        Ok(RowReader {
+            path: path.to_owned(),
+            csv,
+            columns,
+            width: headers.len(),
+            headers,
+            unknown,
+            defaults,
+            dates: opts.dates.clone(),
+            record: ByteRecord::new(),
+            seq: 0,
+            blank_rows: 0,
+            names: NameTracker::default(),
+        })
+    }
+
+    /// Header cells that match no field; they are read past and otherwise ignored.
+    pub fn unknown_columns(&self) -> &[String] {
+        &self.unknown
+    }
+
+    /// The header as found (BOM and surrounding space removed).
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// The raw cells of the row last returned by [`RowReader::next_row`].
+    pub fn record(&self) -> &ByteRecord {
+        &self.record
+    }
+
+    /// Rows whose every cell was empty; skipped without a verdict.
+    pub fn blank_rows(&self) -> u64 {
+        self.blank_rows
+    }
+
+    /// The next data row with its verdict; `None` at the end of the file. Only an I/O failure is
+    /// an error: anything wrong with a row's content is in its verdict.
+    pub fn next_row(&mut self) -> Option<Result<Row, InputError>> {
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(source) => {
+                    let line = source.position().map_or(0, |p| p.line());
+                    return Some(Err(InputError::Read { path: self.path.clone(), line, source }));
+                }
+            }
+            if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                self.blank_rows += 1;
+                continue;
+            }
+            let line = self.record.position().map_or(0, |p| p.line());
+            let row = self.judge(line);
+            self.seq += 1;
+            return Some(Ok(row));
+        }
+    }
+
+    fn judge(&mut self, line: u64) -> Row {
+        let record = &self.record;
+        let name_col = self.columns[Field::Name.index()];
+        let raw_name = name_col.and_then(|i| record.get(i)).unwrap_or_default();
+        let name = csvio::unmark_text(String::from_utf8_lossy(raw_name).trim()).to_owned();
+        let mut row = Row { seq: self.seq, line, name, verdict: Err(String::new()) };
+
+        if record.len() != self.width {
+            row.verdict = Err(format!(
+                "row has {} cells but the header has {}: a delimiter is missing or extra (or a quote is unbalanced); \
+                 the row was not judged further",
+                record.len(),
+                self.width
+            ));
+            self.names.claim(&row.name, line);
+            return row;
+        }
+
+        let mut messages = Vec::new();
+        let mut not_utf8 = [false; 14];
+        let mut cells: rules::Cells<'_> = [""; 14];
+        for f in Field::ALL {
+            let from_file = match self.columns[f.index()] {
+                Some(col) => match std::str::from_utf8(&record[col]) {
+                    Ok(s) => csvio::unmark_text(s.trim()),
+                    Err(_) => {
+                        not_utf8[f.index()] = true;
+                        messages.push(format!(
+                            "{f}: column {:?} is not valid UTF-8 text; accepted: UTF-8 (save the sheet as \"CSV UTF-8\")",
+                            self.headers[col]
+                        ));
+                        continue;
+                    }
+                },
+                None => "",
+            };
+            cells[f.index()] = match (&self.defaults[f.index()], from_file) {
+                (Some(default), "") => default.as_str(),
+                (_, cell) => cell,
+            };
+        }
+        let verdict = rules::parse_request(&cells, &self.dates).map_err(|problems| {
+            // A cell that was not UTF-8 was judged as empty; its message above says why.
+            let real = problems.iter().filter(|p| !not_utf8[p.field.index()]);
+            messages.extend(real.map(Problem::to_string));
+        });
+        if let Some(first) = self.names.claim(&row.name, line) {
+            messages.push(format!(
+                "name: {:?} is already used on line {first}; accepted: a name unique within the file",
+                row.name
+            ));
+        }
+        row.verdict = match verdict {
+            Ok(req) if messages.is_empty() => Ok(req),
+            _ => Err(messages.join("; ")),
+        };
+        row
+    }
+}
+
+/// Remembers which names the file has used, as 64-bit fingerprints, with the line of first use.
+#[derive(Default)]
+struct NameTracker {
+    seen: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+}
+
+impl NameTracker {
+    /// Record `name` as used on `line`; returns the line of an earlier use. Empty names claim
+    /// nothing (they are invalid on their own).
+    fn claim(&mut self, name: &str, line: u64) -> Option<u64> {
+        if name.is_empty() {
+            return None;
+        }
+        let mut h = std::hash::DefaultHasher::new();
+        name.hash(&mut h);
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
+        match self.seen.entry(h.finish()) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(line);
+                None
+            }
+        }
+    }
+}
+
+/// The keys of [`NameTracker`] are already hashes: use them as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys are hashed")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}

@@ -1,0 +1,133 @@
+//! `bulkcast validate` and `bulkcast template`: judging a spreadsheet without sending anything,
+//! and writing a spreadsheet that starts right.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::config::ValidateConfig;
+use crate::csvio;
+use crate::input::{Field, RowReader};
+use crate::Exit;
+
+/// Validate every row of the input and write the report: `line,name,success,message`, one row per
+/// data row in input order.
+pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
+    // Open the report first: an unwritable report is fatal before any row is read.
+    let out: Box<dyn Write> = match &cfg.report {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("cannot write the report {}", path.display()))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut rows = RowReader::open(&cfg.input, &cfg.input_opts)?;
+    warn_unknown_columns(&rows);
+
+    let mut report = csvio::writer(BufWriter::new(out));
+    let outcome = (|| -> Result<(u64, u64)> {
+        report.write_record(["line", "name", "success", "message"])?;
+        let (mut valid, mut invalid) = (0u64, 0u64);
+        let mut line_buf = itoa::Buffer::new();
+        while let Some(row) = rows.next_row() {
+            let row = row?;
+            let (success, message) = match &row.verdict {
+                Ok(_) => {
+                    valid += 1;
+                    ("true", "")
+                }
+                Err(m) => {
+                    invalid += 1;
+                    ("false", m.as_str())
+                }
+            };
+            report.write_record([
+                line_buf.format(row.line).as_bytes(),
+                csvio::safe_cell(&row.name).as_bytes(),
+                success.as_bytes(),
+                csvio::safe_cell(message).as_bytes(),
+            ])?;
+        }
+        report.flush()?;
+        Ok((valid, invalid))
+    })();
+    let (valid, invalid) = match outcome {
+        Ok(counts) => counts,
+        Err(e) if is_broken_pipe(&e) => return Ok(Exit::Success),
+        Err(e) => return Err(e),
+    };
+    let blank = rows.blank_rows();
+    tracing::info!(
+        "{} rows: {valid} valid, {invalid} invalid{}",
+        valid + invalid,
+        if blank > 0 { format!(" ({blank} blank rows skipped)") } else { String::new() }
+    );
+    Ok(if invalid == 0 { Exit::Success } else { Exit::SomeFailed })
+}
+
+/// Say once which columns are ignored.
+pub fn warn_unknown_columns(rows: &RowReader) {
+    let unknown = rows.unknown_columns();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            "ignoring column(s) that match no field: {}",
+            unknown.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+        );
+    }
+}
+
+/// A reader of standard output went away (`bulkcast validate x | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause.downcast_ref::<io::Error>().or_else(|| match cause.downcast_ref::<csv::Error>()?.kind() {
+            csv::ErrorKind::Io(io) => Some(io),
+            _ => None,
+        });
+        io.is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Write a header naming every field and one example row (starting tomorrow) that validates.
+pub fn template(output: Option<&Path>) -> Result<Exit> {
+    let out: Box<dyn Write> = match output {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut w = csvio::writer(out);
+    let result = (|| -> Result<()> {
+        w.write_record(Field::ALL.iter().map(|f| f.api_name()))?;
+        w.write_record(example_row())?;
+        w.flush()?;
+        Ok(())
+    })();
+    match result {
+        Err(e) if is_broken_pipe(&e) => Ok(Exit::Success),
+        other => other.map(|()| Exit::Success).context("writing the template"),
+    }
+}
+
+/// An example row for [`template`], in the order of [`Field::ALL`].
+fn example_row() -> Vec<String> {
+    let day = chrono::Local::now().date_naive() + chrono::Days::new(1);
+    let day = day.format("%Y-%m-%d");
+    [
+        "Diwali offer - Pune".to_owned(),
+        "Festive offer reminder for Pune leads".to_owned(),
+        "214864".to_owned(),
+        "ivr||7926".to_owned(),
+        "40".to_owned(),
+        "5".to_owned(),
+        "5;10".to_owned(),
+        "918069000000".to_owned(),
+        "2".to_owned(),
+        format!("{day} 09:00:00"),
+        format!("{day} 18:00:00"),
+        "1234".to_owned(),
+        "1;2;3;4;5".to_owned(),
+        "1;3".to_owned(),
+    ]
+    .into()
+}
