@@ -173,7 +173,11 @@ pub fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Fatal.into() } else { Exit::Success.into() };
+            return if e.use_stderr() {
+                Exit::Fatal.into()
+            } else {
+                Exit::Success.into()
+            };
         }
     };
     run(cli).into()
@@ -185,7 +189,9 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Validate(args) => config::validate(args).and_then(|cfg| validate::run(&cfg)),
         Command::Template(args) => validate::template(args.output.as_deref()),
-        Command::Submit(args) => config::submit(args, cli.quiet).and_then(|cfg| submit::run(cfg, &terminal)),
+        Command::Submit(args) => {
+            config::submit(args, cli.quiet).and_then(|cfg| submit::run(cfg, &terminal))
+        }
         Command::MockServer(args) => config::mock(args).and_then(mock::run_forever),
     };
     match result {

@@ -53,7 +53,8 @@ pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
 /// Turn the input flags into [`InputOptions`].
 pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
     let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
-    let dates = DateFormats::with_custom(args.date_format.as_deref()).map_err(anyhow::Error::msg)?;
+    let dates =
+        DateFormats::with_custom(args.date_format.as_deref()).map_err(anyhow::Error::msg)?;
     let mut defaults: Vec<(Field, String)> = Vec::new();
     for set in &args.set {
         let Some((name, value)) = set.split_once('=') else {
@@ -61,14 +62,21 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         };
         let Some(field) = Field::from_header(name) else {
             let fields: Vec<&str> = Field::ALL.iter().map(|f| f.api_name()).collect();
-            bail!("--set {set:?}: {name:?} is not a field; fields are {}", fields.join(", "));
+            bail!(
+                "--set {set:?}: {name:?} is not a field; fields are {}",
+                fields.join(", ")
+            );
         };
         if defaults.iter().any(|(f, _)| *f == field) {
             bail!("--set gives {field} twice");
         }
         defaults.push((field, value.to_owned()));
     }
-    Ok(InputOptions { delimiter, dates, defaults })
+    Ok(InputOptions {
+        delimiter,
+        dates,
+        defaults,
+    })
 }
 
 fn parse_delimiter(s: &str) -> Result<u8> {
@@ -86,7 +94,10 @@ fn parse_delimiter(s: &str) -> Result<u8> {
 pub enum Target {
     /// The built-in simulated Smartflo, started in-process for this run.
     Mock,
-    Remote { base_url: String, token: Secret },
+    Remote {
+        base_url: String,
+        token: Secret,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -121,15 +132,21 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
         None => rate.default_concurrency(),
     };
     let timeout = parse_seconds(&args.timeout).context("--timeout")?;
-    let results = args.output.unwrap_or_else(|| default_results_path(&args.input));
+    let results = args
+        .output
+        .unwrap_or_else(|| default_results_path(&args.input));
     let target = if args.dry_run {
         None
     } else if args.mock {
         Some(Target::Mock)
     } else {
         let base_url = args.base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base_url).with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
-        Some(Target::Remote { base_url, token: read_token(args.token_file.as_deref())? })
+        reqwest::Url::parse(&base_url)
+            .with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
+        Some(Target::Remote {
+            base_url,
+            token: read_token(args.token_file.as_deref())?,
+        })
     };
     Ok(SubmitConfig {
         input: args.input,
@@ -149,7 +166,10 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
 
 /// `<input stem>.results.csv` beside the input.
 pub fn default_results_path(input: &Path) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
     input.with_file_name(format!("{stem}.results.csv"))
 }
 
@@ -221,10 +241,9 @@ impl Rate {
             "h" | "hr" | "hour" => 3600.0,
             other => bail!("--rate {s:?}: unknown unit {other:?}; write 3, 3/s or 180/min"),
         };
-        let count: f64 = count
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, or 0 for unlimited"))?;
+        let count: f64 = count.trim().parse().map_err(|_| {
+            anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, or 0 for unlimited")
+        })?;
         if !count.is_finite() || count < 0.0 {
             bail!("--rate {s:?} must be 0 (unlimited) or more");
         }
@@ -311,7 +330,10 @@ mod tests {
         for bad in ["", "fast", "3/day", "-1", "NaN", "0.5/h"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Rate::per_second(4.0).period(), Some(Duration::from_millis(250)));
+        assert_eq!(
+            Rate::per_second(4.0).period(),
+            Some(Duration::from_millis(250))
+        );
     }
 
     #[test]
@@ -347,11 +369,26 @@ mod tests {
 
     #[test]
     fn set_takes_field_names_loosely_and_rejects_unknown_ones() {
-        let args = |set: &[&str]| InputArgs { set: set.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let args = |set: &[&str]| InputArgs {
+            set: set.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         let o = input_options(&args(&["Time Group=1234", "timeout=60"])).unwrap();
-        assert_eq!(o.defaults, vec![(Field::TimeGroup, "1234".into()), (Field::Timeout, "60".into())]);
-        assert!(input_options(&args(&["colour=red"])).unwrap_err().to_string().contains("not a field"));
-        assert!(input_options(&args(&["timeout"])).unwrap_err().to_string().contains("FIELD=VALUE"));
+        assert_eq!(
+            o.defaults,
+            vec![
+                (Field::TimeGroup, "1234".into()),
+                (Field::Timeout, "60".into())
+            ]
+        );
+        assert!(input_options(&args(&["colour=red"]))
+            .unwrap_err()
+            .to_string()
+            .contains("not a field"));
+        assert!(input_options(&args(&["timeout"]))
+            .unwrap_err()
+            .to_string()
+            .contains("FIELD=VALUE"));
         assert!(input_options(&args(&["timeout=40", "Timeout=50"])).is_err());
     }
 

@@ -37,8 +37,14 @@ pub fn detect_delimiter(input: &mut dyn BufRead) -> io::Result<u8> {
         }
     }
     let delims = [b',', b';', b'\t'];
-    let best = (0..3).max_by_key(|&i| (counts[i], std::cmp::Reverse(i))).unwrap_or(0);
-    Ok(if counts[best] == 0 { b',' } else { delims[best] })
+    let best = (0..3)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    Ok(if counts[best] == 0 {
+        b','
+    } else {
+        delims[best]
+    })
 }
 
 /// The reader for input spreadsheets and for bulkcast's own files read back. Rows of any length
@@ -67,7 +73,10 @@ pub fn writer<W: Write>(output: W) -> csv::Writer<W> {
 
 /// Whether a spreadsheet would take `cell` for a formula.
 fn looks_like_formula(cell: &[u8]) -> bool {
-    matches!(cell.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    matches!(
+        cell.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// `cell` as it must be written so that a spreadsheet shows it as text.
@@ -108,7 +117,13 @@ mod tests {
 
     #[test]
     fn formula_cells_are_marked_and_unmarked() {
-        for (raw, safe) in [("=1+2", "'=1+2"), ("+91 80", "'+91 80"), ("-5", "'-5"), ("@x", "'@x"), ("\tx", "'\tx")] {
+        for (raw, safe) in [
+            ("=1+2", "'=1+2"),
+            ("+91 80", "'+91 80"),
+            ("-5", "'-5"),
+            ("@x", "'@x"),
+            ("\tx", "'\tx"),
+        ] {
             assert_eq!(safe_cell(raw), safe);
         }
         assert_eq!(safe_cell("Campaign 1"), "Campaign 1");

@@ -71,7 +71,11 @@ pub fn init(verbose: u8, quiet: bool) -> Terminal {
         .with_ansi(io::stderr().is_terminal())
         .without_time()
         .try_init();
-    Terminal { multi, interactive, quiet }
+    Terminal {
+        multi,
+        interactive,
+        quiet,
+    }
 }
 
 /// A `MakeWriter` that prints above the progress bars.

@@ -18,7 +18,8 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     // Open the report first: an unwritable report is fatal before any row is read.
     let out: Box<dyn Write> = match &cfg.report {
         Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot write the report {}", path.display()))?,
+            File::create(path)
+                .with_context(|| format!("cannot write the report {}", path.display()))?,
         ),
         None => Box::new(io::stdout().lock()),
     };
@@ -61,9 +62,17 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     tracing::info!(
         "{} rows: {valid} valid, {invalid} invalid{}",
         valid + invalid,
-        if blank > 0 { format!(" ({blank} blank rows skipped)") } else { String::new() }
+        if blank > 0 {
+            format!(" ({blank} blank rows skipped)")
+        } else {
+            String::new()
+        }
     );
-    Ok(if invalid == 0 { Exit::Success } else { Exit::SomeFailed })
+    Ok(if invalid == 0 {
+        Exit::Success
+    } else {
+        Exit::SomeFailed
+    })
 }
 
 /// Say once which columns are ignored.
@@ -72,7 +81,11 @@ pub fn warn_unknown_columns(rows: &RowReader) {
     if !unknown.is_empty() {
         tracing::warn!(
             "ignoring column(s) that match no field: {}",
-            unknown.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+            unknown
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 }
@@ -80,9 +93,11 @@ pub fn warn_unknown_columns(rows: &RowReader) {
 /// A reader of standard output went away (`bulkcast validate x | head`): not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        let io = cause.downcast_ref::<io::Error>().or_else(|| match cause.downcast_ref::<csv::Error>()?.kind() {
-            csv::ErrorKind::Io(io) => Some(io),
-            _ => None,
+        let io = cause.downcast_ref::<io::Error>().or_else(|| {
+            match cause.downcast_ref::<csv::Error>()?.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            }
         });
         io.is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
@@ -105,7 +120,9 @@ pub fn template(output: Option<&Path>) -> Result<Exit> {
     })();
     match result {
         Err(e) if is_broken_pipe(&e) => Ok(Exit::Success),
-        other => other.map(|()| Exit::Success).context("writing the template"),
+        other => other
+            .map(|()| Exit::Success)
+            .context("writing the template"),
     }
 }
 

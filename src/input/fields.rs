@@ -114,7 +114,10 @@ mod tests {
         }
         assert_eq!(Field::from_header("\u{feff}name"), Some(Field::Name));
         assert_eq!(Field::from_header("Dial Status"), Some(Field::Dialstatus));
-        assert_eq!(Field::from_header("Caller ID Number"), Some(Field::CallerIdNumber));
+        assert_eq!(
+            Field::from_header("Caller ID Number"),
+            Some(Field::CallerIdNumber)
+        );
     }
 
     #[test]

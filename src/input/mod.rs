@@ -44,11 +44,24 @@ pub enum InputError {
         "{path} lacks required column(s): {missing}. Columns found: {found}. \
          Add the column(s), or give a value for every row with --set FIELD=VALUE"
     )]
-    MissingColumns { path: PathBuf, missing: String, found: String },
+    MissingColumns {
+        path: PathBuf,
+        missing: String,
+        found: String,
+    },
     #[error("{path}: columns {first:?} and {second:?} both mean the field {field}; keep one")]
-    DuplicateColumn { path: PathBuf, field: Field, first: String, second: String },
+    DuplicateColumn {
+        path: PathBuf,
+        field: Field,
+        first: String,
+        second: String,
+    },
     #[error("reading {path} near line {line}: {source}")]
-    Read { path: PathBuf, line: u64, source: csv::Error },
+    Read {
+        path: PathBuf,
+        line: u64,
+        source: csv::Error,
+    },
 }
 
 /// One data row of the input and its verdict.
@@ -90,7 +103,10 @@ impl RowReader {
     /// Open `path` (`-` for standard input), detect its delimiter and map its header. Fails when
     /// a required column is neither in the file nor given with `--set`.
     pub fn open(path: &Path, opts: &InputOptions) -> Result<Self, InputError> {
-        let open_err = |source| InputError::Open { path: path.to_owned(), source };
+        let open_err = |source| InputError::Open {
+            path: path.to_owned(),
+            source,
+        };
         let mut input = csvio::open_input(path).map_err(open_err)?;
         let delimiter = match opts.delimiter {
             Some(d) => d,
@@ -99,17 +115,27 @@ impl RowReader {
         let mut csv = csvio::reader(input, delimiter);
         let header = csv
             .byte_headers()
-            .map_err(|source| InputError::Read { path: path.to_owned(), line: 1, source })?
+            .map_err(|source| InputError::Read {
+                path: path.to_owned(),
+                line: 1,
+                source,
+            })?
             .clone();
         if header.is_empty() || header.iter().all(|h| h.is_empty()) {
-            return Err(InputError::Empty { path: path.to_owned() });
+            return Err(InputError::Empty {
+                path: path.to_owned(),
+            });
         }
         let headers: Vec<String> = header
             .iter()
             .enumerate()
             .map(|(i, h)| {
                 let h = String::from_utf8_lossy(h);
-                let h = if i == 0 { h.trim_start_matches('\u{feff}') } else { &h };
+                let h = if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    &h
+                };
                 h.trim().to_owned()
             })
             .collect();
@@ -129,7 +155,11 @@ impl RowReader {
                     }
                     columns[f.index()] = Some(i);
                 }
-                None => unknown.push(if h.is_empty() { format!("(unnamed column {})", i + 1) } else { h.clone() }),
+                None => unknown.push(if h.is_empty() {
+                    format!("(unnamed column {})", i + 1)
+                } else {
+                    h.clone()
+                }),
             }
         }
 
@@ -146,7 +176,11 @@ impl RowReader {
             return Err(InputError::MissingColumns {
                 path: path.to_owned(),
                 missing: missing.join(", "),
-                found: headers.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", "),
+                found: headers
+                    .iter()
+                    .map(|h| format!("{h:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
 
@@ -195,10 +229,18 @@ impl RowReader {
                 Ok(true) => {}
                 Err(source) => {
                     let line = source.position().map_or(0, |p| p.line());
-                    return Some(Err(InputError::Read { path: self.path.clone(), line, source }));
+                    return Some(Err(InputError::Read {
+                        path: self.path.clone(),
+                        line,
+                        source,
+                    }));
                 }
             }
-            if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            if self
+                .record
+                .iter()
+                .all(|c| c.iter().all(u8::is_ascii_whitespace))
+            {
                 self.blank_rows += 1;
                 continue;
             }
@@ -214,7 +256,12 @@ impl RowReader {
         let name_col = self.columns[Field::Name.index()];
         let raw_name = name_col.and_then(|i| record.get(i)).unwrap_or_default();
         let name = csvio::unmark_text(String::from_utf8_lossy(raw_name).trim()).to_owned();
-        let mut row = Row { seq: self.seq, line, name, verdict: Err(String::new()) };
+        let mut row = Row {
+            seq: self.seq,
+            line,
+            name,
+            verdict: Err(String::new()),
+        };
 
         if record.len() != self.width {
             row.verdict = Err(format!(

@@ -72,7 +72,8 @@ pub struct DateFormats {
 }
 
 /// The standard layouts, always accepted.
-const STANDARD_DATE_FORMATS: [&str; 3] = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"];
+const STANDARD_DATE_FORMATS: [&str; 3] =
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"];
 const STANDARD_DATE_TEXT: &str = "yyyy-mm-dd hh:mm:ss, yyyy-mm-dd hh:mm or yyyy-mm-ddThh:mm:ss";
 /// The layout of the wire value.
 pub const WIRE_DATE_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -133,9 +134,17 @@ pub fn parse_request(
 
     let name = check.ok(text(Field::Name, cell(Field::Name)));
     let description = check.ok(text(Field::Description, cell(Field::Description)));
-    let phone_number_list = check.ok(positive(Field::PhoneNumberList, cell(Field::PhoneNumberList)));
+    let phone_number_list = check.ok(positive(
+        Field::PhoneNumberList,
+        cell(Field::PhoneNumberList),
+    ));
     let destination = check.ok(destination(cell(Field::Destination)));
-    let timeout = check.ok(at_least(Field::Timeout, cell(Field::Timeout), 40, "seconds"));
+    let timeout = check.ok(at_least(
+        Field::Timeout,
+        cell(Field::Timeout),
+        40,
+        "seconds",
+    ));
     let concurrent_limit = check.ok(at_least(
         Field::ConcurrentLimit,
         cell(Field::ConcurrentLimit),
@@ -145,17 +154,31 @@ pub fn parse_request(
     let retry_after_minutes = check.ok(minutes_list(cell(Field::RetryAfterMinutes)));
     let caller_id_number = check.ok(caller_id(cell(Field::CallerIdNumber)));
     let number_of_retry = check.ok(retries(cell(Field::NumberOfRetry)));
-    let start = check.ok(date(Field::StartDateTime, cell(Field::StartDateTime), dates));
+    let start = check.ok(date(
+        Field::StartDateTime,
+        cell(Field::StartDateTime),
+        dates,
+    ));
     let end = check.ok(date(Field::EndDateTime, cell(Field::EndDateTime), dates));
     let time_group = check.ok(positive(Field::TimeGroup, cell(Field::TimeGroup)));
     let dialstatus = check.ok(status_list(Field::Dialstatus, cell(Field::Dialstatus)));
-    let retry_dialstatus = check.ok(status_list(Field::RetryDialstatus, cell(Field::RetryDialstatus)));
+    let retry_dialstatus = check.ok(status_list(
+        Field::RetryDialstatus,
+        cell(Field::RetryDialstatus),
+    ));
 
     if let (Some(s), Some(e)) = (start, end) {
         if e <= s {
             problems.push(
-                Problem::new(Field::EndDateTime, cell(Field::EndDateTime), "a date and time after start_date_time")
-                    .because(format!("not after start_date_time {}", s.format(WIRE_DATE_FORMAT))),
+                Problem::new(
+                    Field::EndDateTime,
+                    cell(Field::EndDateTime),
+                    "a date and time after start_date_time",
+                )
+                .because(format!(
+                    "not after start_date_time {}",
+                    s.format(WIRE_DATE_FORMAT)
+                )),
             );
         }
     }
@@ -272,7 +295,10 @@ fn retries(s: &str) -> Result<u64, Problem> {
     match whole(s) {
         Ok(n) if n <= 5 => Ok(n),
         Ok(_) => Err(Problem::new(Field::NumberOfRetry, s, ACCEPTED)),
-        Err(detail) => Err(with_detail(Problem::new(Field::NumberOfRetry, s, ACCEPTED), detail)),
+        Err(detail) => Err(with_detail(
+            Problem::new(Field::NumberOfRetry, s, ACCEPTED),
+            detail,
+        )),
     }
 }
 
@@ -368,7 +394,11 @@ fn minutes_list(s: &str) -> Result<Vec<u32>, Problem> {
 }
 
 fn status_list(field: Field, s: &str) -> Result<Vec<u8>, Problem> {
-    let accepted = || Cow::Owned(format!("one or more of the dial statuses 1 to 5, no repeats, {LIST_FORMS}"));
+    let accepted = || {
+        Cow::Owned(format!(
+            "one or more of the dial statuses 1 to 5, no repeats, {LIST_FORMS}"
+        ))
+    };
     if s.is_empty() {
         return Err(Problem::new(field, s, accepted()));
     }
@@ -455,14 +485,23 @@ mod tests {
         let named: Vec<Field> = p.iter().map(|p| p.field).collect();
         assert_eq!(named, Field::ALL.to_vec());
         assert!(p.iter().all(|p| p.found.is_none()));
-        assert_eq!(p[4].to_string(), "timeout: empty; accepted: a whole number of seconds, at least 40");
+        assert_eq!(
+            p[4].to_string(),
+            "timeout: empty; accepted: a whole number of seconds, at least 40"
+        );
     }
 
     #[test]
     fn name_and_description_must_not_be_empty() {
         assert_eq!(problems(Field::Name, "")[0].field, Field::Name);
-        assert_eq!(problems(Field::Description, "")[0].field, Field::Description);
-        assert_eq!(accepts(Field::Name, "Déjà vu — Diwali").name, "Déjà vu — Diwali");
+        assert_eq!(
+            problems(Field::Description, "")[0].field,
+            Field::Description
+        );
+        assert_eq!(
+            accepts(Field::Name, "Déjà vu — Diwali").name,
+            "Déjà vu — Diwali"
+        );
     }
 
     #[test]
@@ -481,9 +520,18 @@ mod tests {
 
     #[test]
     fn destination_takes_ivr_or_auto_attend_with_one_or_two_bars() {
-        assert_eq!(accepts(Field::Destination, "ivr|7926").destination, "ivr||7926");
-        assert_eq!(accepts(Field::Destination, "IVR || 7926").destination, "ivr||7926");
-        assert_eq!(accepts(Field::Destination, "auto_attend||12").destination, "auto_attend||12");
+        assert_eq!(
+            accepts(Field::Destination, "ivr|7926").destination,
+            "ivr||7926"
+        );
+        assert_eq!(
+            accepts(Field::Destination, "IVR || 7926").destination,
+            "ivr||7926"
+        );
+        assert_eq!(
+            accepts(Field::Destination, "auto_attend||12").destination,
+            "auto_attend||12"
+        );
         for bad in ["ivr", "7926", "queue||5", "ivr||0", "ivr||x", "ivr|||5", ""] {
             let p = problems(Field::Destination, bad);
             assert_eq!(p[0].field, Field::Destination, "{bad}");
@@ -506,7 +554,10 @@ mod tests {
     #[test]
     fn concurrent_limit_is_at_least_1() {
         assert_eq!(accepts(Field::ConcurrentLimit, "1").concurrent_limit, "1");
-        assert_eq!(problems(Field::ConcurrentLimit, "0")[0].field, Field::ConcurrentLimit);
+        assert_eq!(
+            problems(Field::ConcurrentLimit, "0")[0].field,
+            Field::ConcurrentLimit
+        );
     }
 
     #[test]
@@ -514,17 +565,39 @@ mod tests {
         assert_eq!(accepts(Field::NumberOfRetry, "0").number_of_retry, "0");
         assert_eq!(accepts(Field::NumberOfRetry, "5").number_of_retry, "5");
         for bad in ["6", "-1", "two"] {
-            assert_eq!(problems(Field::NumberOfRetry, bad)[0].field, Field::NumberOfRetry);
+            assert_eq!(
+                problems(Field::NumberOfRetry, bad)[0].field,
+                Field::NumberOfRetry
+            );
         }
     }
 
     #[test]
     fn caller_id_drops_punctuation_and_counts_digits() {
-        assert_eq!(accepts(Field::CallerIdNumber, "+91 80-6900.0000").caller_id_number, "+918069000000");
-        assert_eq!(accepts(Field::CallerIdNumber, "(080) 6900 0000").caller_id_number, "08069000000");
-        assert_eq!(accepts(Field::CallerIdNumber, "12345678").caller_id_number, "12345678");
-        for bad in ["1234567", "1234567890123456", "91806900000x", "++918069000000", "+"] {
-            assert_eq!(problems(Field::CallerIdNumber, bad)[0].field, Field::CallerIdNumber, "{bad}");
+        assert_eq!(
+            accepts(Field::CallerIdNumber, "+91 80-6900.0000").caller_id_number,
+            "+918069000000"
+        );
+        assert_eq!(
+            accepts(Field::CallerIdNumber, "(080) 6900 0000").caller_id_number,
+            "08069000000"
+        );
+        assert_eq!(
+            accepts(Field::CallerIdNumber, "12345678").caller_id_number,
+            "12345678"
+        );
+        for bad in [
+            "1234567",
+            "1234567890123456",
+            "91806900000x",
+            "++918069000000",
+            "+",
+        ] {
+            assert_eq!(
+                problems(Field::CallerIdNumber, bad)[0].field,
+                Field::CallerIdNumber,
+                "{bad}"
+            );
         }
         let p = &problems(Field::CallerIdNumber, "9.18069E+11")[0];
         assert!(p.to_string().contains("scientific notation"), "{p}");
@@ -532,41 +605,75 @@ mod tests {
 
     #[test]
     fn array_cells_take_every_documented_form() {
-        for form in ["5;10;15", "5,10,15", "5 10 15", "[5, 10, 15]", "[5;10;15]", "5; 10; 15;"] {
+        for form in [
+            "5;10;15",
+            "5,10,15",
+            "5 10 15",
+            "[5, 10, 15]",
+            "[5;10;15]",
+            "5; 10; 15;",
+        ] {
             assert_eq!(
                 accepts(Field::RetryAfterMinutes, form).retry_after_minutes,
                 vec![5, 10, 15],
                 "{form}"
             );
         }
-        assert_eq!(accepts(Field::RetryAfterMinutes, "7").retry_after_minutes, vec![7]);
+        assert_eq!(
+            accepts(Field::RetryAfterMinutes, "7").retry_after_minutes,
+            vec![7]
+        );
         for bad in ["", "[]", "5,,10", "[5,10", "5;0", "five", "5;-1"] {
-            assert_eq!(problems(Field::RetryAfterMinutes, bad)[0].field, Field::RetryAfterMinutes, "{bad}");
+            assert_eq!(
+                problems(Field::RetryAfterMinutes, bad)[0].field,
+                Field::RetryAfterMinutes,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn dial_statuses_are_1_to_5_without_repeats() {
-        assert_eq!(accepts(Field::Dialstatus, "[1, 2, 3, 4, 5]").dialstatus, vec![1, 2, 3, 4, 5]);
-        assert_eq!(accepts(Field::RetryDialstatus, "3 1").retry_dialstatus, vec![3, 1]);
+        assert_eq!(
+            accepts(Field::Dialstatus, "[1, 2, 3, 4, 5]").dialstatus,
+            vec![1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            accepts(Field::RetryDialstatus, "3 1").retry_dialstatus,
+            vec![3, 1]
+        );
         let p = &problems(Field::RetryDialstatus, "1;3;1")[0];
         assert!(p.to_string().contains("1 repeats"), "{p}");
         for bad in ["0", "6", "1;x", ""] {
-            assert_eq!(problems(Field::Dialstatus, bad)[0].field, Field::Dialstatus, "{bad}");
+            assert_eq!(
+                problems(Field::Dialstatus, bad)[0].field,
+                Field::Dialstatus,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn dates_take_the_three_standard_forms() {
-        assert_eq!(accepts(Field::StartDateTime, "2026-12-02 09:00").start_date_time, "2026-12-02 09:00:00");
-        assert_eq!(accepts(Field::StartDateTime, "2026-12-02T09:00:00").start_date_time, "2026-12-02 09:00:00");
+        assert_eq!(
+            accepts(Field::StartDateTime, "2026-12-02 09:00").start_date_time,
+            "2026-12-02 09:00:00"
+        );
+        assert_eq!(
+            accepts(Field::StartDateTime, "2026-12-02T09:00:00").start_date_time,
+            "2026-12-02 09:00:00"
+        );
         let p = &problems(Field::StartDateTime, "02/12/2026 09:00")[0];
         assert_eq!(
             p.to_string(),
             "start_date_time: found \"02/12/2026 09:00\"; accepted: yyyy-mm-dd hh:mm:ss, yyyy-mm-dd hh:mm or yyyy-mm-ddThh:mm:ss (or give --date-format)"
         );
         for bad in ["2026-02-30 09:00:00", "2026-12-02", "2026-12-02 25:00:00"] {
-            assert_eq!(problems(Field::StartDateTime, bad)[0].field, Field::StartDateTime, "{bad}");
+            assert_eq!(
+                problems(Field::StartDateTime, bad)[0].field,
+                Field::StartDateTime,
+                "{bad}"
+            );
         }
     }
 
@@ -574,8 +681,16 @@ mod tests {
     fn end_must_be_after_start() {
         let p = problems(Field::EndDateTime, "2026-12-02 09:00:00");
         assert_eq!(p.len(), 1);
-        assert!(p[0].to_string().contains("not after start_date_time 2026-12-02 09:00:00"), "{}", p[0]);
-        assert_eq!(problems(Field::EndDateTime, "2026-12-01 18:00:00")[0].field, Field::EndDateTime);
+        assert!(
+            p[0].to_string()
+                .contains("not after start_date_time 2026-12-02 09:00:00"),
+            "{}",
+            p[0]
+        );
+        assert_eq!(
+            problems(Field::EndDateTime, "2026-12-01 18:00:00")[0].field,
+            Field::EndDateTime
+        );
     }
 
     #[test]
@@ -587,13 +702,22 @@ mod tests {
         assert_eq!(r.start_date_time, "2026-12-02 09:30:00");
         c[Field::StartDateTime.index()] = "12/31/2026 09:30";
         let p = parse_request(&c, &dates).unwrap_err();
-        assert!(p[0].accepted.contains("%d/%m/%Y %H:%M (from --date-format)"), "{}", p[0]);
+        assert!(
+            p[0].accepted
+                .contains("%d/%m/%Y %H:%M (from --date-format)"),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]
     fn a_custom_date_format_must_be_valid_and_whole() {
-        assert!(DateFormats::with_custom(Some("%Q")).unwrap_err().contains("not a valid layout"));
-        assert!(DateFormats::with_custom(Some("%d/%m/%Y")).unwrap_err().contains("whole date and time"));
+        assert!(DateFormats::with_custom(Some("%Q"))
+            .unwrap_err()
+            .contains("not a valid layout"));
+        assert!(DateFormats::with_custom(Some("%d/%m/%Y"))
+            .unwrap_err()
+            .contains("whole date and time"));
         assert!(DateFormats::with_custom(Some("%d/%m/%Y %H:%M:%S")).is_ok());
     }
 
@@ -603,7 +727,10 @@ mod tests {
         c[Field::Timeout.index()] = "30";
         c[Field::NumberOfRetry.index()] = "9";
         let p = parse_request(&c, &std_dates()).unwrap_err();
-        assert_eq!(p.iter().map(|p| p.field).collect::<Vec<_>>(), [Field::Timeout, Field::NumberOfRetry]);
+        assert_eq!(
+            p.iter().map(|p| p.field).collect::<Vec<_>>(),
+            [Field::Timeout, Field::NumberOfRetry]
+        );
     }
 
     #[test]

@@ -20,4 +20,6 @@ pub struct MockOptions {
     pub reply_with_id: bool,
     pub seed: u64,
 }
-pub fn run_forever(_o: MockOptions) -> anyhow::Result<crate::Exit> { todo!() }
+pub fn run_forever(_o: MockOptions) -> anyhow::Result<crate::Exit> {
+    todo!()
+}

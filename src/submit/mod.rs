@@ -1,2 +1,7 @@
 //! stub
-pub fn run(_c: crate::config::SubmitConfig, _t: &crate::logging::Terminal) -> anyhow::Result<crate::Exit> { todo!() }
+pub fn run(
+    _c: crate::config::SubmitConfig,
+    _t: &crate::logging::Terminal,
+) -> anyhow::Result<crate::Exit> {
+    todo!()
+}

@@ -1,0 +1,4 @@
+//! Integration tests, built as one binary: each module drives one command end to end.
+
+mod util;
+mod validate;

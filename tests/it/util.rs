@@ -1,0 +1,138 @@
+//! Shared helpers: running the real binary in a scratch directory with a cleaned environment,
+//! and reading the CSV files it writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch directory for one test, removed when dropped.
+pub struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Write `contents` to `name` in this directory and return its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, contents).expect("write test file");
+        p
+    }
+
+    /// The `bulkcast` binary, run in this directory with only PATH and HOME kept.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bulkcast"));
+        c.current_dir(self.tmp.path()).env_clear();
+        for keep in ["PATH", "HOME"] {
+            if let Some(v) = std::env::var_os(keep) {
+                c.env(keep, v);
+            }
+        }
+        c
+    }
+}
+
+/// The repository's `samples/NAME`.
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+}
+
+/// A finished run: exit code and its output as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run bulkcast");
+    Run {
+        code: status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// A CSV text as a header and rows of strings.
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.expect("record").iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The column `name` of every row.
+pub fn column(csv: &(Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<String> {
+    let i = csv
+        .0
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", csv.0));
+    csv.1.iter().map(|r| r[i].clone()).collect()
+}
+
+/// The header and one good row of the contract's example, as CSV lines joined by `nl`, with the
+/// delimiter `d`; `rows` more rows are added with names `Campaign 2`, `Campaign 3`, ...
+pub fn good_csv(d: &str, nl: &str, rows: usize) -> String {
+    let header = [
+        "name",
+        "description",
+        "phone_number_list",
+        "destination",
+        "timeout",
+        "concurrent_limit",
+        "retry_after_minutes",
+        "caller_id_number",
+        "number_of_retry",
+        "start_date_time",
+        "end_date_time",
+        "time_group",
+        "dialstatus",
+        "retry_dialstatus",
+    ];
+    let mut out = header.join(d) + nl;
+    for i in 1..=rows {
+        let row = [
+            format!("Campaign {i}"),
+            format!("Details of campaign {i}"),
+            "214864".into(),
+            "ivr||7926".into(),
+            "40".into(),
+            "5".into(),
+            "5 10".into(),
+            "918069000000".into(),
+            "2".into(),
+            "2026-12-02 09:00:00".into(),
+            "2026-12-02 18:00:00".into(),
+            "1234".into(),
+            "1 2 3 4 5".into(),
+            "1 3".into(),
+        ];
+        out += &(row.join(d) + nl);
+    }
+    out
+}

@@ -1,0 +1,364 @@
+//! `bulkcast validate` and `bulkcast template`, run as a user runs them.
+
+use crate::util::{column, good_csv, parse_csv, run, sample, Dir};
+
+#[test]
+fn the_all_valid_sample_validates_with_exit_0() {
+    let dir = Dir::new();
+    let r = run(dir.cmd().arg("validate").arg(sample("campaigns.csv")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(report.0, ["line", "name", "success", "message"]);
+    assert_eq!(report.1.len(), 24);
+    assert!(column(&report, "success").iter().all(|s| s == "true"));
+    let lines: Vec<String> = (2..=25).map(|l| l.to_string()).collect();
+    assert_eq!(column(&report, "line"), lines);
+}
+
+#[test]
+fn the_mistakes_sample_names_every_failing_field_with_exit_1() {
+    let dir = Dir::new();
+    let report_path = dir.path("report.csv");
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(sample("campaigns-with-mistakes.csv"))
+        .arg("-o")
+        .arg(&report_path));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "the report went to -o, not stdout");
+    let report = parse_csv(&std::fs::read_to_string(&report_path).unwrap());
+    assert_eq!(
+        column(&report, "line"),
+        ["2", "3", "4", "5", "6", "7", "10", "11", "12"]
+    );
+    assert_eq!(
+        column(&report, "success"),
+        ["true", "false", "false", "false", "false", "true", "false", "false", "true"]
+    );
+    let msg = column(&report, "message");
+    assert!(msg[1].starts_with("timeout: found \"30\""), "{}", msg[1]);
+    assert!(
+        msg[2].contains("caller_id_number") && msg[2].contains("scientific notation"),
+        "{}",
+        msg[2]
+    );
+    assert!(
+        msg[3].contains("number_of_retry") && msg[3].contains("start_date_time"),
+        "{}",
+        msg[3]
+    );
+    assert!(msg[4].contains("already used on line 2"), "{}", msg[4]);
+    for field in [
+        "destination",
+        "concurrent_limit",
+        "dialstatus",
+        "retry_dialstatus",
+        "end_date_time",
+    ] {
+        assert!(
+            msg[6].contains(&format!("{field}: ")),
+            "{field} missing from {}",
+            msg[6]
+        );
+    }
+    assert!(msg[7].starts_with("name: empty"), "{}", msg[7]);
+    // The extra "Notes" column is reported once and otherwise ignored.
+    assert_eq!(r.stderr.matches("\"Notes\"").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn bom_crlf_and_aliased_headers_are_read() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\r\n", 2)
+        .replacen("number_of_retry", "Number of Retry", 1)
+        .replacen("phone_number_list", "PHONE NUMBER LIST", 1)
+        .replacen("retry_dialstatus", "Retry-Dialstatus", 1)
+        .replacen("name", "Name", 1);
+    let input = dir.write("in.csv", format!("\u{feff}{csv}"));
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(column(&report, "line"), ["2", "3"]);
+    assert_eq!(column(&report, "name"), ["Campaign 1", "Campaign 2"]);
+    assert!(
+        !r.stderr.contains("ignoring"),
+        "no column is unknown: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_semicolon_export_is_detected_and_delimiter_can_be_forced() {
+    let dir = Dir::new();
+    let input = dir.write("in.csv", good_csv(";", "\n", 3).replace("5 10", "5,10"));
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(parse_csv(&r.stdout).1.len(), 3);
+
+    let tabbed = dir.write("tab.csv", good_csv("\t", "\n", 1));
+    let r = run(dir
+        .cmd()
+        .args(["validate", "--delimiter", "tab"])
+        .arg(&tabbed));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // Forcing the wrong delimiter leaves one column: every field is missing.
+    let r = run(dir
+        .cmd()
+        .args(["validate", "--delimiter", ";"])
+        .arg(&tabbed));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("lacks required column(s): name, description"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_row_that_is_not_utf8_is_invalid_and_its_neighbours_are_judged() {
+    let dir = Dir::new();
+    let mut bytes = good_csv(",", "\n", 3).into_bytes();
+    let at = bytes
+        .windows(20)
+        .position(|w| w == b"Details of campaign ".as_slice())
+        .unwrap();
+    let second_row = String::from_utf8_lossy(&bytes)
+        .match_indices("Details of campaign 2")
+        .next()
+        .unwrap()
+        .0;
+    assert!(second_row > at);
+    bytes[second_row] = 0xE9; // Latin-1 "é", as an old Excel export writes it
+    let input = dir.write("in.csv", bytes);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(column(&report, "success"), ["true", "false", "true"]);
+    let msg = &column(&report, "message")[1];
+    assert!(
+        msg.starts_with("description: column \"description\" is not valid UTF-8"),
+        "{msg}"
+    );
+    assert!(!msg.contains("description: empty"), "said once: {msg}");
+}
+
+#[test]
+fn a_ragged_row_is_invalid_and_its_neighbours_are_judged() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 3);
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replacen(",40,", ",40,,", 1);
+    let input = dir.write("in.csv", lines.join("\n"));
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(column(&report, "success"), ["true", "false", "true"]);
+    assert_eq!(column(&report, "name")[1], "Campaign 2");
+    assert!(column(&report, "message")[1].starts_with("row has 15 cells but the header has 14"));
+}
+
+#[test]
+fn lines_after_a_multi_line_cell_are_counted_right() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\r\n", 4).replacen(
+        "Details of campaign 2",
+        "\"Details\r\nover\r\nthree lines\"",
+        1,
+    );
+    let input = dir.write(
+        "in.csv",
+        csv.replacen("Campaign 4,", "Campaign 4 ,", 1)
+            .replacen(",40,5,", ",30,5,", 4),
+    );
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1, "every row has timeout 30");
+    let report = parse_csv(&r.stdout);
+    assert_eq!(column(&report, "line"), ["2", "3", "6", "7"]);
+    assert_eq!(
+        column(&report, "name"),
+        ["Campaign 1", "Campaign 2", "Campaign 3", "Campaign 4"]
+    );
+}
+
+#[test]
+fn missing_columns_are_fatal_and_listed_with_the_columns_found() {
+    let dir = Dir::new();
+    let input = dir.write("in.csv", "Name,Description,Colour\nx,y,red\n");
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "no row is reported: {}", r.stdout);
+    assert!(
+        r.stderr.contains("phone_number_list, destination, timeout"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("Columns found: \"Name\", \"Description\", \"Colour\""),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--set"), "{}", r.stderr);
+}
+
+#[test]
+fn set_fills_absent_columns_and_empty_cells_but_a_cell_in_the_file_wins() {
+    let dir = Dir::new();
+    // Drop the time_group column entirely; blank the timeout of row 2; row 1 keeps timeout 40.
+    let csv = good_csv(",", "\n", 2)
+        .replace(",1234,", ",")
+        .replace("end_date_time,time_group,", "end_date_time,");
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replacen(",40,", ",,", 1);
+    let input = dir.write("in.csv", lines.join("\n"));
+
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 2, "time_group is missing: {}", r.stderr);
+    assert!(
+        r.stderr.contains("lacks required column(s): time_group."),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(dir
+        .cmd()
+        .args(["validate", "--set", "Time Group=77", "--set", "timeout=20"])
+        .arg(&input));
+    let report = parse_csv(&r.stdout);
+    // Row 1's timeout (40) wins over --set; row 2's empty cell takes --set timeout=20, which fails.
+    assert_eq!(
+        column(&report, "success"),
+        ["true", "false"],
+        "{}",
+        r.stderr
+    );
+    assert!(column(&report, "message")[1].starts_with("timeout: found \"20\""));
+}
+
+#[test]
+fn bad_flags_are_fatal() {
+    let dir = Dir::new();
+    let input = dir.write("in.csv", good_csv(",", "\n", 1));
+    for args in [
+        vec!["--set", "colour=red"],
+        vec!["--date-format", "%d/%m/%Y"],
+        vec!["--delimiter", "ab"],
+    ] {
+        let r = run(dir.cmd().arg("validate").arg(&input).args(&args));
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.starts_with("error: "), "{args:?}: {}", r.stderr);
+    }
+    let r = run(dir.cmd().arg("validate").arg(dir.path("absent.csv")));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unwritable_report_is_fatal_before_reading() {
+    let dir = Dir::new();
+    let input = dir.write("in.csv", good_csv(",", "\n", 1));
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path("no/such/dir/report.csv")));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot write the report"), "{}", r.stderr);
+}
+
+#[test]
+fn a_date_format_option_reads_other_layouts() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 1)
+        .replace("2026-12-02 09:00:00", "02/12/2026 09:00")
+        .replace("2026-12-02 18:00:00", "02/12/2026 18:00");
+    let input = dir.write("in.csv", csv);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1);
+    let msg = &column(&parse_csv(&r.stdout), "message")[0];
+    assert!(
+        msg.starts_with("start_date_time: found \"02/12/2026 09:00\""),
+        "{msg}"
+    );
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .args(["--date-format", "%d/%m/%Y %H:%M"]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn apostrophe_marked_cells_and_blank_rows_are_read_as_a_spreadsheet_means_them() {
+    let dir = Dir::new();
+    let csv =
+        good_csv(",", "\n", 2).replacen("918069000000", "'+918069000000", 1) + ",,,,,,,,,,,,,\n\n";
+    let input = dir.write("in.csv", csv);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(
+        parse_csv(&r.stdout).1.len(),
+        2,
+        "blank rows are not data rows"
+    );
+    assert!(
+        r.stderr.contains("1 blank rows skipped") || r.stderr.contains("2 blank rows skipped"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cells_that_look_like_formulas_are_written_as_text() {
+    let dir = Dir::new();
+    let input = dir.write(
+        "in.csv",
+        good_csv(",", "\n", 1).replacen("Campaign 1", "=HYPERLINK(\"x\")", 1),
+    );
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(
+        column(&parse_csv(&r.stdout), "name"),
+        ["'=HYPERLINK(\"x\")"]
+    );
+}
+
+#[test]
+fn the_template_validates() {
+    let dir = Dir::new();
+    let path = dir.path("template.csv");
+    let r = run(dir.cmd().arg("template").arg("-o").arg(&path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let header = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        header.starts_with("name,description,phone_number_list,destination,timeout,"),
+        "{header}"
+    );
+    let r = run(dir.cmd().arg("validate").arg(&path));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(parse_csv(&r.stdout).1.len(), 1);
+}
+
+#[test]
+fn standard_input_can_be_validated() {
+    use std::io::Write;
+    let dir = Dir::new();
+    let mut child = dir
+        .cmd()
+        .args(["validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(good_csv(",", "\n", 2).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(parse_csv(&String::from_utf8_lossy(&out.stdout)).1.len(), 2);
+}
