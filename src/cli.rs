@@ -162,6 +162,9 @@ pub struct MockArgs {
     /// Leave the broadcast id out of create replies
     #[arg(long)]
     pub no_id: bool,
+    /// Send `Retry-After: SECS` with every 429 (Smartflo documents none)
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u64>,
     /// Seed for fault injection, so a run's faults can be reproduced
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

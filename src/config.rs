@@ -311,6 +311,7 @@ pub fn mock(args: MockArgs) -> Result<MockOptions> {
         slow_after_create: args.slow_after_create,
         slow_delay: args.slow_delay,
         reply_with_id: !args.no_id,
+        retry_after: args.retry_after,
         seed: args.seed,
     })
 }

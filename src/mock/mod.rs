@@ -1,25 +1,376 @@
-//! stub
+//! A faithful local simulation of the parts of Smartflo that bulkcast uses, for trying bulkcast
+//! without an account, and for tests and benchmarks that must never touch the internet.
+//!
+//! [`MockServer`] serves `POST /v1/broadcast`, `GET /v2/broadcasts` and `POST /v1/auth/login` on
+//! loopback, with the contract's auth, validation, replies and account-wide rate limit, plus
+//! fault injection (5xx, 429, `success:false`, a connection dropped or a reply delayed *after*
+//! the broadcast was created) drawn from a seeded generator so a run can be reproduced.
+//! [`MockServer::stats`] says what the server saw: requests, broadcasts per name (so a test can
+//! assert zero duplicates), 429s sent, the busiest one-second window and the most requests in
+//! flight at once.
+//!
+//! Connections are served with hyper directly (routes with axum) so that a handler can drop the
+//! connection without any reply, as a real network failure would.
+
+mod api;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
 use crate::config::Secret;
+use crate::Exit;
+
 pub const DEFAULT_TOKEN: &str = "mock-token";
 pub const DEFAULT_EMAIL: &str = "ops@example.com";
 pub const DEFAULT_PASSWORD: &str = "mock-password";
+/// Where the simulation reports its statistics (not rate limited, not counted).
+pub const STATS_PATH: &str = "/__mock/stats";
+
+/// How the simulated server behaves.
 #[derive(Debug, Clone)]
 pub struct MockOptions {
+    /// 0 = any free port.
     pub port: u16,
     pub token: String,
     pub email: String,
     pub password: Secret,
+    /// Requests per second over all endpoints, in fixed one-second windows; 0 = none.
     pub rate_limit: u32,
-    pub latency: std::time::Duration,
+    /// Added before every reply.
+    pub latency: Duration,
     pub fail_5xx: f64,
     pub fail_429: f64,
     pub fail_false: f64,
     pub drop_after_create: f64,
     pub slow_after_create: f64,
-    pub slow_delay: std::time::Duration,
+    pub slow_delay: Duration,
+    /// Whether a create reply carries the new broadcast's id.
     pub reply_with_id: bool,
+    /// A `Retry-After` (seconds) sent with every 429; Smartflo documents none.
+    pub retry_after: Option<u64>,
     pub seed: u64,
 }
-pub fn run_forever(_o: MockOptions) -> anyhow::Result<crate::Exit> {
-    todo!()
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            port: 0,
+            token: DEFAULT_TOKEN.into(),
+            email: DEFAULT_EMAIL.into(),
+            password: Secret::new(DEFAULT_PASSWORD),
+            rate_limit: 0,
+            latency: Duration::ZERO,
+            fail_5xx: 0.0,
+            fail_429: 0.0,
+            fail_false: 0.0,
+            drop_after_create: 0.0,
+            slow_after_create: 0.0,
+            slow_delay: Duration::from_secs(5),
+            reply_with_id: true,
+            retry_after: None,
+            seed: 0,
+        }
+    }
+}
+
+/// What the server has seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Every API request received (the stats endpoint excluded).
+    pub requests: u64,
+    /// Broadcasts created.
+    pub created: u64,
+    /// Names created more than once, with how many times.
+    pub duplicates: BTreeMap<String, u64>,
+    /// 429 replies sent, by the rate limit or by fault injection.
+    pub too_many_requests: u64,
+    /// The most requests received in one fixed one-second window.
+    pub busiest_second: u64,
+    /// The most requests being handled at once.
+    pub max_in_flight: u64,
+    /// Injected faults by kind.
+    pub faults: Faults,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    pub server_error: u64,
+    pub too_many_requests: u64,
+    pub success_false: u64,
+    pub dropped_after_create: u64,
+    pub slow_after_create: u64,
+}
+
+/// A broadcast as the server stored it: its id and the JSON body exactly as received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredBroadcast {
+    pub id: u64,
+    pub name: String,
+    pub body: serde_json::Value,
+}
+
+/// A running simulated Smartflo. Stops when dropped or on [`MockServer::shutdown`].
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: CancellationToken,
+}
+
+impl MockServer {
+    /// Bind `127.0.0.1:port` and start serving on the current tokio runtime.
+    pub async fn start(opts: MockOptions) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::new(opts));
+        let stop = CancellationToken::new();
+        tokio::spawn(accept_loop(listener, state.clone(), stop.clone()));
+        Ok(MockServer { addr, state, stop })
+    }
+
+    /// The base URL to give bulkcast, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token this server accepts.
+    pub fn token(&self) -> &str {
+        &self.state.opts.token
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    /// Every broadcast created so far, in creation order.
+    pub fn broadcasts(&self) -> Vec<StoredBroadcast> {
+        self.state.lock().broadcasts.clone()
+    }
+
+    /// How many broadcasts carry `name`.
+    pub fn count_named(&self, name: &str) -> u64 {
+        self.state.lock().per_name.get(name).copied().unwrap_or(0)
+    }
+
+    /// Stop accepting and close every connection.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// `bulkcast mock-server`: serve until Ctrl-C, then print the statistics.
+pub fn run_forever(opts: MockOptions) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let port = opts.port;
+        let server = MockServer::start(opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on port {port}: {e}"))?;
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {}", server.url())?;
+            out.flush()?;
+        }
+        tracing::info!(
+            "token {:?}; statistics at {}{STATS_PATH}; Ctrl-C stops",
+            server.token(),
+            server.url()
+        );
+        tokio::signal::ctrl_c().await?;
+        let stats = serde_json::to_string_pretty(&server.stats())?;
+        eprintln!("{stats}");
+        Ok(Exit::Success)
+    })
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, stop: CancellationToken) {
+    let router = api::router(state.clone());
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("mock server: accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let (state, router, stop) = (state.clone(), router.clone(), stop.clone());
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req| handle(state.clone(), router.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Returned instead of a response to make hyper close the connection without replying.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// Every request passes here: counting, the account-wide rate limit, latency, then the route.
+async fn handle(
+    state: Arc<State>,
+    router: axum::Router,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    if req.uri().path() == STATS_PATH {
+        return Ok(api::json(StatusCode::OK, &state.stats()));
+    }
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let _in_flight = state.arrive();
+    let response = if state.over_rate_limit() {
+        api::too_many_requests(&state)
+    } else {
+        if !state.opts.latency.is_zero() {
+            tokio::time::sleep(state.opts.latency).await;
+        }
+        let response: Result<Response<Body>, Infallible> = router.oneshot(req.map(Body::new)).await;
+        let Ok(response) = response;
+        response
+    };
+    if response.extensions().get::<api::Drop>().is_some() {
+        tracing::debug!(
+            "mock: {method} {path} -> connection dropped after {:?}",
+            started.elapsed()
+        );
+        return Err(DropConnection);
+    }
+    tracing::debug!(
+        "mock: {method} {path} -> {} in {:?}",
+        response.status(),
+        started.elapsed()
+    );
+    Ok(response)
+}
+
+/// The server's shared state.
+struct State {
+    opts: MockOptions,
+    started: Instant,
+    in_flight: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rng: Option<StdRng>,
+    broadcasts: Vec<StoredBroadcast>,
+    per_name: std::collections::HashMap<String, u64>,
+    next_id: u64,
+    stats: Stats,
+    /// The current fixed window (seconds since start) and the requests counted in it.
+    window: (u64, u64),
+}
+
+impl State {
+    fn new(opts: MockOptions) -> State {
+        let inner = Inner {
+            rng: Some(StdRng::seed_from_u64(opts.seed)),
+            next_id: 3176,
+            ..Inner::default()
+        };
+        State {
+            opts,
+            started: Instant::now(),
+            in_flight: AtomicU64::new(0),
+            inner: Mutex::new(inner),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the counters inconsistent enough to matter.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count a request in, and in the current one-second window; the guard counts it out.
+    fn arrive(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let second = self.started.elapsed().as_secs();
+        let mut inner = self.lock();
+        inner.stats.requests += 1;
+        inner.stats.max_in_flight = inner.stats.max_in_flight.max(now);
+        if inner.window.0 != second {
+            inner.window = (second, 0);
+        }
+        inner.window.1 += 1;
+        inner.stats.busiest_second = inner.stats.busiest_second.max(inner.window.1);
+        InFlight(&self.in_flight)
+    }
+
+    /// Whether the request just counted is over the account's limit for this second.
+    fn over_rate_limit(&self) -> bool {
+        let limit = u64::from(self.opts.rate_limit);
+        limit > 0 && self.lock().window.1 > limit
+    }
+
+    /// Draw whether a fault of probability `p` happens now.
+    fn chance(&self, p: f64) -> bool {
+        p > 0.0
+            && self
+                .lock()
+                .rng
+                .as_mut()
+                .is_some_and(|rng| rng.random::<f64>() < p)
+    }
+
+    fn stats(&self) -> Stats {
+        let inner = self.lock();
+        let mut stats = inner.stats.clone();
+        stats.duplicates = inner
+            .per_name
+            .iter()
+            .filter(|(_, &n)| n > 1)
+            .map(|(k, &n)| (k.clone(), n))
+            .collect();
+        stats
+    }
+}
+
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }

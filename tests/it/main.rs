@@ -1,4 +1,5 @@
 //! Integration tests, built as one binary: each module drives one command end to end.
 
+mod mock;
 mod util;
 mod validate;

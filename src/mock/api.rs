@@ -1,0 +1,403 @@
+//! The simulated endpoints: routes, auth, the contract's validation, replies and faults.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State as Extract};
+use axum::http::{header, HeaderMap, Response, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{State, StoredBroadcast};
+
+/// Marks a response that must not be sent: the connection is dropped instead.
+#[derive(Clone, Copy)]
+pub(super) struct Drop;
+
+pub(super) fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/v1/broadcast", post(create))
+        .route("/v2/broadcasts", get(list))
+        .route("/v1/auth/login", post(login))
+        .fallback(|| async {
+            json(
+                StatusCode::NOT_FOUND,
+                &json!({"success": false, "message": "Not found."}),
+            )
+        })
+        .with_state(state)
+}
+
+pub(super) fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(bytes))
+        .unwrap_or_default()
+}
+
+/// Smartflo's 429: `success` is the *string* "false".
+pub(super) fn too_many_requests(state: &State) -> Response<Body> {
+    state.lock().stats.too_many_requests += 1;
+    let mut r = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({"success": "false", "message": "Too many requests."}),
+    );
+    if let Some(secs) = state.opts.retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    r
+}
+
+fn unauthorized() -> Response<Body> {
+    json(
+        StatusCode::UNAUTHORIZED,
+        &json!({"success": false, "message": "Unauthenticated."}),
+    )
+}
+
+fn authorized(state: &State, headers: &HeaderMap) -> bool {
+    let expected = format!("Bearer {}", state.opts.token);
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(expected.as_str())
+}
+
+async fn create(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &json!({"success": false, "message": "The body must be a JSON object."}),
+            )
+        }
+    };
+    let opts = &state.opts;
+    if state.chance(opts.fail_429) {
+        state.lock().stats.faults.too_many_requests += 1;
+        return too_many_requests(&state);
+    }
+    if state.chance(opts.fail_5xx) {
+        state.lock().stats.faults.server_error += 1;
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"success": false, "message": "Service temporarily unavailable."}),
+        );
+    }
+    if state.chance(opts.fail_false) {
+        state.lock().stats.faults.success_false += 1;
+        return json(
+            StatusCode::OK,
+            &json!({"success": false, "message": "Unable to create the broadcast, please try again."}),
+        );
+    }
+    let errors = validate(&body);
+    if !errors.is_empty() {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({"success": false, "message": errors}),
+        );
+    }
+
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    let id = {
+        let mut inner = state.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.stats.created += 1;
+        *inner.per_name.entry(name.clone()).or_insert(0) += 1;
+        inner.broadcasts.push(StoredBroadcast { id, name, body });
+        id
+    };
+    if state.chance(opts.drop_after_create) {
+        state.lock().stats.faults.dropped_after_create += 1;
+        let mut r = Response::new(Body::empty());
+        r.extensions_mut().insert(Drop);
+        return r;
+    }
+    if state.chance(opts.slow_after_create) {
+        state.lock().stats.faults.slow_after_create += 1;
+        tokio::time::sleep(opts.slow_delay).await;
+    }
+    let mut reply = json!({"success": true, "message": "Broadcast created successfully."});
+    if opts.reply_with_id {
+        reply["broadcast_id"] = json!(id);
+    }
+    json(StatusCode::OK, &reply)
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<String>,
+    page: Option<String>,
+}
+
+async fn list(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    Query(q): Query<Page>,
+) -> Response<Body> {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let limit = q.limit.as_deref().map_or(Some(10), |s| {
+        s.parse::<usize>().ok().filter(|n| (1..=100).contains(n))
+    });
+    let page = q
+        .page
+        .as_deref()
+        .map_or(Some(1), |s| s.parse::<usize>().ok().filter(|n| *n >= 1));
+    let (Some(limit), Some(page)) = (limit, page) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({"success": false, "message": {"limit": ["The limit must be between 1 and 100."], "page": ["The page must be at least 1."]}}),
+        );
+    };
+    let inner = state.lock();
+    let results: Vec<Value> = inner
+        .broadcasts
+        .iter()
+        .skip((page - 1).saturating_mul(limit))
+        .take(limit)
+        .map(|b| {
+            json!({
+                "id": b.id.to_string(),
+                "name": b.name,
+                "description": b.body["description"],
+                "status": "scheduled",
+            })
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({"page": page, "size": results.len(), "limit": limit, "results": results}),
+    )
+}
+
+#[derive(Deserialize)]
+struct Login {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+async fn login(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response<Body> {
+    let login: Login = serde_json::from_slice(&body).unwrap_or(Login {
+        email: None,
+        password: None,
+    });
+    let ok = login.email.as_deref() == Some(state.opts.email.as_str())
+        && login.password.as_deref() == Some(state.opts.password.expose());
+    if !ok {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"success": false, "message": "Invalid credentials."}),
+        );
+    }
+    json(
+        StatusCode::OK,
+        &json!({"success": true, "access_token": state.opts.token, "token_type": "bearer", "expires_in": 3600}),
+    )
+}
+
+/// The contract's rules on the wire body, with Laravel-style messages: field → messages.
+fn validate(body: &Value) -> Map<String, Value> {
+    let mut errors = Map::new();
+    let mut fail = |field: &str, msg: String| {
+        if let Value::Array(list) = errors
+            .entry(field.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.push(Value::String(msg));
+        }
+    };
+    let human = |field: &str| field.replace('_', " ");
+    let digits = |v: &Value| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+    };
+    let date = |v: &Value| {
+        v.as_str()
+            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
+    };
+
+    for field in ["name", "description"] {
+        match &body[field] {
+            Value::String(s) if !s.trim().is_empty() => {}
+            Value::Null => fail(field, format!("The {} field is required.", human(field))),
+            _ => fail(
+                field,
+                format!("The {} must be a non-empty string.", human(field)),
+            ),
+        }
+    }
+    match body["phone_number_list"].as_u64() {
+        Some(n) if n > 0 => {}
+        _ => fail(
+            "phone_number_list",
+            "The phone number list must be a positive integer.".into(),
+        ),
+    }
+    let dest_ok = body["destination"]
+        .as_str()
+        .and_then(|s| s.split_once("||"))
+        .is_some_and(|(kind, id)| {
+            (kind == "ivr" || kind == "auto_attend")
+                && id.parse::<u64>().is_ok_and(|n| n > 0)
+                && id.bytes().all(|b| b.is_ascii_digit())
+        });
+    if !dest_ok {
+        fail(
+            "destination",
+            "The destination must be ivr||<id> or auto_attend||<id>.".into(),
+        );
+    }
+    for (field, min, max) in [
+        ("timeout", 40, u64::MAX),
+        ("concurrent_limit", 1, u64::MAX),
+        ("number_of_retry", 0, 5),
+        ("time_group", 1, u64::MAX),
+    ] {
+        match digits(&body[field]) {
+            None => fail(
+                field,
+                format!("The {} must be a string of digits.", human(field)),
+            ),
+            Some(n) if n < min => fail(
+                field,
+                format!("The {} must be at least {min}.", human(field)),
+            ),
+            Some(n) if n > max => fail(
+                field,
+                format!("The {} may not be greater than {max}.", human(field)),
+            ),
+            Some(_) => {}
+        }
+    }
+    let caller_ok = body["caller_id_number"].as_str().is_some_and(|s| {
+        let d = s.strip_prefix('+').unwrap_or(s);
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !caller_ok {
+        fail(
+            "caller_id_number",
+            "The caller id number must be 8 to 15 digits.".into(),
+        );
+    }
+    let ints = |v: &Value| -> Option<Vec<u64>> {
+        v.as_array()
+            .filter(|a| !a.is_empty())?
+            .iter()
+            .map(Value::as_u64)
+            .collect()
+    };
+    match ints(&body["retry_after_minutes"]) {
+        Some(v) if v.iter().all(|&n| n >= 1) => {}
+        _ => fail(
+            "retry_after_minutes",
+            "The retry after minutes must be a non-empty array of integers of at least 1.".into(),
+        ),
+    }
+    for field in ["dialstatus", "retry_dialstatus"] {
+        let ok = ints(&body[field]).is_some_and(|v| {
+            v.iter().all(|n| (1..=5).contains(n))
+                && v.iter().enumerate().all(|(i, n)| !v[..i].contains(n))
+        });
+        if !ok {
+            fail(
+                field,
+                format!(
+                    "The {} must be a non-empty array of distinct integers from 1 to 5.",
+                    human(field)
+                ),
+            );
+        }
+    }
+    match (date(&body["start_date_time"]), date(&body["end_date_time"])) {
+        (Some(s), Some(e)) if e <= s => fail(
+            "end_date_time",
+            "The end date time must be a date after start date time.".into(),
+        ),
+        (s, e) => {
+            if s.is_none() {
+                fail(
+                    "start_date_time",
+                    "The start date time does not match the format Y-m-d H:i:s.".into(),
+                );
+            }
+            if e.is_none() {
+                fail(
+                    "end_date_time",
+                    "The end date time does not match the format Y-m-d H:i:s.".into(),
+                );
+            }
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Value {
+        json!({"name":"Campaign 1","description":"Details of campaign 1","phone_number_list":214864,
+            "destination":"ivr||7926","timeout":"40","concurrent_limit":"5","retry_after_minutes":[5,10],
+            "caller_id_number":"918069000000","number_of_retry":"2","start_date_time":"2026-12-02 09:00:00",
+            "end_date_time":"2026-12-02 18:00:00","time_group":"1234","dialstatus":[1,2,3,4,5],
+            "retry_dialstatus":[1,3]})
+    }
+
+    #[test]
+    fn the_contract_example_is_valid() {
+        assert!(
+            validate(&example()).is_empty(),
+            "{:?}",
+            validate(&example())
+        );
+    }
+
+    #[test]
+    fn wrong_wire_types_are_rejected_by_field() {
+        let cases = [
+            ("timeout", json!(40)),
+            ("phone_number_list", json!("214864")),
+            ("time_group", json!(1234)),
+            ("retry_after_minutes", json!("5,10")),
+            ("dialstatus", json!([1, 1])),
+            ("destination", json!("ivr|7926")),
+            ("start_date_time", json!("2026-12-02T09:00:00")),
+            ("number_of_retry", json!("6")),
+            ("caller_id_number", json!("1234")),
+            ("name", json!("")),
+        ];
+        for (field, value) in cases {
+            let mut body = example();
+            body[field] = value.clone();
+            let errors = validate(&body);
+            assert_eq!(
+                errors.keys().collect::<Vec<_>>(),
+                [field],
+                "{field}={value}"
+            );
+        }
+        let mut body = example();
+        body.as_object_mut().unwrap().remove("description");
+        assert_eq!(
+            validate(&body)["description"],
+            json!(["The description field is required."])
+        );
+    }
+}
