@@ -12,6 +12,7 @@ pub mod csvio;
 pub mod input;
 pub mod logging;
 pub mod mock;
+pub mod outcome;
 pub mod output;
 pub mod request;
 pub mod submit;

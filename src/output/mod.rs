@@ -1,1 +1,5 @@
-//! stub
+//! The output side: the results file, the progress display and the end-of-run summary.
+
+pub mod progress;
+pub mod results;
+pub mod summary;

@@ -1,0 +1,217 @@
+//! The end-of-run summary: counts by outcome, time, throughput, latency and retries, for the
+//! terminal and (with `--summary-json`) for scripts.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::outcome::Status;
+
+/// Counts of outcomes, kept by the collector as results are written.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    counts: [u64; Status::ALL.len()],
+}
+
+impl Tally {
+    pub fn add(&mut self, status: Status) {
+        self.counts[status as usize] += 1;
+    }
+    pub fn get(&self, status: Status) -> u64 {
+        self.counts[status as usize]
+    }
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+    /// Rows that reached the server.
+    pub fn sent(&self) -> u64 {
+        Status::ALL
+            .iter()
+            .filter(|s| s.was_sent())
+            .map(|&s| self.get(s))
+            .sum()
+    }
+    /// Rows that did not end as created.
+    pub fn unsuccessful(&self) -> u64 {
+        self.total() - self.get(Status::Created)
+    }
+}
+
+/// Request latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// From a histogram of microseconds; `None` when nothing was recorded.
+    pub fn from_histogram(h: &Histogram<u64>) -> Option<Latency> {
+        let ms = |us: u64| us as f64 / 1000.0;
+        (!h.is_empty()).then(|| Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
+    }
+}
+
+/// A histogram of request latencies in microseconds, from 1 µs to an hour, 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub input: String,
+    pub results: String,
+    pub rows: u64,
+    pub created: u64,
+    pub invalid: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub not_attempted: u64,
+    pub wall_seconds: f64,
+    /// Rows that reached the server, per second of wall time.
+    pub rows_per_second: f64,
+    /// Every HTTP request made, the auth check and retries included.
+    pub requests: u64,
+    pub retries: u64,
+    pub too_many_requests: u64,
+    pub latency_ms: Option<Latency>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+}
+
+pub struct Counters {
+    pub requests: u64,
+    pub retries: u64,
+    pub too_many_requests: u64,
+}
+
+impl Summary {
+    pub fn new(
+        input: &str,
+        results: &str,
+        tally: &Tally,
+        counters: Counters,
+        latency: &Histogram<u64>,
+        wall: Duration,
+        stopped: Option<String>,
+    ) -> Summary {
+        let secs = wall.as_secs_f64();
+        Summary {
+            input: input.to_owned(),
+            results: results.to_owned(),
+            rows: tally.total(),
+            created: tally.get(Status::Created),
+            invalid: tally.get(Status::Invalid),
+            rejected: tally.get(Status::Rejected),
+            failed: tally.get(Status::Failed),
+            unknown: tally.get(Status::Unknown),
+            not_attempted: tally.get(Status::NotAttempted),
+            wall_seconds: (secs * 1000.0).round() / 1000.0,
+            rows_per_second: if secs > 0.0 {
+                tally.sent() as f64 / secs
+            } else {
+                0.0
+            },
+            requests: counters.requests,
+            retries: counters.retries,
+            too_many_requests: counters.too_many_requests,
+            latency_ms: Latency::from_histogram(latency),
+            stopped,
+        }
+    }
+
+    /// The summary as a few lines for the terminal.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "{} rows: {} created, {} invalid, {} rejected, {} failed, {} unknown, {} not attempted\n",
+            self.rows, self.created, self.invalid, self.rejected, self.failed, self.unknown, self.not_attempted
+        );
+        out += &format!(
+            "{:.1} s, {:.2} rows/s sent; {} requests, {} retries, {} answered 429\n",
+            self.wall_seconds,
+            self.rows_per_second,
+            self.requests,
+            self.retries,
+            self.too_many_requests
+        );
+        if let Some(l) = self.latency_ms {
+            out += &format!(
+                "latency p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
+                l.p50, l.p90, l.p99, l.max
+            );
+        }
+        if let Some(why) = &self.stopped {
+            out += &format!("stopped early: {why}\n");
+        }
+        out += &format!("results: {}", self.results);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_and_renders() {
+        let mut tally = Tally::default();
+        for s in [
+            Status::Created,
+            Status::Created,
+            Status::Invalid,
+            Status::Unknown,
+            Status::NotAttempted,
+        ] {
+            tally.add(s);
+        }
+        let mut h = latency_histogram();
+        for us in [10_000, 20_000, 30_000, 400_000] {
+            h.record(us).unwrap();
+        }
+        let counters = Counters {
+            requests: 6,
+            retries: 2,
+            too_many_requests: 1,
+        };
+        let s = Summary::new(
+            "in.csv",
+            "in.results.csv",
+            &tally,
+            counters,
+            &h,
+            Duration::from_secs(2),
+            None,
+        );
+        assert_eq!(
+            (s.rows, s.created, s.invalid, s.unknown, s.not_attempted),
+            (5, 2, 1, 1, 1)
+        );
+        assert_eq!(s.rows_per_second, 1.5);
+        let l = s.latency_ms.unwrap();
+        assert!(
+            (l.p50 - 20.0).abs() < 0.1 && (l.max - 400.0).abs() < 1.0,
+            "{l:?}"
+        );
+        let text = s.render();
+        assert!(
+            text.starts_with(
+                "5 rows: 2 created, 1 invalid, 0 rejected, 0 failed, 1 unknown, 1 not attempted"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("6 requests, 2 retries, 1 answered 429"),
+            "{text}"
+        );
+        assert_eq!(tally.unsuccessful(), 3);
+    }
+}

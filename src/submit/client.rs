@@ -1,0 +1,350 @@
+//! The Smartflo HTTP client: one request in, one classified [`Reply`] out.
+//!
+//! Classification is where the contract's subtleties live: `success` may be the string
+//! `"false"`, a 200 can carry `success:false`, `message` may be a string or a field → messages
+//! object, an id may come back under three names or not at all, and a failure *after* the body
+//! was sent leaves the outcome unknown (the broadcast may exist), which is not the same as a
+//! failure to connect (nothing reached the server, safe to send again).
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::request::BroadcastRequest;
+
+/// The largest reply body read; more is cut off (a healthy reply is a few hundred bytes).
+const MAX_BODY: usize = 256 * 1024;
+
+/// What one request came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub kind: ReplyKind,
+    /// The HTTP status, when a reply arrived.
+    pub status: Option<u16>,
+    /// One readable line: the server's message, or what went wrong on the way.
+    pub message: String,
+    /// The reply's JSON, when it had any.
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// 2xx with a truthy `success`.
+    Ok,
+    /// A final answer: 4xx other than 401/408/429, or 2xx with a false `success`.
+    Rejected,
+    /// 401: the token is bad or expired.
+    Unauthorized,
+    /// 429: over the account's rate limit; `retry_after` when the server said.
+    TooManyRequests { retry_after: Option<Duration> },
+    /// 5xx or 408: the server did not act; send again.
+    Retryable,
+    /// Nothing reached the server (connection refused, DNS): safe to send again.
+    NotSent,
+    /// The request may have been acted on but no usable reply came (timeout or connection
+    /// dropped after sending, or a 2xx whose body says nothing): do not send blindly again.
+    Unknown,
+}
+
+/// Talks to one Smartflo account.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Client {
+    /// A client for `base_url` authenticating with `token`; every request times out after
+    /// `timeout`.
+    pub fn new(
+        base_url: &str,
+        token: &Secret,
+        timeout: Duration,
+        pool: usize,
+    ) -> anyhow::Result<Client> {
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                anyhow::anyhow!("the API token has characters that cannot be sent in a header")
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("bulkcast/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Client {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// `POST /v1/broadcast`.
+    pub async fn create(&self, req: &BroadcastRequest) -> Reply {
+        let sent = self
+            .http
+            .post(format!("{}/v1/broadcast", self.base_url))
+            .json(req)
+            .send()
+            .await;
+        classify(sent, false).await
+    }
+
+    /// `GET /v2/broadcasts?limit=&page=`. A list is safe to repeat, so a timeout is retryable.
+    pub async fn list(&self, limit: u32, page: u32) -> Reply {
+        let url = format!("{}/v2/broadcasts?limit={limit}&page={page}", self.base_url);
+        classify(self.http.get(url).send().await, true).await
+    }
+}
+
+/// Turn a request's result into a [`Reply`].
+async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) -> Reply {
+    let resp = match sent {
+        Ok(resp) => resp,
+        Err(e) => return transport_failure(&e, idempotent),
+    };
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let bytes = match read_capped(resp).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut r = transport_failure(&e, idempotent);
+            r.status = Some(status.as_u16());
+            return r;
+        }
+    };
+    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let message = match &body {
+        Some(v) => render_message(&v["message"]),
+        None if bytes.is_empty() => String::new(),
+        None => format!(
+            "non-JSON reply: {}",
+            one_line(&String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))
+        ),
+    };
+    let kind = match status {
+        s if s.is_success() => match body.as_ref().map(|b| truthy(&b["success"])) {
+            Some(Some(true)) => ReplyKind::Ok,
+            Some(Some(false)) => ReplyKind::Rejected,
+            // A list reply carries its results, not a success flag.
+            Some(None) if idempotent => ReplyKind::Ok,
+            // A 2xx that does not say whether it worked: the broadcast may exist.
+            _ if idempotent => ReplyKind::Retryable,
+            _ => ReplyKind::Unknown,
+        },
+        StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
+        StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
+        StatusCode::REQUEST_TIMEOUT => ReplyKind::Retryable,
+        s if s.is_server_error() => ReplyKind::Retryable,
+        _ => ReplyKind::Rejected,
+    };
+    let message = match (kind, message.is_empty()) {
+        (ReplyKind::Unknown, _) => {
+            format!("HTTP {} without a success flag: {message}", status.as_u16())
+        }
+        (_, true) => format!("HTTP {}", status),
+        (_, false) => message,
+    };
+    Reply {
+        kind,
+        status: Some(status.as_u16()),
+        message,
+        body,
+    }
+}
+
+/// A request that produced no reply.
+fn transport_failure(e: &reqwest::Error, idempotent: bool) -> Reply {
+    let (kind, what) = if e.is_connect() {
+        (ReplyKind::NotSent, "could not connect")
+    } else if idempotent {
+        (
+            ReplyKind::Retryable,
+            if e.is_timeout() {
+                "timed out"
+            } else {
+                "connection failed"
+            },
+        )
+    } else if e.is_timeout() {
+        (
+            ReplyKind::Unknown,
+            "timed out after the request was sent; the broadcast may have been created",
+        )
+    } else {
+        (
+            ReplyKind::Unknown,
+            "connection lost after the request was sent; the broadcast may have been created",
+        )
+    };
+    Reply {
+        kind,
+        status: None,
+        message: format!("{what} ({})", error_chain(e)),
+        body: None,
+    }
+}
+
+/// The error's causes on one line (the error itself only repeats the URL).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.dedup();
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = MAX_BODY.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_BODY {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `success` as the API sends it: a boolean, or sometimes the string `"true"`/`"false"`.
+fn truthy(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" | "" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        _ => None,
+    }
+}
+
+/// A `message` as one readable line: a string as it is; a field → messages object as
+/// `field: message; field: message`.
+pub fn render_message(v: &Value) -> String {
+    let text = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(render_message)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(field, msgs)| format!("{field}: {}", render_message(msgs)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    one_line(&text)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The new broadcast's id from a create reply: `id`, `broadcast_id` or `data.id`.
+pub fn broadcast_id(body: &Value) -> Option<String> {
+    [&body["id"], &body["broadcast_id"], &body["data"]["id"]]
+        .into_iter()
+        .find_map(|v| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_render_as_one_line() {
+        assert_eq!(
+            render_message(&json!("Too many\nrequests.")),
+            "Too many requests."
+        );
+        assert_eq!(
+            render_message(
+                &json!({"timeout": ["The timeout must be at least 40."], "name": ["Required.", "Too short."]})
+            ),
+            "name: Required. Too short.; timeout: The timeout must be at least 40."
+        );
+        assert_eq!(render_message(&Value::Null), "");
+    }
+
+    #[test]
+    fn success_may_be_a_string() {
+        assert_eq!(truthy(&json!(true)), Some(true));
+        assert_eq!(truthy(&json!("false")), Some(false));
+        assert_eq!(truthy(&json!("true")), Some(true));
+        assert_eq!(truthy(&json!(0)), Some(false));
+        assert_eq!(truthy(&Value::Null), None);
+        assert_eq!(truthy(&json!("maybe")), None);
+    }
+
+    #[test]
+    fn ids_come_from_any_of_three_places() {
+        assert_eq!(broadcast_id(&json!({"id": 7})), Some("7".into()));
+        assert_eq!(
+            broadcast_id(&json!({"broadcast_id": "3176"})),
+            Some("3176".into())
+        );
+        assert_eq!(
+            broadcast_id(&json!({"data": {"id": 12}})),
+            Some("12".into())
+        );
+        assert_eq!(broadcast_id(&json!({"success": true})), None);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        let d = parse_retry_after(&later).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
