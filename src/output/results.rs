@@ -173,7 +173,7 @@ mod tests {
         w.push(o).unwrap();
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         assert!(
-            text.contains("\"'=cmd|' /C calc'!A0\",false,rejected,200,'-bad,"),
+            text.contains("\n2,'=cmd|' /C calc'!A0,false,rejected,200,'-bad,3000,"),
             "{text}"
         );
     }
