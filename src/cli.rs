@@ -119,6 +119,17 @@ pub struct SubmitArgs {
     /// Also write the summary as JSON to this file
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
+    /// Continue an earlier run into the same results file: rows it created are not sent again,
+    /// rows it sent without an answer are looked up on the account first
+    #[arg(long)]
+    pub resume: bool,
+    /// Write the input rows that did not succeed to PATH (original columns plus `error`), to fix
+    /// and submit as a new input
+    #[arg(long, value_name = "PATH")]
+    pub failed: Option<PathBuf>,
+    /// List the account's broadcasts first and treat rows whose name is already there as created
+    #[arg(long)]
+    pub skip_existing: bool,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +167,9 @@ pub struct MockArgs {
     /// Probability that a create succeeds but the reply is held back by --slow-delay
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub slow_after_create: f64,
+    /// Probability that a list of broadcasts answers 503
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_list: f64,
     /// How long a slow reply is held back
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub slow_delay: std::time::Duration,

@@ -114,6 +114,9 @@ pub struct SubmitConfig {
     pub timeout: Duration,
     pub max_errors: Option<u64>,
     pub summary_json: Option<PathBuf>,
+    pub resume: bool,
+    pub failed: Option<PathBuf>,
+    pub skip_existing: bool,
     pub quiet: bool,
 }
 
@@ -135,6 +138,20 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
     let results = args
         .output
         .unwrap_or_else(|| default_results_path(&args.input));
+    if same_file(&results, &args.input) {
+        bail!(
+            "the results file would be the input file {}",
+            args.input.display()
+        );
+    }
+    if let Some(failed) = &args.failed {
+        if same_file(failed, &args.input) || same_file(failed, &results) {
+            bail!(
+                "--failed {} would overwrite the input or the results; choose another path",
+                failed.display()
+            );
+        }
+    }
     let target = if args.dry_run {
         None
     } else if args.mock {
@@ -160,8 +177,19 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
         timeout,
         max_errors: args.max_errors,
         summary_json: args.summary_json,
+        resume: args.resume,
+        failed: args.failed,
+        skip_existing: args.skip_existing,
         quiet,
     })
+}
+
+/// Whether two paths name the same file (or would, once created).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// `<input stem>.results.csv` beside the input.
@@ -292,6 +320,7 @@ pub fn mock(args: MockArgs) -> Result<MockOptions> {
         ("--fail-false", args.fail_false),
         ("--drop-after-create", args.drop_after_create),
         ("--slow-after-create", args.slow_after_create),
+        ("--fail-list", args.fail_list),
     ] {
         if !(0.0..=1.0).contains(&p) {
             bail!("{flag} {p}: a probability is between 0 and 1");
@@ -310,6 +339,7 @@ pub fn mock(args: MockArgs) -> Result<MockOptions> {
         drop_after_create: args.drop_after_create,
         slow_after_create: args.slow_after_create,
         slow_delay: args.slow_delay,
+        fail_list: args.fail_list,
         reply_with_id: !args.no_id,
         retry_after: args.retry_after,
         seed: args.seed,

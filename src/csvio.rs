@@ -63,9 +63,15 @@ pub fn reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
         .from_reader(input)
 }
 
-/// The writer for every CSV bulkcast writes (reports, results, failed rows).
+/// The writer for every CSV bulkcast writes (reports, results, journals).
 pub fn writer<W: Write>(output: W) -> csv::Writer<W> {
+    writer_with(output, b',')
+}
+
+/// A writer with another delimiter: the failed-rows file keeps the input's.
+pub fn writer_with<W: Write>(output: W, delimiter: u8) -> csv::Writer<W> {
     csv::WriterBuilder::new()
+        .delimiter(delimiter)
         .flexible(true)
         .buffer_capacity(64 * 1024)
         .from_writer(output)
@@ -83,6 +89,15 @@ fn looks_like_formula(cell: &[u8]) -> bool {
 pub fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     if looks_like_formula(cell.as_bytes()) {
         format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// [`safe_cell`] for a raw input cell, which may not be UTF-8.
+pub fn safe_bytes(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if looks_like_formula(cell) {
+        [b"'".as_slice(), cell].concat().into()
     } else {
         cell.into()
     }

@@ -42,6 +42,10 @@ impl Status {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
     /// Whether the row reached the server.
     pub fn was_sent(self) -> bool {
         matches!(
@@ -93,5 +97,11 @@ impl Outcome {
 
     pub fn success(&self) -> bool {
         self.status == Status::Created
+    }
+
+    /// The same outcome placed at another position among the rows.
+    pub fn with_seq(mut self, seq: u64) -> Outcome {
+        self.seq = seq;
+        self
     }
 }

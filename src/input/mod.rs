@@ -86,6 +86,7 @@ impl Row {
 pub struct RowReader {
     path: PathBuf,
     csv: csv::Reader<Box<dyn BufRead + Send>>,
+    delimiter: u8,
     /// For each field, the column that holds it.
     columns: [Option<usize>; 14],
     width: usize,
@@ -187,6 +188,7 @@ impl RowReader {
         Ok(RowReader {
             path: path.to_owned(),
             csv,
+            delimiter,
             columns,
             width: headers.len(),
             headers,
@@ -208,6 +210,11 @@ impl RowReader {
     /// The header as found (BOM and surrounding space removed).
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+
+    /// The delimiter in use (given or detected).
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
     }
 
     /// The raw cells of the row last returned by [`RowReader::next_row`].
@@ -316,6 +323,13 @@ impl RowReader {
     }
 }
 
+/// A 64-bit fingerprint of a name: what is kept per row when a whole file must be remembered.
+pub fn name_fingerprint(name: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
+}
+
 /// Remembers which names the file has used, as 64-bit fingerprints, with the line of first use.
 #[derive(Default)]
 struct NameTracker {
@@ -329,10 +343,8 @@ impl NameTracker {
         if name.is_empty() {
             return None;
         }
-        let mut h = std::hash::DefaultHasher::new();
-        name.hash(&mut h);
         let line = u32::try_from(line).unwrap_or(u32::MAX);
-        match self.seen.entry(h.finish()) {
+        match self.seen.entry(name_fingerprint(name)) {
             std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(line);

@@ -152,6 +152,13 @@ async fn list(
     if !authorized(&state, &headers) {
         return unauthorized();
     }
+    if state.chance(state.opts.fail_list) {
+        state.lock().stats.faults.list_error += 1;
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"success": false, "message": "Service temporarily unavailable."}),
+        );
+    }
     let limit = q.limit.as_deref().map_or(Some(10), |s| {
         s.parse::<usize>().ok().filter(|n| (1..=100).contains(n))
     });

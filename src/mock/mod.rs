@@ -58,6 +58,8 @@ pub struct MockOptions {
     pub drop_after_create: f64,
     pub slow_after_create: f64,
     pub slow_delay: Duration,
+    /// Probability that a list answers 503.
+    pub fail_list: f64,
     /// Whether a create reply carries the new broadcast's id.
     pub reply_with_id: bool,
     /// A `Retry-After` (seconds) sent with every 429; Smartflo documents none.
@@ -80,6 +82,7 @@ impl Default for MockOptions {
             drop_after_create: 0.0,
             slow_after_create: 0.0,
             slow_delay: Duration::from_secs(5),
+            fail_list: 0.0,
             reply_with_id: true,
             retry_after: None,
             seed: 0,
@@ -113,6 +116,7 @@ pub struct Faults {
     pub success_false: u64,
     pub dropped_after_create: u64,
     pub slow_after_create: u64,
+    pub list_error: u64,
 }
 
 /// A broadcast as the server stored it: its id and the JSON body exactly as received.

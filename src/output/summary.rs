@@ -18,6 +18,11 @@ impl Tally {
     pub fn add(&mut self, status: Status) {
         self.counts[status as usize] += 1;
     }
+    /// A row counted as `old` turned out to be `new`.
+    pub fn replace(&mut self, old: Status, new: Status) {
+        self.counts[old as usize] -= 1;
+        self.counts[new as usize] += 1;
+    }
     pub fn get(&self, status: Status) -> u64 {
         self.counts[status as usize]
     }
@@ -83,15 +88,28 @@ pub struct Summary {
     pub requests: u64,
     pub retries: u64,
     pub too_many_requests: u64,
+    /// Rows sent in this run (each may have taken several requests).
+    pub sent: u64,
+    /// Rows recorded as created by an earlier run, not sent again.
+    pub skipped_done: u64,
+    /// Rows found on the account by name after an attempt with no answer.
+    pub reconciled: u64,
+    /// Rows whose name was already on the account (`--skip-existing`).
+    pub already_on_account: u64,
     pub latency_ms: Option<Latency>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
 }
 
+#[derive(Debug, Clone, Default)]
 pub struct Counters {
     pub requests: u64,
     pub retries: u64,
     pub too_many_requests: u64,
+    pub sent: u64,
+    pub done_before: u64,
+    pub reconciled: u64,
+    pub already_existing: u64,
 }
 
 impl Summary {
@@ -124,6 +142,10 @@ impl Summary {
             requests: counters.requests,
             retries: counters.retries,
             too_many_requests: counters.too_many_requests,
+            sent: counters.sent,
+            skipped_done: counters.done_before,
+            reconciled: counters.reconciled,
+            already_on_account: counters.already_existing,
             latency_ms: Latency::from_histogram(latency),
             stopped,
         }
@@ -143,6 +165,12 @@ impl Summary {
             self.retries,
             self.too_many_requests
         );
+        if self.skipped_done + self.reconciled + self.already_on_account > 0 {
+            out += &format!(
+                "this run sent {} rows; not sent: {} created by an earlier run, {} found on the account after no answer, {} already on the account\n",
+                self.sent, self.skipped_done, self.reconciled, self.already_on_account
+            );
+        }
         if let Some(l) = self.latency_ms {
             out += &format!(
                 "latency p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
@@ -181,6 +209,8 @@ mod tests {
             requests: 6,
             retries: 2,
             too_many_requests: 1,
+            sent: 3,
+            ..Counters::default()
         };
         let s = Summary::new(
             "in.csv",

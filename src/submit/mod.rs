@@ -1,34 +1,37 @@
 //! `bulkcast submit`: every valid row becomes one `POST /v1/broadcast`, sent concurrently at
-//! exactly the account's rate, with one result per input row.
+//! exactly the account's rate, with one result per input row — and safe to run again.
 //!
 //! The shape, one way only:
 //!
 //! ```text
 //! reader thread ──rows──▶ dispatcher ──spawn (≤ concurrency)──▶ row tasks ──outcomes──▶ collector
-//!  (RowReader)   bounded   (invalid rows pass                  (Gate → Client,          (results file,
-//!                           straight through)                   retries)                  progress)
+//!  (RowReader)   bounded   (settles rows it can:               (journal "sent", Gate,    (journal "done",
+//!                           invalid, done before,               Client, retries)          results, progress)
+//!                           found on the account)
 //! ```
 //!
 //! Both channels are bounded, so a million-row file never sits in memory; a semaphore caps the
-//! requests in flight while the [`Gate`] caps their rate. A stop (Ctrl-C, `--max-errors`, a
-//! rejected token) closes the dispatcher's door: rows not yet sent become `not_attempted`, rows
-//! in flight finish (or, at a second Ctrl-C, are abandoned as `unknown`), and the results file
-//! is still complete.
+//! requests in flight while the [`Gate`] caps their rate. Every event is in the journal the
+//! moment it happens ([`crate::output::journal`]), so a run killed at any instant can be resumed;
+//! a row sent without a known outcome is looked up by name on the account before it is ever
+//! sent again. A normal end (Ctrl-C and `--max-errors` included) writes the complete results
+//! file atomically and removes the journal.
 
+pub mod account;
 pub mod client;
 pub mod gate;
+pub mod resume;
+pub mod worker;
 
-use std::future::Future;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 pub use client::{Client, Reply, ReplyKind};
 pub use gate::Gate;
@@ -38,75 +41,117 @@ use crate::input::{InputError, Row, RowReader};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
 use crate::outcome::{Outcome, Status};
+use crate::output::journal::{self, Journal};
 use crate::output::progress::{Counts, Progress};
-use crate::output::results::ResultsWriter;
-use crate::output::summary::{latency_histogram, Counters, Summary, Tally};
-use crate::request::BroadcastRequest;
+use crate::output::results::{write_outcome, ResultsWriter};
+use crate::output::summary::{Counters, Summary, Tally};
+use crate::output::{failed, results};
 use crate::validate::warn_unknown_columns;
 use crate::Exit;
+use resume::{Prior, Record, RunFiles};
+use worker::{Ctx, Known, Settled};
 
-/// Backoff for retries: full jitter over `BASE × 2^n`, at most `CAP`.
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
-/// The longest `Retry-After` obeyed as given; a longer one is cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+/// Rounds of looking up rows that got no answer (and sending the absent ones again).
+const LOOKUP_ROUNDS: usize = 2;
 
 /// Run `bulkcast submit`.
 pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
-    let check = check_input(&cfg)?;
+    let files = RunFiles::new(&cfg.results);
+    let prior = if cfg.resume {
+        let prior = Record::load(&files)?;
+        if prior.is_empty() {
+            tracing::info!(
+                "nothing recorded at {} yet: every row is new",
+                files.results.display()
+            );
+        }
+        prior
+    } else {
+        refuse_to_overwrite(&files)?;
+        Record::default()
+    };
+    let check = check_input(&cfg, &prior)?;
     if cfg.target.is_none() {
         return Ok(dry_run_report(&cfg, &check, terminal));
     }
-    let results =
-        ResultsWriter::create_new(&cfg.results).map_err(|e| results_error(&cfg.results, e))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let outcome = rt.block_on(submit_all(&cfg, terminal, &check, results));
+    let journal_existed = journal::exists(&files.journal);
+    let outcome = rt.block_on(submit_all(&cfg, terminal, &check, prior, &files));
     if let Err(RunError::BeforeSending(_)) = &outcome {
-        // Nothing was sent: leave no results file behind to block the next attempt.
-        let _ = std::fs::remove_file(&cfg.results);
+        // Nothing was sent: leave nothing behind that would block the next attempt.
+        let _ = std::fs::remove_file(&files.partial);
+        if !journal_existed {
+            let _ = std::fs::remove_file(&files.journal);
+        }
     }
     outcome.map_err(RunError::into_inner)
 }
 
-fn results_error(path: &Path, e: std::io::Error) -> anyhow::Error {
-    if e.kind() == std::io::ErrorKind::AlreadyExists {
-        anyhow::anyhow!(
-            "the results file {} already exists: it is the record of what an earlier run created, \
-             so bulkcast will not overwrite it. Choose another path with -o, or move it away once \
-             you have checked it",
-            path.display()
-        )
-    } else {
-        anyhow::anyhow!("cannot write the results file {}: {e}", path.display())
+fn refuse_to_overwrite(files: &RunFiles) -> Result<()> {
+    if files.results.exists() {
+        anyhow::bail!(
+            "the results file {} already exists: it is the record of what an earlier run created, so \
+             bulkcast will not overwrite it. To continue that run (rows created are not sent again) add \
+             --resume; to start a separate run choose another path with -o",
+            files.results.display()
+        );
     }
+    if journal::exists(&files.journal) {
+        anyhow::bail!(
+            "an earlier run into {} did not finish (its journal {} is there): add --resume to continue it \
+             without creating anything twice, or choose another path with -o",
+            files.results.display(),
+            files.journal.display()
+        );
+    }
+    Ok(())
 }
 
 /// What the check pass learned about the input.
 struct Check {
     rows: u64,
     invalid: u64,
+    /// Valid rows not created before: what may be sent.
+    to_send: u64,
+    /// Rows created by an earlier run.
+    done_before: u64,
+    /// Rows an earlier run sent without learning the outcome: looked up before anything else.
+    unknown_before: u64,
     /// The first invalid rows, for a dry run: (line, message).
     first_invalid: Vec<(u64, String)>,
 }
 
-/// Read the whole input once before anything is sent: header problems stop the run here, and
-/// the row count gives the progress display its total.
-fn check_input(cfg: &SubmitConfig) -> Result<Check> {
+/// Read the whole input once before anything is sent: header problems stop the run here, a
+/// resumed input must still be the file the results describe, and the row count gives the
+/// progress display its total.
+fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
     let mut rows = RowReader::open(&cfg.input, &cfg.input_opts)?;
     warn_unknown_columns(&rows);
     let mut check = Check {
         rows: 0,
         invalid: 0,
+        to_send: 0,
+        done_before: 0,
+        unknown_before: 0,
         first_invalid: Vec::new(),
     };
-    let mut shown = 0;
+    let (mut shown, mut recorded) = (0, 0usize);
+    let mut mismatches = Vec::new();
     while let Some(row) = rows.next_row() {
         let row = row?;
         check.rows += 1;
-        match &row.verdict {
-            Ok(req) => {
+        if let Err(m) = prior.matches(row.line, &row.name) {
+            mismatches.push(m);
+        }
+        let before = prior.get(row.line);
+        recorded += usize::from(before.is_some());
+        match (before, &row.verdict) {
+            (Some(Prior::Created(_)), _) => check.done_before += 1,
+            (Some(Prior::Unknown { .. }), _) => check.unknown_before += 1,
+            (_, Ok(req)) => {
+                check.to_send += 1;
                 if shown < 3 && cfg.target.is_none() {
                     shown += 1;
                     tracing::debug!(
@@ -116,13 +161,31 @@ fn check_input(cfg: &SubmitConfig) -> Result<Check> {
                     );
                 }
             }
-            Err(msg) => {
-                check.invalid += 1;
-                if check.first_invalid.len() < 20 {
-                    check.first_invalid.push((row.line, msg.clone()));
-                }
+            (_, Err(_)) => {}
+        }
+        if let Err(msg) = &row.verdict {
+            check.invalid += 1;
+            if check.first_invalid.len() < 20 {
+                check.first_invalid.push((row.line, msg.clone()));
             }
         }
+    }
+    let missing = prior.len() - recorded;
+    if !mismatches.is_empty() || missing > 0 {
+        let mut why: Vec<String> = mismatches.iter().take(5).cloned().collect();
+        if mismatches.len() > 5 {
+            why.push(format!("and {} more lines differ", mismatches.len() - 5));
+        }
+        if missing > 0 {
+            why.push(format!("{missing} recorded lines are not in the input"));
+        }
+        anyhow::bail!(
+            "{} does not match what {} records ({}). Resume only with the file that run read; \
+             to send a changed file, start a separate run with -o",
+            cfg.input.display(),
+            cfg.results.display(),
+            why.join("; ")
+        );
     }
     Ok(check)
 }
@@ -138,11 +201,16 @@ fn dry_run_report(cfg: &SubmitConfig, check: &Check, terminal: &Terminal) -> Exi
             cfg.input.display()
         ));
     }
+    let mut earlier = String::new();
+    if check.done_before + check.unknown_before > 0 {
+        earlier = format!(
+            "; {} created by an earlier run would be skipped, {} with no known outcome would be looked up first",
+            check.done_before, check.unknown_before
+        );
+    }
     terminal.say(&format!(
-        "dry run: {} rows; {} would be sent, {} invalid would not; nothing was sent (-v shows the first bodies)",
-        check.rows,
-        check.rows - check.invalid,
-        check.invalid
+        "dry run: {} rows; {} would be sent, {} invalid would not{earlier}; nothing was sent (-v shows the first bodies)",
+        check.rows, check.to_send, check.invalid
     ));
     if check.invalid == 0 {
         Exit::Success
@@ -165,146 +233,15 @@ impl RunError {
     }
 }
 
-/// Everything the row tasks share.
-struct Ctx {
-    client: Client,
-    gate: Gate,
-    max_retries: u32,
-    max_errors: Option<u64>,
-    /// Stop sending new rows.
-    stop: CancellationToken,
-    /// Give up on requests in flight (second Ctrl-C).
-    abandon: CancellationToken,
-    stop_reason: Mutex<Option<String>>,
-    fatal: AtomicBool,
-    requests: AtomicU64,
-    retries: AtomicU64,
-    too_many_requests: AtomicU64,
-    failures: AtomicU64,
-    latency: Mutex<Histogram<u64>>,
-}
-
-impl Ctx {
-    /// Stop dispatching, remembering the first reason given.
-    fn stop(&self, reason: impl Into<String>, fatal: bool) {
-        let mut r = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
-        if r.is_none() {
-            *r = Some(reason.into());
-        }
-        if fatal {
-            self.fatal.store(true, Ordering::SeqCst);
-        }
-        self.stop.cancel();
-    }
-
-    fn stop_reason(&self) -> Option<String> {
-        self.stop_reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn record_latency(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
-        let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        h.saturating_record(us);
-    }
-
-    /// Wait for the gate unless the run stops first; `false` when it stopped.
-    async fn cleared(&self) -> bool {
-        tokio::select! {
-            biased;
-            _ = self.stop.cancelled() => false,
-            _ = self.gate.ready() => true,
-        }
-    }
-
-    /// Send until a final reply, retrying what may be retried. Every attempt passes the gate;
-    /// `cleared` says the caller already passed it for the first one.
-    async fn send<F, Fut>(&self, mut cleared: bool, mut attempt: F) -> Sent
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Reply>,
-    {
-        let mut sent = Sent {
-            reply: None,
-            attempts: 0,
-            first_sent: None,
-        };
-        loop {
-            if !std::mem::take(&mut cleared) && !self.cleared().await {
-                return sent;
-            }
-            sent.attempts += 1;
-            let attempts = sent.attempts;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let reply = tokio::select! {
-                biased;
-                _ = self.abandon.cancelled() => Reply {
-                    kind: ReplyKind::Unknown,
-                    status: None,
-                    message: "abandoned at the second Ctrl-C while in flight; the broadcast may have been created".into(),
-                    body: None,
-                },
-                reply = attempt() => reply,
-            };
-            self.record_latency(started.elapsed());
-            sent.first_sent.get_or_insert(started);
-            let wait = match reply.kind {
-                ReplyKind::TooManyRequests { retry_after } => {
-                    self.too_many_requests.fetch_add(1, Ordering::Relaxed);
-                    // The account is over its limit: everyone waits, at least the limit's window.
-                    let pause = retry_after.map_or_else(
-                        || {
-                            Duration::from_secs(1)
-                                + gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
-                        },
-                        |d| d.min(MAX_RETRY_AFTER),
-                    );
-                    self.gate.pause_for(pause);
-                    tracing::debug!("429: pausing all requests for {pause:?}");
-                    Duration::ZERO
-                }
-                ReplyKind::Retryable | ReplyKind::NotSent => {
-                    gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
-                }
-                _ => {
-                    sent.reply = Some(reply);
-                    return sent;
-                }
-            };
-            tracing::debug!("attempt {attempts}: {}", reply.message);
-            sent.reply = Some(reply);
-            if attempts > self.max_retries {
-                return sent;
-            }
-            self.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::select! {
-                biased;
-                _ = self.stop.cancelled() => return sent,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-}
-
-/// What [`Ctx::send`] came to.
-struct Sent {
-    /// The last reply; `None` if the run stopped before the first attempt.
-    reply: Option<Reply>,
-    attempts: u32,
-    /// When the first attempt went out (time waiting for the rate is not the server's).
-    first_sent: Option<Instant>,
-}
-
 async fn submit_all(
     cfg: &SubmitConfig,
     terminal: &Terminal,
     check: &Check,
-    mut results: ResultsWriter<std::fs::File>,
+    prior: Record,
+    files: &RunFiles,
 ) -> Result<Exit, RunError> {
     let before = RunError::BeforeSending;
+    let after = RunError::AfterSending;
     // The built-in simulation, when asked for, enforces the same limit the run paces itself to.
     let mut mock = None;
     let (base_url, token) = match cfg.target.as_ref().expect("not a dry run") {
@@ -327,47 +264,83 @@ async fn submit_all(
         }
     };
     let client = Client::new(&base_url, &token, cfg.timeout, cfg.concurrency).map_err(before)?;
-    let ctx = Arc::new(Ctx {
+    let journal = Journal::open(&files.journal)
+        .with_context(|| format!("cannot write the journal {}", files.journal.display()))
+        .map_err(before)?;
+    let mut results = ResultsWriter::create(&files.partial)
+        .with_context(|| format!("cannot write {}", files.partial.display()))
+        .map_err(before)?;
+    let ctx = Arc::new(Ctx::new(
         client,
-        gate: Gate::new(cfg.rate, cfg.burst),
-        max_retries: cfg.max_retries,
-        max_errors: cfg.max_errors,
-        stop: CancellationToken::new(),
-        abandon: CancellationToken::new(),
-        stop_reason: Mutex::new(None),
-        fatal: AtomicBool::new(false),
-        requests: AtomicU64::new(0),
-        retries: AtomicU64::new(0),
-        too_many_requests: AtomicU64::new(0),
-        failures: AtomicU64::new(0),
-        latency: Mutex::new(latency_histogram()),
-    });
+        Gate::new(cfg.rate, cfg.burst),
+        journal,
+        cfg.max_retries,
+        cfg.max_errors,
+    ));
     let started = Instant::now();
-    let valid = check.rows - check.invalid;
-    if valid > 0 {
+
+    let need_account = check.unknown_before > 0 || cfg.skip_existing;
+    if check.to_send > 0 || need_account {
         check_auth(&ctx, &base_url).await.map_err(before)?;
     }
+    let account = if need_account {
+        let names = account::names(&ctx).await;
+        match &names {
+            Err(e) if cfg.skip_existing => {
+                return Err(before(anyhow::anyhow!(
+                    "--skip-existing: cannot list the account's broadcasts: {e}; nothing was sent"
+                )));
+            }
+            Err(e) => {
+                tracing::warn!("cannot list the account to check rows with no known outcome: {e}")
+            }
+            Ok(names) => tracing::info!("the account has {} broadcasts", names.len()),
+        }
+        Some(names)
+    } else {
+        None
+    };
     if check.invalid > 0 {
         tracing::warn!(
             "{} invalid rows will not be sent; the results file says why for each",
             check.invalid
         );
     }
+    if check.done_before > 0 {
+        tracing::info!(
+            "{} rows were created by an earlier run and will not be sent again",
+            check.done_before
+        );
+    }
     tracing::info!(
-        "sending {valid} rows to {base_url} at {} (up to {} at once); results: {}",
+        "sending up to {} rows to {base_url} at {} (up to {} at once); results: {}",
+        check.to_send + check.unknown_before,
         cfg.rate,
         cfg.concurrency,
         cfg.results.display()
     );
     watch_ctrl_c(ctx.clone(), terminal.clone());
 
+    // The main pass.
+    let known = Arc::new(Known {
+        prior,
+        account,
+        skip_existing: cfg.skip_existing,
+    });
+    let settled = Arc::new(Settled::default());
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
     let (rows_tx, rows_rx) = mpsc::channel(capacity);
     let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(capacity);
-    let reader = RowReader::open(&cfg.input, &cfg.input_opts)
-        .map_err(|e| RunError::AfterSending(e.into()))?;
+    let reader = RowReader::open(&cfg.input, &cfg.input_opts).map_err(|e| after(e.into()))?;
     let reader_thread = std::thread::spawn(move || read_rows(reader, rows_tx));
-    let dispatcher = tokio::spawn(dispatch(ctx.clone(), rows_rx, out_tx, cfg.concurrency));
+    let dispatcher = tokio::spawn(worker::dispatch(
+        ctx.clone(),
+        known,
+        settled.clone(),
+        rows_rx,
+        out_tx,
+        cfg.concurrency,
+    ));
 
     let mut tally = Tally::default();
     let mut progress = Progress::new(terminal, check.rows);
@@ -375,15 +348,19 @@ async fn submit_all(
     while let Some(outcome) = out_rx.recv().await {
         tally.add(outcome.status);
         if write_error.is_none() {
-            let written = results.push(outcome).and_then(|()| {
-                if out_rx.is_empty() {
-                    results.flush()
-                } else {
-                    Ok(())
-                }
-            });
+            let written = ctx
+                .journal
+                .done(&outcome)
+                .and_then(|()| results.push(outcome))
+                .and_then(|()| {
+                    if out_rx.is_empty() {
+                        results.flush()
+                    } else {
+                        Ok(())
+                    }
+                });
             if let Err(e) = written {
-                ctx.stop(format!("cannot write the results file: {e}"), true);
+                ctx.stop(format!("cannot write the results: {e}"), true);
                 write_error = Some(e);
             }
         }
@@ -397,25 +374,54 @@ async fn submit_all(
     progress.finish();
     let dispatched = dispatcher.await;
     let read = reader_thread.join();
-
-    let wall = started.elapsed();
     if let Some(e) = write_error {
-        return Err(RunError::AfterSending(anyhow::anyhow!(
-            "cannot write the results file {}: {e}. Rows sent after line {} may have been created without a record",
+        return Err(after(anyhow::anyhow!(
+            "cannot write the results for {}: {e}. Sending stopped at once; rows in flight may have been \
+             created without a record, and the journal {} holds what was recorded: fix the disk, then \
+             run again with --resume",
             cfg.results.display(),
-            results.written()
+            files.journal.display()
         )));
     }
-    let results_finished = results.finish();
     if let Ok(Err(e)) = read {
-        return Err(RunError::AfterSending(
-            anyhow::Error::from(e).context("the input could not be read to the end"),
-        ));
+        return Err(after(anyhow::Error::from(e).context(format!(
+            "the input could not be read to the end; run again with --resume once it can ({} holds what was done)",
+            files.journal.display()
+        ))));
     }
-    dispatched.map_err(|e| RunError::AfterSending(anyhow::anyhow!("internal error: {e}")))?;
-    results_finished
-        .with_context(|| format!("writing {}", cfg.results.display()))
-        .map_err(RunError::AfterSending)?;
+    dispatched.map_err(|e| after(anyhow::anyhow!("internal error: {e}")))?;
+
+    // Rows that got no answer: look them up, send the absent ones again.
+    let mut patches = HashMap::new();
+    let settle = cfg.timeout.min(Duration::from_secs(5));
+    resolve_unknowns(
+        &ctx,
+        terminal,
+        settle,
+        cfg.concurrency,
+        &settled,
+        &mut tally,
+        &mut patches,
+    )
+    .await;
+
+    finish_results(files, results, &patches).map_err(after)?;
+    // The results file now holds everything the journal did.
+    if let Err(e) = std::fs::remove_file(&files.journal) {
+        tracing::warn!("cannot remove the journal {}: {e}", files.journal.display());
+    }
+    if let Some(path) = &cfg.failed {
+        match failed::write(path, &cfg.input, &cfg.input_opts, &files.results) {
+            Ok(n) => tracing::info!(
+                "{n} rows that did not succeed written to {}",
+                path.display()
+            ),
+            Err(e) => terminal.error(&format!(
+                "cannot write the failed rows to {}: {e:#}",
+                path.display()
+            )),
+        }
+    }
 
     let summary = Summary::new(
         &cfg.input.display().to_string(),
@@ -425,9 +431,13 @@ async fn submit_all(
             requests: ctx.requests.load(Ordering::Relaxed),
             retries: ctx.retries.load(Ordering::Relaxed),
             too_many_requests: ctx.too_many_requests.load(Ordering::Relaxed),
+            sent: ctx.sent.load(Ordering::Relaxed),
+            done_before: settled.done_before.load(Ordering::Relaxed),
+            reconciled: settled.reconciled.load(Ordering::Relaxed),
+            already_existing: settled.already_existing.load(Ordering::Relaxed),
         },
         &ctx.latency.lock().unwrap_or_else(|e| e.into_inner()),
-        wall,
+        started.elapsed(),
         ctx.stop_reason(),
     );
     terminal.say(&summary.render());
@@ -447,13 +457,13 @@ async fn submit_all(
             tracing::warn!("cannot write the summary to {}: {e}", path.display());
         }
     }
-    if ctx.stop.is_cancelled() && tally.get(Status::NotAttempted) > 0 {
+    let left = tally.unsuccessful() - tally.get(Status::Invalid);
+    if left > 0 {
         terminal.say(&format!(
-            "{} rows were not attempted: fix what stopped the run, then send the rows whose success is false again",
-            tally.get(Status::NotAttempted)
+            "{left} rows did not succeed: once the cause is fixed, `--resume` sends them again (rows created are skipped)"
         ));
     }
-    Ok(if ctx.fatal.load(Ordering::SeqCst) {
+    Ok(if ctx.is_fatal() {
         if let Some(why) = ctx.stop_reason() {
             terminal.error(&why);
         }
@@ -465,7 +475,7 @@ async fn submit_all(
     })
 }
 
-/// One cheap authenticated call before the first create, so a bad token stops the run with
+/// One cheap authenticated call before anything else, so a bad token stops the run with
 /// nothing created.
 async fn check_auth(ctx: &Ctx, base_url: &str) -> Result<()> {
     let Some(reply) = ctx.send(false, || ctx.client.list(1, 1)).await.reply else {
@@ -512,134 +522,120 @@ fn read_rows(mut reader: RowReader, tx: mpsc::Sender<Row>) -> Result<(), InputEr
     Ok(())
 }
 
-/// Turn rows into outcomes: invalid rows directly, valid rows through a row task, at most
-/// `concurrency` at once; after a stop, every remaining row is `not_attempted`.
-///
-/// The dispatcher is the pacer for first attempts: it takes a slot and passes the gate before it
-/// spawns a row's task, so broadcasts are created in the sheet's order (retries then take their
-/// turn at the same gate).
-async fn dispatch(
-    ctx: Arc<Ctx>,
-    mut rows: mpsc::Receiver<Row>,
-    out: mpsc::Sender<Outcome>,
+/// Look up, by name on the account, the rows whose create got no answer in this run; record
+/// the ones found as created and send the absent ones again, for a few rounds. A request the
+/// server was still working on gets `settle` to finish first.
+async fn resolve_unknowns(
+    ctx: &Arc<Ctx>,
+    terminal: &Terminal,
+    settle: Duration,
     concurrency: usize,
+    settled: &Settled,
+    tally: &mut Tally,
+    patches: &mut HashMap<u64, Outcome>,
 ) {
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = JoinSet::new();
-    while let Some(row) = rows.recv().await {
-        let Row {
-            seq,
-            line,
-            name,
-            verdict,
-        } = row;
-        let req = match verdict {
-            Ok(req) => req,
-            Err(msg) => {
-                let _ = out
-                    .send(Outcome::unsent(seq, line, name, Status::Invalid, msg))
-                    .await;
-                continue;
+    let mut patch = |o: Outcome, tally: &mut Tally, old: Status| {
+        tally.replace(old, o.status);
+        if let Err(e) = ctx.journal.done(&o) {
+            ctx.stop(format!("cannot write the journal: {e}"), true);
+        }
+        patches.insert(o.seq, o);
+    };
+    for _ in 0..LOOKUP_ROUNDS {
+        let pending =
+            std::mem::take(&mut *ctx.unresolved.lock().unwrap_or_else(|e| e.into_inner()));
+        if pending.is_empty() || ctx.stop.is_cancelled() {
+            return;
+        }
+        terminal.say(&format!(
+            "{} rows got no answer; looking their names up on the account before sending any again",
+            pending.len()
+        ));
+        tokio::select! {
+            _ = ctx.stop.cancelled() => return,
+            _ = tokio::time::sleep(settle) => {}
+        }
+        let names = match account::names(ctx).await {
+            Ok(names) => names,
+            Err(e) => {
+                for u in pending {
+                    let mut o = u.outcome;
+                    o.message = format!(
+                        "{}; the account could not be checked ({e}): resume to check again",
+                        o.message
+                    );
+                    patch(o, tally, Status::Unknown);
+                }
+                return;
             }
         };
-        let slot = tokio::select! {
-            biased;
-            _ = ctx.stop.cancelled() => None,
-            slot = slots.clone().acquire_owned() => slot.ok(),
-        };
-        let cleared = slot.is_some() && ctx.cleared().await;
-        let Some(slot) = slot.filter(|_| cleared) else {
-            let why = ctx
-                .stop_reason()
-                .unwrap_or_else(|| "the run stopped".into());
-            let msg = format!("not sent: {why}");
-            let _ = out
-                .send(Outcome::unsent(seq, line, name, Status::NotAttempted, msg))
-                .await;
-            continue;
-        };
-        let (ctx, out) = (ctx.clone(), out.clone());
-        tasks.spawn(async move {
-            let outcome = process(&ctx, seq, line, name, req).await;
-            drop(slot);
-            let _ = out.send(outcome).await;
-        });
-        while tasks.try_join_next().is_some() {}
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut resent = JoinSet::new();
+        for u in pending {
+            if let Some(id) = names.get(&u.name) {
+                settled.reconciled.fetch_add(1, Ordering::Relaxed);
+                patch(
+                    worker::reconciled(u.seq, u.line, u.name, id.clone()),
+                    tally,
+                    Status::Unknown,
+                );
+                continue;
+            }
+            let (ctx, slots) = (ctx.clone(), slots.clone());
+            resent.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                worker::process(&ctx, u.seq, u.line, u.name, u.req, false).await
+            });
+        }
+        while let Some(done) = resent.join_next().await {
+            if let Ok(o) = done {
+                patch(o, tally, Status::Unknown);
+            }
+        }
     }
-    while tasks.join_next().await.is_some() {}
 }
 
-/// Create one broadcast and say what became of it.
-async fn process(ctx: &Ctx, seq: u64, line: u64, name: String, req: BroadcastRequest) -> Outcome {
-    let Sent {
-        reply,
-        attempts,
-        first_sent,
-    } = ctx.send(true, || ctx.client.create(&req)).await;
-    let Some(reply) = reply else {
-        let why = ctx
-            .stop_reason()
-            .unwrap_or_else(|| "the run stopped".into());
-        return Outcome::unsent(
-            seq,
-            line,
-            name,
-            Status::NotAttempted,
-            format!("not sent: {why}"),
-        );
+/// Make the results file complete: the ordered file written during the run, with the outcomes
+/// settled after it (`patches`, by position), written in full and renamed into place.
+fn finish_results(
+    files: &RunFiles,
+    written: ResultsWriter<std::fs::File>,
+    patches: &HashMap<u64, Outcome>,
+) -> Result<()> {
+    let file = written
+        .finish()
+        .with_context(|| format!("writing {}", files.partial.display()))?;
+    let staged = if patches.is_empty() {
+        file.sync_all()?;
+        files.partial.clone()
+    } else {
+        drop(file);
+        let staged = files.partial.with_extension("patched");
+        patch_results(&files.partial, &staged, patches)
+            .with_context(|| format!("writing {}", staged.display()))?;
+        std::fs::remove_file(&files.partial)?;
+        staged
     };
-    let (status, message) = match reply.kind {
-        ReplyKind::Ok => (Status::Created, reply.message.clone()),
-        ReplyKind::Rejected => (Status::Rejected, reply.message.clone()),
-        ReplyKind::Unauthorized => {
-            ctx.stop(
-                "the server rejected the API token (HTTP 401) during the run",
-                true,
-            );
-            (Status::Failed, format!("HTTP 401: {}", reply.message))
+    std::fs::rename(&staged, &files.results)
+        .with_context(|| format!("moving {} to {}", staged.display(), files.results.display()))?;
+    Ok(())
+}
+
+/// Copy the results at `from` to `to`, replacing the rows at the positions in `patches`.
+fn patch_results(from: &Path, to: &Path, patches: &HashMap<u64, Outcome>) -> Result<()> {
+    let mut csv = crate::csvio::reader(std::fs::File::open(from)?, b',');
+    let mut out = crate::csvio::writer(std::fs::File::create(to)?);
+    out.write_record(results::HEADER)?;
+    let mut rec = csv::ByteRecord::new();
+    let mut seq = 0u64;
+    while csv.read_byte_record(&mut rec)? {
+        match patches.get(&seq) {
+            Some(o) => write_outcome(&mut out, None, o)?,
+            None => out.write_byte_record(&rec)?,
         }
-        ReplyKind::Unknown => (
-            Status::Unknown,
-            format!(
-                "{}; not sent again, as that could create it twice",
-                reply.message
-            ),
-        ),
-        ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent => {
-            let stopped = ctx.stop.is_cancelled() && attempts <= ctx.max_retries;
-            let why = if stopped {
-                "the run stopped before the next retry"
-            } else {
-                "gave up"
-            };
-            (
-                Status::Failed,
-                format!("{why} after {attempts} attempts; last: {}", reply.message),
-            )
-        }
-    };
-    if status != Status::Created {
-        let failures = ctx.failures.fetch_add(1, Ordering::SeqCst) + 1;
-        if ctx.max_errors.is_some_and(|max| failures >= max) {
-            ctx.stop(
-                format!("--max-errors reached ({failures} rows failed)"),
-                false,
-            );
-        }
+        seq += 1;
     }
-    Outcome {
-        seq,
-        line,
-        name,
-        status,
-        http_status: reply.status,
-        message,
-        broadcast_id: reply
-            .body
-            .as_ref()
-            .and_then(client::broadcast_id)
-            .filter(|_| status == Status::Created),
-        attempts,
-        elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
-    }
+    let file = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.sync_all()?;
+    Ok(())
 }

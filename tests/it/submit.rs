@@ -415,20 +415,26 @@ fn an_existing_results_file_is_never_overwritten() {
 }
 
 #[test]
-fn a_connection_dropped_after_sending_is_unknown_and_not_sent_again() {
+fn a_connection_dropped_after_sending_is_looked_up_not_sent_again() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
         drop_after_create: 1.0,
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 3));
-    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
-    assert_eq!(r.code, 1);
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--timeout",
+        "1",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert_eq!(r.code, 0, "found on the account: {}", r.stderr);
     let res = results(&dir, "in.results.csv");
-    assert_eq!(column(&res, "status"), ["unknown"; 3]);
-    assert_eq!(column(&res, "attempts"), ["1"; 3]);
+    assert_eq!(column(&res, "status"), ["created"; 3]);
     assert!(
-        column(&res, "message")[0].contains("may have been created"),
+        column(&res, "message")[0].starts_with("found on the account by name"),
         "{:?}",
         column(&res, "message")
     );
@@ -436,10 +442,23 @@ fn a_connection_dropped_after_sending_is_unknown_and_not_sent_again() {
         &api.server,
         &(1..=3).map(|i| format!("Campaign {i}")).collect::<Vec<_>>(),
     );
+    for (name, id) in column(&res, "name")
+        .iter()
+        .zip(column(&res, "broadcast_id"))
+    {
+        let stored = api
+            .server
+            .broadcasts()
+            .into_iter()
+            .find(|b| &b.name == name)
+            .unwrap();
+        assert_eq!(stored.id.to_string(), id);
+    }
+    assert_eq!(summary(&dir)["reconciled"].as_u64(), Some(3));
 }
 
 #[test]
-fn a_reply_slower_than_the_timeout_is_unknown_and_not_sent_again() {
+fn a_reply_slower_than_the_timeout_is_looked_up_not_sent_again() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
         slow_after_create: 1.0,
@@ -450,10 +469,37 @@ fn a_reply_slower_than_the_timeout_is_unknown_and_not_sent_again() {
     let r = run(api
         .submit(&dir, &input)
         .args(["--rate", "0", "--timeout", "0.5s"]));
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let res = results(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status"), ["created"; 2]);
+    assert_each_created_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
+}
+
+#[test]
+fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        drop_after_create: 1.0,
+        fail_list: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 2));
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--timeout",
+        "0.5",
+        "--max-retries",
+        "1",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
     let res = results(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["unknown"; 2]);
-    assert!(column(&res, "message")[0].starts_with("timed out after the request was sent"));
+    assert!(
+        column(&res, "message")[0].contains("the account could not be checked"),
+        "{:?}",
+        column(&res, "message")
+    );
     assert_each_created_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
 }
 

@@ -1,0 +1,219 @@
+//! The journal beside the results file: every event of a run, appended and flushed the moment it
+//! happens, so that a run killed at any instant (`kill -9`, a laptop lid, a power cut of the
+//! terminal) leaves a record the next run can trust.
+//!
+//! Two events: `sent`, written *before* a create request goes out, and `done`, the row's
+//! outcome. A `sent` with no `done` after it means the broadcast may exist: the next run looks
+//! its name up on the account before sending it again. Each event is one CSV line written with
+//! a single `write` to a file opened for appending; a line cut short by a crash is the last one
+//! and is ignored when the journal is read back. When a run ends normally the results file is
+//! complete and the journal is deleted.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::csvio;
+use crate::outcome::Outcome;
+use crate::output::results::{write_outcome, Columns, HEADER};
+
+/// An event read back from a journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Sent { line: u64, name: String },
+    Done(Outcome),
+}
+
+pub struct Journal {
+    file: Mutex<File>,
+}
+
+impl Journal {
+    /// Open `path` for appending, creating it with a header if new. A last line left incomplete
+    /// by a crash is closed off first, so the next event starts on a line of its own.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            let mut header = csvio::writer(Vec::new());
+            header.write_record(std::iter::once("event").chain(HEADER))?;
+            file.write_all(
+                &header
+                    .into_inner()
+                    .map_err(|e| io::Error::other(e.to_string()))?,
+            )?;
+        } else {
+            let mut last = [0u8];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
+        Ok(Journal {
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Record that a create request for this row is about to be sent.
+    pub fn sent(&self, line: u64, name: &str) -> io::Result<()> {
+        let mut w = csvio::writer(Vec::with_capacity(64));
+        let mut n = itoa::Buffer::new();
+        w.write_record(["sent", n.format(line), &csvio::safe_cell(name)])?;
+        self.append(w)
+    }
+
+    /// Record a row's outcome.
+    pub fn done(&self, o: &Outcome) -> io::Result<()> {
+        let mut w = csvio::writer(Vec::with_capacity(160));
+        write_outcome(&mut w, Some("done"), o)?;
+        self.append(w)
+    }
+
+    fn append(&self, w: csv::Writer<Vec<u8>>) -> io::Result<()> {
+        let bytes = w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(&bytes)
+    }
+}
+
+/// Read every complete event of the journal at `path`, in the order they happened. Lines that
+/// are not events (a torn last line, foreign text) are skipped and counted.
+pub fn read(path: &Path) -> io::Result<(Vec<Event>, usize)> {
+    let mut file = File::open(path)?;
+    // Only whole lines: a crash can leave the last one cut short.
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut tail = [0u8; 4096];
+    while end > 0 {
+        let from = end.saturating_sub(tail.len() as u64);
+        file.seek(SeekFrom::Start(from))?;
+        let chunk = &mut tail[..(end - from) as usize];
+        file.read_exact(chunk)?;
+        match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                end = from + i as u64 + 1;
+                break;
+            }
+            None => end = from,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut csv = csvio::reader(BufReader::new(file).take(end), b',');
+    let columns = csv
+        .headers()
+        .ok()
+        .and_then(|h| Columns::from_header(&csv::StringRecord::from_iter(h.iter().skip(1))))
+        .ok_or_else(|| io::Error::other(format!("{} is not a bulkcast journal", path.display())))?;
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    for rec in csv.records() {
+        let Ok(rec) = rec else {
+            skipped += 1;
+            continue;
+        };
+        let event = match rec.get(0) {
+            Some("sent") => {
+                rec.get(1)
+                    .and_then(|l| l.parse().ok())
+                    .zip(rec.get(2))
+                    .map(|(line, name)| Event::Sent {
+                        line,
+                        name: csvio::unmark_text(name.trim()).to_owned(),
+                    })
+            }
+            Some("done") => columns
+                .outcome(&csv::StringRecord::from_iter(rec.iter().skip(1)))
+                .map(Event::Done),
+            _ => None,
+        };
+        match event {
+            Some(e) => events.push(e),
+            None => skipped += 1,
+        }
+    }
+    Ok((events, skipped))
+}
+
+/// Whether `path` holds anything; used to refuse starting over an interrupted run.
+pub fn exists(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Status;
+    use std::time::Duration;
+
+    fn created(line: u64) -> Outcome {
+        Outcome {
+            seq: 0,
+            line,
+            name: format!("B{line}"),
+            status: Status::Created,
+            http_status: Some(200),
+            message: "ok".into(),
+            broadcast_id: Some("77".into()),
+            attempts: 1,
+            elapsed: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn events_read_back_in_order_and_a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let j = Journal::open(&path).unwrap();
+        j.sent(2, "+B2").unwrap();
+        j.done(&created(2)).unwrap();
+        j.sent(3, "B3").unwrap();
+        drop(j);
+        // A crash in the middle of writing the next event.
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"done,4,B4,tr")
+            .unwrap();
+        let (events, skipped) = read(&path).unwrap();
+        assert_eq!(
+            events,
+            [
+                Event::Sent {
+                    line: 2,
+                    name: "+B2".into()
+                },
+                Event::Done(created(2)),
+                Event::Sent {
+                    line: 3,
+                    name: "B3".into()
+                }
+            ]
+        );
+        assert_eq!(skipped, 0, "the torn line is not even read");
+
+        // Appending after the crash starts a fresh line.
+        let j = Journal::open(&path).unwrap();
+        j.done(&created(3)).unwrap();
+        drop(j);
+        let (events, skipped) = read(&path).unwrap();
+        assert_eq!(events.last(), Some(&Event::Done(created(3))));
+        assert_eq!(skipped, 1, "the torn line, now closed, is skipped");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        assert!(read(&path).is_err());
+    }
+}
