@@ -1,0 +1,371 @@
+//! Running again, always safely: `--resume` after a crash or a finished run, reconciliation of
+//! rows with no known outcome, `--failed` and `--skip-existing`.
+
+use std::time::{Duration, Instant};
+
+use bulkcast::mock::MockOptions;
+use serde_json::Value;
+
+use crate::submit::Smartflo;
+use crate::util::{column, good_csv, parse_csv, run, sample, Dir};
+
+fn results(dir: &Dir, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    parse_csv(&std::fs::read_to_string(dir.path(name)).expect("results written"))
+}
+
+fn summary(dir: &Dir) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.path("summary.json")).expect("summary written"))
+        .unwrap()
+}
+
+fn names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("Campaign {i}")).collect()
+}
+
+/// Exactly one broadcast per name, and nothing else.
+fn assert_exactly_once(api: &Smartflo, names: &[String]) {
+    let stats = api.server.stats();
+    assert!(
+        stats.duplicates.is_empty(),
+        "duplicates: {:?}",
+        stats.duplicates
+    );
+    for n in names {
+        assert_eq!(api.server.count_named(n), 1, "{n}");
+    }
+    assert_eq!(stats.created, names.len() as u64, "{stats:?}");
+}
+
+/// Wait (bounded) until the server has created at least `n` broadcasts.
+fn wait_for_created(api: &Smartflo, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.server.stats().created < n {
+        assert!(
+            Instant::now() < deadline,
+            "the server never reached {n} broadcasts"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_resume_after_a_complete_run_sends_nothing() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 5));
+    assert_eq!(run(api.submit(&dir, &input).args(["--rate", "0"])).code, 0);
+    let first = std::fs::read_to_string(dir.path("in.results.csv")).unwrap();
+    let requests = api.server.stats().requests;
+
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        api.server.stats().requests,
+        requests,
+        "not even an auth check"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path("in.results.csv")).unwrap(),
+        first,
+        "outcomes kept as recorded"
+    );
+    let s = summary(&dir);
+    assert_eq!(
+        (s["skipped_done"].as_u64(), s["sent"].as_u64()),
+        (Some(5), Some(0)),
+        "{s}"
+    );
+}
+
+#[test]
+fn without_resume_an_earlier_run_is_never_overwritten() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 2));
+    dir.write(
+        "in.results.csv.journal",
+        "event,line,name\nsent,2,Campaign 1\n",
+    );
+    let r = run(&mut api.submit(&dir, &input));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("did not finish") && r.stderr.contains("--resume"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().requests, 0);
+}
+
+#[test]
+fn killed_twice_with_sigkill_then_resumed_creates_each_row_exactly_once() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let all = names(60);
+    let input = dir.write("in.csv", good_csv(",", "\n", 60));
+
+    for (kill_at, resume) in [(8, false), (25, true)] {
+        let mut cmd = api.submit(&dir, &input);
+        cmd.args(["--rate", "25", "--concurrency", "4"])
+            .stderr(std::process::Stdio::null());
+        if resume {
+            cmd.arg("--resume");
+        }
+        let mut child = cmd.spawn().unwrap();
+        wait_for_created(&api, kill_at);
+        child.kill().unwrap(); // SIGKILL: no chance to tidy up
+        child.wait().unwrap();
+        assert!(
+            dir.path("in.results.csv.journal").exists(),
+            "the journal survives the kill"
+        );
+        assert!(api.server.stats().created < 60, "killed before the end");
+    }
+
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api, &all);
+    let res = results(&dir, "in.results.csv");
+    assert_eq!(column(&res, "name"), all, "one row per input row, in order");
+    assert!(column(&res, "success").iter().all(|s| s == "true"));
+    assert!(
+        !dir.path("in.results.csv.journal").exists()
+            && !dir.path("in.results.csv.partial").exists()
+    );
+    let s = summary(&dir);
+    assert!(s["skipped_done"].as_u64().unwrap() > 0, "{s}");
+}
+
+#[test]
+fn a_run_with_every_fault_plus_resumes_ends_with_exactly_one_broadcast_per_valid_row() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_5xx: 0.15,
+        fail_429: 0.1,
+        retry_after: Some(0),
+        drop_after_create: 0.15,
+        slow_after_create: 0.15,
+        slow_delay: Duration::from_secs(2),
+        seed: 11,
+        ..MockOptions::default()
+    });
+    // 40 valid rows and two invalid ones among them.
+    let mut csv = good_csv(",", "\n", 40);
+    csv = csv.replacen(
+        "Campaign 7,Details of campaign 7,214864,ivr||7926,40",
+        "Campaign 7,Details of campaign 7,214864,ivr||7926,30",
+        1,
+    );
+    csv = csv.replacen(
+        "Campaign 21,Details of campaign 21,214864,ivr||7926,40",
+        "Campaign 21,Details of campaign 21,0,ivr||7926,40",
+        1,
+    );
+    let input = dir.write("in.csv", csv);
+    let valid: Vec<String> = names(40)
+        .into_iter()
+        .filter(|n| n != "Campaign 7" && n != "Campaign 21")
+        .collect();
+
+    let args = ["--rate", "0", "--timeout", "0.5", "--max-retries", "2"];
+    run(api.submit(&dir, &input).args(args));
+    let mut runs = 1;
+    while !all_valid_created(&dir) {
+        assert!(runs < 6, "still not done after {runs} runs");
+        run(api.submit(&dir, &input).args(args).arg("--resume"));
+        runs += 1;
+    }
+    assert_exactly_once(&api, &valid);
+    assert_eq!(
+        api.server.count_named("Campaign 7") + api.server.count_named("Campaign 21"),
+        0
+    );
+    let faults = api.server.stats().faults;
+    assert!(
+        faults.dropped_after_create > 0 && faults.slow_after_create > 0 && faults.server_error > 0,
+        "{faults:?}"
+    );
+}
+
+/// Every row of the results is created or invalid.
+fn all_valid_created(dir: &Dir) -> bool {
+    column(&results(dir, "in.results.csv"), "status")
+        .iter()
+        .all(|s| s == "created" || s == "invalid")
+}
+
+#[test]
+fn rows_that_failed_are_sent_again_on_resume() {
+    let dir = Dir::new();
+    let input = dir.write("in.csv", good_csv(",", "\n", 4));
+    let down = Smartflo::start(MockOptions {
+        fail_5xx: 1.0,
+        ..MockOptions::default()
+    });
+    let r = run(down
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--max-retries", "0"]));
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        column(&results(&dir, "in.results.csv"), "status"),
+        ["failed"; 4]
+    );
+
+    let up = Smartflo::start(MockOptions::default());
+    let r = run(up.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&up, &names(4));
+    assert_eq!(
+        column(&results(&dir, "in.results.csv"), "status"),
+        ["created"; 4]
+    );
+}
+
+#[test]
+fn resume_refuses_an_input_that_changed() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_false: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    assert_eq!(run(api.submit(&dir, &input).args(["--rate", "0"])).code, 1);
+    let requests = api.server.stats().requests;
+    dir.write(
+        "in.csv",
+        good_csv(",", "\n", 3).replace("Campaign 2,", "Campaign Two,"),
+    );
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("line 3 is \"Campaign Two\" in the input"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().requests, requests, "nothing sent");
+}
+
+#[test]
+fn a_row_sent_by_a_crashed_run_is_looked_up_before_it_is_sent_again() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    // "Campaign 2" exists on the account: a crashed run created it and died before the reply.
+    let one = dir.write(
+        "one.csv",
+        good_csv(",", "\n", 2).replace("Campaign 1,", "Other,"),
+    );
+    assert_eq!(
+        run(api
+            .submit(&dir, &one)
+            .args(["--rate", "0", "-o", "one.results.csv"]))
+        .code,
+        0
+    );
+    dir.write("in.results.csv.journal", "event,line,name,success,status,http_status,message,broadcast_id,attempts,elapsed_ms\nsent,3,Campaign 2\nsent,4,Campaign 3\n");
+
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        api.server.count_named("Campaign 2"),
+        1,
+        "found, not sent again"
+    );
+    assert_eq!(api.server.count_named("Campaign 3"), 1, "absent, so sent");
+    let res = results(&dir, "in.results.csv");
+    assert!(column(&res, "message")[1].starts_with("found on the account by name"));
+    let s = summary(&dir);
+    assert_eq!(
+        (s["reconciled"].as_u64(), s["sent"].as_u64()),
+        (Some(1), Some(2)),
+        "{s}"
+    );
+}
+
+#[test]
+fn the_failed_rows_file_keeps_the_original_columns_and_reads_back_as_input() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let original = std::fs::read_to_string(sample("campaigns-with-mistakes.csv")).unwrap();
+    // A formula-like cell in a row that will fail must come back as it was.
+    let input = dir.write(
+        "mixed.csv",
+        original.replacen("Festive offer reminder for Vadodara leads", "=1+1", 1),
+    );
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--failed", "failed.csv"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = std::fs::read_to_string(dir.path("failed.csv")).unwrap();
+    let failed = parse_csv(&text);
+    let mut header: Vec<String> = parse_csv(&original).0;
+    header.push("error".into());
+    assert_eq!(failed.0, header);
+    assert_eq!(failed.1.len(), 6, "the six invalid rows");
+    assert_eq!(failed.1[0][1], "'=1+1", "written as text");
+    assert_eq!(failed.1[1][7], "9.18069E+11", "cells as they were");
+    assert!(column(&failed, "error")[0].starts_with("invalid: timeout: found \"30\""));
+
+    // Sent again as an input: the error column is ignored and the cells read as before.
+    let r = run(dir.cmd().arg("validate").arg(dir.path("failed.csv")));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("\"error\""),
+        "the error column is reported as ignored: {}",
+        r.stderr
+    );
+    let report = parse_csv(&r.stdout);
+    assert_eq!(report.1.len(), 6);
+    assert!(
+        column(&report, "message")[0].starts_with("timeout: found \"30\""),
+        "{:?}",
+        column(&report, "message")
+    );
+}
+
+#[test]
+fn skip_existing_treats_names_already_on_the_account_as_created() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let first = dir.write("first.csv", good_csv(",", "\n", 3));
+    assert_eq!(run(api.submit(&dir, &first).args(["--rate", "0"])).code, 0);
+    // The results were lost; the same sheet, grown, is submitted again.
+    let input = dir.write("in.csv", good_csv(",", "\n", 6));
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--skip-existing",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api, &names(6));
+    let res = results(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status"), ["created"; 6]);
+    assert!(column(&res, "message")[0].contains("already on the account"));
+    let stored = api
+        .server
+        .broadcasts()
+        .into_iter()
+        .find(|b| b.name == "Campaign 1")
+        .unwrap();
+    assert_eq!(column(&res, "broadcast_id")[0], stored.id.to_string());
+    assert_eq!(summary(&dir)["already_on_account"].as_u64(), Some(3));
+}
