@@ -32,7 +32,7 @@ pub struct Unresolved {
     pub seq: u64,
     pub line: u64,
     pub name: String,
-    pub req: BroadcastRequest,
+    pub req: Box<BroadcastRequest>,
     pub outcome: Outcome,
 }
 
@@ -252,7 +252,7 @@ pub async fn dispatch(
                 line,
                 name,
                 req,
-            } => (seq, line, name, *req),
+            } => (seq, line, name, req),
         };
         let slot = tokio::select! {
             biased;
@@ -319,7 +319,7 @@ fn settle(known: &Known, settled: &Settled, row: Row) -> Decision {
                 format!("an earlier attempt may have created it, and the account could not be checked ({e}); not sent. Resume again to retry the check"),
             )),
             Ok(None) => match verdict {
-                Ok(req) => Send { seq, line, name, req: Box::new(req) },
+                Ok(req) => Send { seq, line, name, req },
                 Err(msg) => Done(Outcome::unsent(seq, line, name, Status::Invalid, msg)),
             },
         },
@@ -337,7 +337,7 @@ fn settle(known: &Known, settled: &Settled, row: Row) -> Decision {
                 o.broadcast_id = Some(id);
                 Done(o)
             }
-            _ => Send { seq, line, name, req: Box::new(req) },
+            _ => Send { seq, line, name, req },
         },
     }
 }
@@ -375,7 +375,7 @@ pub async fn process(
     seq: u64,
     line: u64,
     name: String,
-    req: BroadcastRequest,
+    req: Box<BroadcastRequest>,
     cleared: bool,
 ) -> Outcome {
     if let Err(e) = ctx.journal.sent(line, &name) {
