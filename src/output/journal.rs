@@ -26,7 +26,8 @@ pub enum Event {
 }
 
 pub struct Journal {
-    file: Mutex<File>,
+    /// One writer for every event: its buffer is flushed to the file in one `write` per flush.
+    csv: Mutex<csv::Writer<File>>,
 }
 
 impl Journal {
@@ -56,31 +57,33 @@ impl Journal {
             }
         }
         Ok(Journal {
-            file: Mutex::new(file),
+            csv: Mutex::new(csvio::writer(file)),
         })
     }
 
-    /// Record that a create request for this row is about to be sent.
+    fn lock(&self) -> std::sync::MutexGuard<'_, csv::Writer<File>> {
+        self.csv.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record that a create request for this row is about to be sent; on the file before this
+    /// returns.
     pub fn sent(&self, line: u64, name: &str) -> io::Result<()> {
-        let mut w = csvio::writer(Vec::with_capacity(64));
+        let mut csv = self.lock();
         let mut n = itoa::Buffer::new();
-        w.write_record(["sent", n.format(line), &csvio::safe_cell(name)])?;
-        self.append(w)
+        csv.write_record(["sent", n.format(line), &csvio::safe_cell(name)])?;
+        csv.flush()
     }
 
-    /// Record a row's outcome.
+    /// Record a row's outcome. It reaches the file at the next [`Journal::flush`] (or `sent`):
+    /// an outcome lost to a crash before that is only a `sent` without a `done`, which the
+    /// next run looks up rather than sends.
     pub fn done(&self, o: &Outcome) -> io::Result<()> {
-        let mut w = csvio::writer(Vec::with_capacity(160));
-        write_outcome(&mut w, Some("done"), o)?;
-        self.append(w)
+        write_outcome(&mut self.lock(), Some("done"), o)
     }
 
-    fn append(&self, w: csv::Writer<Vec<u8>>) -> io::Result<()> {
-        let bytes = w
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(&bytes)
+    /// Put every event recorded so far on the file.
+    pub fn flush(&self) -> io::Result<()> {
+        self.lock().flush()
     }
 }
 
@@ -175,7 +178,9 @@ mod tests {
         j.sent(2, "+B2").unwrap();
         j.done(&created(2)).unwrap();
         j.sent(3, "B3").unwrap();
-        drop(j);
+        j.done(&created(3)).unwrap();
+        // A crash now: the last outcome was never flushed.
+        std::mem::forget(j);
         // A crash in the middle of writing the next event.
         OpenOptions::new()
             .append(true)
@@ -203,6 +208,7 @@ mod tests {
         // Appending after the crash starts a fresh line.
         let j = Journal::open(&path).unwrap();
         j.done(&created(3)).unwrap();
+        j.flush().unwrap();
         drop(j);
         let (events, skipped) = read(&path).unwrap();
         assert_eq!(events.last(), Some(&Event::Done(created(3))));

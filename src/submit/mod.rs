@@ -74,7 +74,7 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     if cfg.target.is_none() {
         return Ok(dry_run_report(&cfg, &check, terminal));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let journal_existed = journal::exists(&files.journal);
@@ -329,7 +329,7 @@ async fn submit_all(
     });
     let settled = Arc::new(Settled::default());
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
-    let (rows_tx, rows_rx) = mpsc::channel(capacity);
+    let (rows_tx, rows_rx) = mpsc::channel(capacity.div_ceil(ROW_BATCH).max(2));
     let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(capacity);
     let reader = RowReader::open(&cfg.input, &cfg.input_opts).map_err(|e| after(e.into()))?;
     let reader_thread = std::thread::spawn(move || read_rows(reader, rows_tx));
@@ -353,8 +353,10 @@ async fn submit_all(
                 .done(&outcome)
                 .and_then(|()| results.push(outcome))
                 .and_then(|()| {
+                    // Outcomes reach the journal's file as soon as nothing else is waiting (the
+                    // partial results need no flushing: the journal is what a crash leaves).
                     if out_rx.is_empty() {
-                        results.flush()
+                        ctx.journal.flush()
                     } else {
                         Ok(())
                     }
@@ -512,12 +514,25 @@ fn watch_ctrl_c(ctx: Arc<Ctx>, terminal: Terminal) {
     });
 }
 
-/// The reader thread: stream rows into the bounded channel until the input ends.
-fn read_rows(mut reader: RowReader, tx: mpsc::Sender<Row>) -> Result<(), InputError> {
+/// Rows handed from the reader thread to the dispatcher at a time: one wake-up per batch rather
+/// than per row.
+const ROW_BATCH: usize = 64;
+
+/// The reader thread: stream rows, in batches, into the bounded channel until the input ends.
+fn read_rows(mut reader: RowReader, tx: mpsc::Sender<Vec<Row>>) -> Result<(), InputError> {
+    let mut batch = Vec::with_capacity(ROW_BATCH);
     while let Some(row) = reader.next_row() {
-        if tx.blocking_send(row?).is_err() {
-            break; // the run stopped
+        batch.push(row?);
+        if batch.len() == ROW_BATCH
+            && tx
+                .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))
+                .is_err()
+        {
+            return Ok(()); // the run stopped
         }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
     }
     Ok(())
 }
@@ -536,7 +551,7 @@ async fn resolve_unknowns(
 ) {
     let mut patch = |o: Outcome, tally: &mut Tally, old: Status| {
         tally.replace(old, o.status);
-        if let Err(e) = ctx.journal.done(&o) {
+        if let Err(e) = ctx.journal.done(&o).and_then(|()| ctx.journal.flush()) {
             ctx.stop(format!("cannot write the journal: {e}"), true);
         }
         patches.insert(o.seq, o);

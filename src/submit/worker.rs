@@ -235,13 +235,21 @@ pub async fn dispatch(
     ctx: Arc<Ctx>,
     known: Arc<Known>,
     settled: Arc<Settled>,
-    mut rows: mpsc::Receiver<Row>,
+    mut batches: mpsc::Receiver<Vec<Row>>,
     out: mpsc::Sender<Outcome>,
     concurrency: usize,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
-    while let Some(row) = rows.recv().await {
+    let mut rows = Vec::new().into_iter();
+    loop {
+        let Some(row) = rows.next() else {
+            match batches.recv().await {
+                Some(batch) => rows = batch.into_iter(),
+                None => break,
+            }
+            continue;
+        };
         let (seq, line, name, req) = match settle(&known, &settled, row) {
             Decision::Settled(outcome) => {
                 let _ = out.send(outcome).await;
