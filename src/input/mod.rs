@@ -105,11 +105,23 @@ impl RowReader {
     /// Open `path` (`-` for standard input), detect its delimiter and map its header. Fails when
     /// a required column is neither in the file nor given with `--set`.
     pub fn open(path: &Path, opts: &InputOptions) -> Result<Self, InputError> {
+        let input = csvio::open_input(path).map_err(|source| InputError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        RowReader::from_reader(input, path, opts)
+    }
+
+    /// Read CSV from `input`; `path` only names it in messages.
+    pub fn from_reader(
+        mut input: Box<dyn BufRead + Send>,
+        path: &Path,
+        opts: &InputOptions,
+    ) -> Result<Self, InputError> {
         let open_err = |source| InputError::Open {
             path: path.to_owned(),
             source,
         };
-        let mut input = csvio::open_input(path).map_err(open_err)?;
         let delimiter = match opts.delimiter {
             Some(d) => d,
             None => csvio::detect_delimiter(&mut input).map_err(open_err)?,

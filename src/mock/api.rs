@@ -10,7 +10,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{State, StoredBroadcast};
+use super::{State, Stored};
 
 /// Marks a response that must not be sent: the connection is dropped instead.
 #[derive(Clone, Copy)]
@@ -70,12 +70,12 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
 async fn create(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
-    body: Bytes,
+    raw: Bytes,
 ) -> Response<Body> {
     if !authorized(&state, &headers) {
         return unauthorized();
     }
-    let body: Value = match serde_json::from_slice(&body) {
+    let body: Value = match serde_json::from_slice(&raw) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
             return json(
@@ -118,7 +118,11 @@ async fn create(
         inner.next_id += 1;
         inner.stats.created += 1;
         *inner.per_name.entry(name.clone()).or_insert(0) += 1;
-        inner.broadcasts.push(StoredBroadcast { id, name, body });
+        inner.broadcasts.push(Stored {
+            id,
+            name: name.into(),
+            body: raw.to_vec().into(),
+        });
         id
     };
     if state.chance(opts.drop_after_create) {
@@ -182,7 +186,7 @@ async fn list(
             json!({
                 "id": b.id.to_string(),
                 "name": b.name,
-                "description": b.body["description"],
+                "description": b.json()["description"],
                 "status": "scheduled",
             })
         })

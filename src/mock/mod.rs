@@ -127,6 +127,19 @@ pub struct StoredBroadcast {
     pub body: serde_json::Value,
 }
 
+/// A broadcast as kept in memory: the body as its bytes (a million of them must fit).
+struct Stored {
+    id: u64,
+    name: Box<str>,
+    body: Box<[u8]>,
+}
+
+impl Stored {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
+    }
+}
+
 /// A running simulated Smartflo. Stops when dropped or on [`MockServer::shutdown`].
 pub struct MockServer {
     addr: SocketAddr,
@@ -165,7 +178,16 @@ impl MockServer {
 
     /// Every broadcast created so far, in creation order.
     pub fn broadcasts(&self) -> Vec<StoredBroadcast> {
-        self.state.lock().broadcasts.clone()
+        let inner = self.state.lock();
+        inner
+            .broadcasts
+            .iter()
+            .map(|b| StoredBroadcast {
+                id: b.id,
+                name: b.name.to_string(),
+                body: b.json(),
+            })
+            .collect()
     }
 
     /// How many broadcasts carry `name`.
@@ -299,7 +321,7 @@ struct State {
 #[derive(Default)]
 struct Inner {
     rng: Option<StdRng>,
-    broadcasts: Vec<StoredBroadcast>,
+    broadcasts: Vec<Stored>,
     per_name: std::collections::HashMap<String, u64>,
     next_id: u64,
     stats: Stats,

@@ -1,0 +1,164 @@
+//! Criterion benchmarks, each reporting rows per second (`Throughput::Elements`), each checking
+//! inside the timed loop that it did the work it claims (a bench that validates or sends
+//! nothing fails instead of looking fast):
+//!
+//! 1. `parse_validate`: an in-memory CSV of realistic rows through the row reader (no I/O);
+//! 2. `submit`: end-to-end `submit --rate 0` of N rows against the built-in simulated Smartflo
+//!    in-process, with zero added latency, at a few concurrency levels;
+//! 3. `results_writer`: outcomes, arriving slightly out of order, into the ordered results CSV.
+//!
+//! `cargo bench` runs them; `benches/compare.sh` measures the whole binary against a plain load
+//! generator.
+
+use std::io::Cursor;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulkcast::config::{Rate, Secret, SubmitConfig, Target};
+use bulkcast::input::{InputOptions, RowReader};
+use bulkcast::mock::{MockOptions, MockServer};
+use bulkcast::outcome::{Outcome, Status};
+use bulkcast::output::results::ResultsWriter;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// As in the binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const HEADER: &str = "name,description,phone_number_list,destination,timeout,concurrent_limit,retry_after_minutes,caller_id_number,number_of_retry,start_date_time,end_date_time,time_group,dialstatus,retry_dialstatus\n";
+
+/// `n` rows as a planning sheet has them: varied names, lists, dates and caller ids.
+fn sheet(n: usize) -> String {
+    let mut s = String::from(HEADER);
+    for i in 0..n {
+        s += &format!(
+            "Diwali offer {i} - Pune,Festive offer reminder for Pune leads batch {i},{},ivr||7926,{},{},{},+91 80 6900 {:04},{},2026-12-{:02} 09:00,2026-12-{:02} 18:00:00,{},1;2;3;4;5,\"[1, 3]\"\n",
+            214000 + i % 5000,
+            40 + i % 20,
+            1 + i % 8,
+            if i % 2 == 0 { "5;10" } else { "10 30 60" },
+            i % 10000,
+            i % 6,
+            1 + i % 28,
+            1 + i % 28,
+            1234 + i % 3,
+        );
+    }
+    s
+}
+
+fn parse_validate(c: &mut Criterion) {
+    const ROWS: usize = 10_000;
+    let bytes: Arc<[u8]> = sheet(ROWS).into_bytes().into();
+    let opts = InputOptions::default();
+    let mut group = c.benchmark_group("parse_validate");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function("10k_rows", |b| {
+        b.iter(|| {
+            let input = Box::new(Cursor::new(bytes.clone()));
+            let mut rows = RowReader::from_reader(input, Path::new("bench.csv"), &opts).unwrap();
+            let mut valid = 0;
+            while let Some(row) = rows.next_row() {
+                valid += usize::from(row.unwrap().is_valid());
+            }
+            assert_eq!(valid, ROWS, "every bench row is valid");
+        })
+    });
+    group.finish();
+}
+
+fn submit(c: &mut Criterion) {
+    const ROWS: usize = 2_000;
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server_rt
+        .block_on(MockServer::start(MockOptions::default()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("sheet.csv");
+    std::fs::write(&input, sheet(ROWS)).unwrap();
+    let terminal = bulkcast::logging::init(0, true);
+
+    let mut group = c.benchmark_group("submit");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    let mut run = 0u64;
+    for concurrency in [8usize, 32, 128] {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(concurrency),
+            &concurrency,
+            |b, &concurrency| {
+                b.iter(|| {
+                    run += 1;
+                    let results = dir.path().join(format!("results-{run}.csv"));
+                    let cfg = SubmitConfig {
+                        input: input.clone(),
+                        results: results.clone(),
+                        input_opts: InputOptions::default(),
+                        target: Some(Target::Remote {
+                            base_url: server.url(),
+                            token: Secret::new(server.token()),
+                        }),
+                        rate: Rate::UNLIMITED,
+                        burst: NonZeroU32::MIN,
+                        concurrency,
+                        max_retries: 5,
+                        timeout: Duration::from_secs(30),
+                        max_errors: None,
+                        summary_json: None,
+                        resume: false,
+                        failed: None,
+                        skip_existing: false,
+                        quiet: true,
+                    };
+                    let exit = bulkcast::submit::run(cfg, &terminal).unwrap();
+                    assert_eq!(exit, bulkcast::Exit::Success, "every row created");
+                    std::fs::remove_file(results).unwrap();
+                })
+            },
+        );
+    }
+    group.finish();
+    assert_eq!(
+        server.stats().created,
+        ROWS as u64 * run,
+        "each run created every row once"
+    );
+}
+
+fn results_writer(c: &mut Criterion) {
+    const ROWS: u64 = 100_000;
+    let outcome = |seq: u64| Outcome {
+        seq,
+        line: seq + 2,
+        name: format!("Diwali offer {seq} - Pune"),
+        status: Status::Created,
+        http_status: Some(200),
+        message: "Broadcast created successfully.".into(),
+        broadcast_id: Some((3176 + seq).to_string()),
+        attempts: 1,
+        elapsed: Duration::from_millis(212),
+    };
+    // Completion order: each group of 8 finishes in reverse, as concurrent requests do.
+    let order: Vec<Outcome> = (0..ROWS)
+        .map(|i| outcome((i / 8) * 8 + (7 - i % 8)))
+        .collect();
+    let mut group = c.benchmark_group("results_writer");
+    group.throughput(Throughput::Elements(ROWS));
+    group.bench_function("100k_rows", |b| {
+        b.iter(|| {
+            let mut w = ResultsWriter::new(Vec::with_capacity(16 << 20)).unwrap();
+            for o in &order {
+                w.push(o.clone()).unwrap();
+            }
+            assert_eq!(w.written(), ROWS);
+            std::hint::black_box(w.finish().unwrap().len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse_validate, submit, results_writer);
+criterion_main!(benches);
