@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulkcast::config::{Rate, Secret, SubmitConfig, Target};
+use bulkcast::config::{Auth, Rate, Secret, SubmitConfig, Target};
 use bulkcast::input::{InputOptions, RowReader};
 use bulkcast::mock::{MockOptions, MockServer};
 use bulkcast::outcome::{Outcome, Status};
@@ -99,7 +99,7 @@ fn submit(c: &mut Criterion) {
                         input_opts: InputOptions::default(),
                         target: Some(Target::Remote {
                             base_url: server.url(),
-                            token: Secret::new(server.token()),
+                            auth: Auth::Token(Secret::new(server.token())),
                         }),
                         rate: Rate::UNLIMITED,
                         burst: NonZeroU32::MIN,

@@ -87,9 +87,16 @@ pub struct SubmitArgs {
         value_name = "URL"
     )]
     pub base_url: String,
-    /// Read the API token from this file (else from the env var SMARTFLO_API_TOKEN)
+    /// Read the API token from this file (else from the env var SMARTFLO_API_TOKEN, else log in
+    /// with SMARTFLO_EMAIL and SMARTFLO_PASSWORD)
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Refused: a token on the command line is visible to other users
+    #[arg(long, hide = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Allow a plain http:// base URL that is not this machine (the token travels unencrypted)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     /// Start the built-in simulated Smartflo and submit to it instead of the real API
     #[arg(long)]
     pub mock: bool,

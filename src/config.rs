@@ -96,8 +96,17 @@ pub enum Target {
     Mock,
     Remote {
         base_url: String,
-        token: Secret,
+        auth: Auth,
     },
+}
+
+/// How bulkcast proves who it is.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// An API token (from the portal, or pasted from an earlier login).
+    Token(Secret),
+    /// Log in once with these, then use the token the API returns.
+    Login { email: String, password: Secret },
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +130,13 @@ pub struct SubmitConfig {
 }
 
 pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
+    if args.token.is_some() {
+        bail!(
+            "a token given on the command line is visible to other users of this machine (ps, shell \
+             history); put it in the SMARTFLO_API_TOKEN environment variable or in a file given with \
+             --token-file (readable only by you)"
+        );
+    }
     let input_opts = input_options(&args.input_args)?;
     if args.input.as_os_str() == "-" {
         bail!("submit reads its input twice (check, then send): give a file, not standard input");
@@ -158,11 +174,10 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
         Some(Target::Mock)
     } else {
         let base_url = args.base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base_url)
-            .with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
+        check_base_url(&base_url, args.allow_insecure_http)?;
         Some(Target::Remote {
             base_url,
-            token: read_token(args.token_file.as_deref())?,
+            auth: read_auth(args.token_file.as_deref())?,
         })
     };
     Ok(SubmitConfig {
@@ -201,17 +216,69 @@ pub fn default_results_path(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.results.csv"))
 }
 
-/// The API token from `--token-file` or `SMARTFLO_API_TOKEN`, without a pasted `Bearer ` prefix.
-fn read_token(token_file: Option<&Path>) -> Result<Secret> {
-    let raw = match token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?,
-        None => std::env::var("SMARTFLO_API_TOKEN").map_err(|_| {
-            anyhow::anyhow!(
-                "no API token: set SMARTFLO_API_TOKEN or give --token-file PATH (or try --mock)"
-            )
-        })?,
+/// Refuse to send a token in clear text: `https://`, or `http://` to this machine only (the
+/// built-in simulation), unless `--allow-insecure-http`.
+fn check_base_url(base_url: &str, allow_insecure: bool) -> Result<()> {
+    let url = reqwest::Url::parse(base_url)
+        .with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure || is_loopback(&url) => Ok(()),
+        "http" => bail!(
+            "--base-url {base_url} is plain http: the token would cross the network unencrypted. Use \
+             https, or --allow-insecure-http if you really mean it"
+        ),
+        other => bail!("--base-url {base_url:?}: unsupported scheme {other:?}; use https"),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
     };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Credentials, in order: `--token-file`, `SMARTFLO_API_TOKEN`, then `SMARTFLO_EMAIL` with
+/// `SMARTFLO_PASSWORD` (or a password prompt without echo when standard input is a terminal).
+fn read_auth(token_file: Option<&Path>) -> Result<Auth> {
+    if let Some(path) = token_file {
+        let raw = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        warn_if_shared(path);
+        return Ok(Auth::Token(clean_token(&raw)?));
+    }
+    if let Ok(raw) = std::env::var("SMARTFLO_API_TOKEN") {
+        return Ok(Auth::Token(clean_token(&raw)?));
+    }
+    let Ok(email) = std::env::var("SMARTFLO_EMAIL") else {
+        bail!(
+            "no credentials: set SMARTFLO_API_TOKEN (or give --token-file PATH), or set SMARTFLO_EMAIL \
+             and SMARTFLO_PASSWORD to log in (or try --mock)"
+        );
+    };
+    let password = match std::env::var("SMARTFLO_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            rpassword::prompt_password(format!("Smartflo password for {email}: "))
+                .context("reading the password")?
+        }
+        Err(_) => bail!("SMARTFLO_EMAIL is set but SMARTFLO_PASSWORD is not (and there is no terminal to ask on)"),
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(Auth::Login {
+        email,
+        password: Secret::new(password),
+    })
+}
+
+fn clean_token(raw: &str) -> Result<Secret> {
     let token = strip_bearer(raw.trim());
     if token.is_empty() {
         bail!("the API token is empty");
@@ -220,6 +287,24 @@ fn read_token(token_file: Option<&Path>) -> Result<Secret> {
         bail!("the API token contains spaces or control characters; paste only the token");
     }
     Ok(Secret::new(token))
+}
+
+/// Warn when a token file can be read by other users.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "the token file {} can be read by other users (mode {mode:o}); `chmod 600 {}` keeps it yours",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// A token pasted as `Bearer abc` is the token `abc`.
@@ -391,6 +476,23 @@ mod tests {
         assert_eq!(strip_bearer("bearer   abc"), "abc");
         assert_eq!(strip_bearer("abc"), "abc");
         assert_eq!(strip_bearer("Bearerabc"), "Bearerabc");
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_this_machine() {
+        assert!(check_base_url("https://api-smartflo.tatateleservices.com", false).is_ok());
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost:9",
+            "http://[::1]:80",
+            "http://127.3.2.1",
+        ] {
+            assert!(check_base_url(local, false).is_ok(), "{local}");
+        }
+        let err = check_base_url("http://api-smartflo.tatateleservices.com", false).unwrap_err();
+        assert!(err.to_string().contains("--allow-insecure-http"), "{err}");
+        assert!(check_base_url("http://10.0.0.5", true).is_ok());
+        assert!(check_base_url("ftp://example.com", true).is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use std::sync::RwLock;
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -50,32 +52,26 @@ pub enum ReplyKind {
 }
 
 /// Talks to one Smartflo account.
-#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
     /// Parsed once: parsing a URL per request showed in profiles.
     create_url: reqwest::Url,
+    /// The `Authorization` header in use (marked sensitive, so it never prints), and how many
+    /// times it has been replaced by a login.
+    auth: RwLock<(Option<HeaderValue>, u64)>,
 }
 
 impl Client {
-    /// A client for `base_url` authenticating with `token`; every request times out after
-    /// `timeout`.
+    /// A client for `base_url`, authenticating with `token` (or with none until
+    /// [`Client::set_token`]); every request times out after `timeout`.
     pub fn new(
         base_url: &str,
-        token: &Secret,
+        token: Option<&Secret>,
         timeout: Duration,
         pool: usize,
     ) -> anyhow::Result<Client> {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                anyhow::anyhow!("the API token has characters that cannot be sent in a header")
-            })?;
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
         let http = reqwest::Client::builder()
-            .default_headers(headers)
             .user_agent(concat!("bulkcast/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -84,18 +80,54 @@ impl Client {
             .build()?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let create_url = reqwest::Url::parse(&format!("{base_url}/v1/broadcast"))?;
-        Ok(Client {
+        let client = Client {
             http,
             base_url,
             create_url,
-        })
+            auth: RwLock::new((None, 0)),
+        };
+        if let Some(token) = token {
+            client.set_token(token)?;
+        }
+        Ok(client)
+    }
+
+    /// Use `token` from now on.
+    pub fn set_token(&self, token: &Secret) -> anyhow::Result<()> {
+        let mut header =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                anyhow::anyhow!("the API token has characters that cannot be sent in a header")
+            })?;
+        header.set_sensitive(true);
+        let mut auth = self.auth.write().unwrap_or_else(|e| e.into_inner());
+        *auth = (Some(header), auth.1 + 1);
+        Ok(())
+    }
+
+    /// How many tokens have been set; a request sent with an older one may be retried with the
+    /// new one after a 401.
+    pub fn generation(&self) -> u64 {
+        self.auth.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth.read().unwrap_or_else(|e| e.into_inner()).0 {
+            Some(header) => req.header(AUTHORIZATION, header.clone()),
+            None => req,
+        }
+    }
+
+    /// `POST /v1/auth/login`; the token is the reply body's `access_token`.
+    pub async fn login(&self, email: &str, password: &Secret) -> Reply {
+        let body = serde_json::json!({"email": email, "password": password.expose()});
+        let url = format!("{}/v1/auth/login", self.base_url);
+        classify(self.http.post(url).json(&body).send().await, true).await
     }
 
     /// `POST /v1/broadcast`.
     pub async fn create(&self, req: &BroadcastRequest) -> Reply {
         let sent = self
-            .http
-            .post(self.create_url.clone())
+            .authorized(self.http.post(self.create_url.clone()))
             .json(req)
             .send()
             .await;
@@ -105,7 +137,7 @@ impl Client {
     /// `GET /v2/broadcasts?limit=&page=`. A list is safe to repeat, so a timeout is retryable.
     pub async fn list(&self, limit: u32, page: u32) -> Reply {
         let url = format!("{}/v2/broadcasts?limit={limit}&page={page}", self.base_url);
-        classify(self.http.get(url).send().await, true).await
+        classify(self.authorized(self.http.get(url)).send().await, true).await
     }
 }
 

@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 pub use client::{Client, Reply, ReplyKind};
 pub use gate::Gate;
 
-use crate::config::{Secret, SubmitConfig, Target};
+use crate::config::{Auth, Secret, SubmitConfig, Target};
 use crate::input::{InputError, Row, RowReader};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
@@ -244,8 +244,8 @@ async fn submit_all(
     let after = RunError::AfterSending;
     // The built-in simulation, when asked for, enforces the same limit the run paces itself to.
     let mut mock = None;
-    let (base_url, token) = match cfg.target.as_ref().expect("not a dry run") {
-        Target::Remote { base_url, token } => (base_url.clone(), token.clone()),
+    let (base_url, auth) = match cfg.target.as_ref().expect("not a dry run") {
+        Target::Remote { base_url, auth } => (base_url.clone(), auth.clone()),
         Target::Mock => {
             let rate_limit = cfg.rate.per_sec().map_or(0, |r| r.ceil() as u32);
             let server = MockServer::start(MockOptions {
@@ -254,7 +254,7 @@ async fn submit_all(
             })
             .await
             .map_err(|e| before(anyhow::anyhow!("cannot start the simulated Smartflo: {e}")))?;
-            let target = (server.url(), Secret::new(server.token()));
+            let target = (server.url(), Auth::Token(Secret::new(server.token())));
             terminal.say(&format!(
                 "using the built-in simulated Smartflo at {}",
                 server.url()
@@ -263,14 +263,21 @@ async fn submit_all(
             target
         }
     };
-    let client = Client::new(&base_url, &token, cfg.timeout, cfg.concurrency).map_err(before)?;
+    let (token, login) = match auth {
+        Auth::Token(token) => (Some(token), None),
+        Auth::Login { email, password } => (None, Some((email, password))),
+    };
+    let client =
+        Client::new(&base_url, token.as_ref(), cfg.timeout, cfg.concurrency).map_err(before)?;
     let journal = Journal::open(&files.journal)
         .with_context(|| format!("cannot write the journal {}", files.journal.display()))
         .map_err(before)?;
     let mut results = ResultsWriter::create(&files.partial)
         .with_context(|| format!("cannot write {}", files.partial.display()))
         .map_err(before)?;
+    let logs_in = login.is_some();
     let ctx = Arc::new(Ctx::new(
+        login,
         client,
         Gate::new(cfg.rate, cfg.burst),
         journal,
@@ -281,6 +288,9 @@ async fn submit_all(
 
     let need_account = check.unknown_before > 0 || cfg.skip_existing;
     if check.to_send > 0 || need_account {
+        if logs_in {
+            ctx.login().await.map_err(before)?;
+        }
         check_auth(&ctx, &base_url).await.map_err(before)?;
     }
     let account = if need_account {

@@ -1,7 +1,7 @@
 //! The pool: the dispatcher that decides what becomes of each row, the row tasks that send, and
 //! the retry loop every request goes through.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{self, Client, Reply, ReplyKind};
 use super::gate::{self, Gate};
 use super::resume::{Prior, Record};
+use crate::config::Secret;
 use crate::input::Row;
 use crate::outcome::{Outcome, Status};
 use crate::output::journal::Journal;
@@ -58,10 +59,17 @@ pub struct Ctx {
     pub latency: Mutex<Histogram<u64>>,
     /// Rows whose outcome is unknown, for the lookup round at the end.
     pub unresolved: Mutex<Vec<Unresolved>>,
+    /// Email and password, when the run logs in rather than using a token.
+    login: Option<(String, Secret)>,
+    /// Logins after the first (at most one, after a 401).
+    relogins: tokio::sync::Mutex<u32>,
+    /// Lines sent and not yet answered.
+    in_flight: Mutex<BTreeSet<u64>>,
 }
 
 impl Ctx {
     pub fn new(
+        login: Option<(String, Secret)>,
         client: Client,
         gate: Gate,
         journal: Journal,
@@ -85,6 +93,82 @@ impl Ctx {
             failures: AtomicU64::new(0),
             latency: Mutex::new(crate::output::summary::latency_histogram()),
             unresolved: Mutex::new(Vec::new()),
+            login,
+            relogins: tokio::sync::Mutex::new(0),
+            in_flight: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    fn in_flight(&self, line: u64, sending: bool) {
+        let mut set = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if sending {
+            set.insert(line);
+        } else {
+            set.remove(&line);
+        }
+    }
+
+    /// Lines sent and not yet answered, in order.
+    pub fn lines_in_flight(&self) -> Vec<u64> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// Log in with the run's email and password and use the token from now on. Goes through
+    /// the gate like every call; a refusal is not retried (failed logins lock accounts).
+    pub async fn login(&self) -> anyhow::Result<()> {
+        let Some((email, password)) = &self.login else {
+            anyhow::bail!("no email and password to log in with");
+        };
+        let Some(reply) = self
+            .send(false, || self.client.login(email, password))
+            .await
+            .reply
+        else {
+            anyhow::bail!("stopped before logging in");
+        };
+        match reply.kind {
+            ReplyKind::Ok => {
+                let token = reply.body.as_ref().and_then(|b| b["access_token"].as_str()).unwrap_or_default();
+                if token.is_empty() {
+                    anyhow::bail!("the login reply carried no access_token");
+                }
+                self.client.set_token(&Secret::new(token))
+            }
+            ReplyKind::Unauthorized => anyhow::bail!(
+                "the login for {email} was rejected (HTTP 401: {}); not tried again, as repeated failed \
+                 logins lock Smartflo accounts",
+                reply.message
+            ),
+            _ => anyhow::bail!("logging in failed: {}", reply.message),
+        }
+    }
+
+    /// After a 401 on a request sent with token generation `used`: whether a fresh token is now
+    /// in place to send again with. Logs in again at most once per run.
+    pub async fn relogin(&self, used: u64) -> bool {
+        if self.login.is_none() {
+            return false;
+        }
+        let mut done = self.relogins.lock().await;
+        if self.client.generation() > used {
+            return true; // another task already logged in again
+        }
+        if *done >= 1 {
+            return false;
+        }
+        *done += 1;
+        tracing::info!("the token was rejected (401); logging in again, once");
+        match self.login().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                false
+            }
         }
     }
 
@@ -391,11 +475,22 @@ pub async fn process(
         return not_attempted(ctx, seq, line, name);
     }
     ctx.sent.fetch_add(1, Ordering::Relaxed);
-    let Sent {
-        reply,
-        attempts,
-        first_sent,
-    } = ctx.send(cleared, || ctx.client.create(&req)).await;
+    ctx.in_flight(line, true);
+    let (mut attempts, mut first_sent, mut cleared) = (0, None, cleared);
+    let reply = loop {
+        let token = ctx.client.generation();
+        let sent = ctx.send(cleared, || ctx.client.create(&req)).await;
+        attempts += sent.attempts;
+        first_sent = first_sent.or(sent.first_sent);
+        match sent.reply {
+            // A token that expired mid-run: log in again (once per run) and send again.
+            Some(r) if r.kind == ReplyKind::Unauthorized && ctx.relogin(token).await => {
+                cleared = false
+            }
+            other => break other,
+        }
+    };
+    ctx.in_flight(line, false);
     let Some(reply) = reply else {
         return not_attempted(ctx, seq, line, name);
     };
@@ -404,7 +499,8 @@ pub async fn process(
         ReplyKind::Rejected => (Status::Rejected, reply.message.clone()),
         ReplyKind::Unauthorized => {
             ctx.stop(
-                "the server rejected the API token (HTTP 401) during the run",
+                "the server rejected the credentials (HTTP 401) during the run; stopped so as not \
+                 to lock the account with repeated failures",
                 true,
             );
             (Status::Failed, format!("HTTP 401: {}", reply.message))
