@@ -177,6 +177,15 @@ pub struct MockArgs {
     /// Probability that a list of broadcasts answers 503
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub fail_list: f64,
+    /// Probability that a create answers 502 with an HTML page instead of JSON
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub garbage_reply: f64,
+    /// Probability that a create answers 500 with a body of several megabytes
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub huge_reply: f64,
+    /// Probability that a create answers 503 and its body then trickles for --slow-delay
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub slow_body: f64,
     /// How long a slow reply is held back
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub slow_delay: std::time::Duration,

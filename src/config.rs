@@ -406,6 +406,9 @@ pub fn mock(args: MockArgs) -> Result<MockOptions> {
         ("--drop-after-create", args.drop_after_create),
         ("--slow-after-create", args.slow_after_create),
         ("--fail-list", args.fail_list),
+        ("--garbage-reply", args.garbage_reply),
+        ("--huge-reply", args.huge_reply),
+        ("--slow-body", args.slow_body),
     ] {
         if !(0.0..=1.0).contains(&p) {
             bail!("{flag} {p}: a probability is between 0 and 1");
@@ -425,8 +428,12 @@ pub fn mock(args: MockArgs) -> Result<MockOptions> {
         slow_after_create: args.slow_after_create,
         slow_delay: args.slow_delay,
         fail_list: args.fail_list,
+        garbage_reply: args.garbage_reply,
+        huge_reply: args.huge_reply,
+        slow_body: args.slow_body,
         reply_with_id: !args.no_id,
         retry_after: args.retry_after,
+        rotate_token_after: None,
         seed: args.seed,
     })
 }

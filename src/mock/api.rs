@@ -59,12 +59,27 @@ fn unauthorized() -> Response<Body> {
     )
 }
 
+/// Whether the request carries the token in force; counts its use toward rotation.
 fn authorized(state: &State, headers: &HeaderMap) -> bool {
-    let expected = format!("Bearer {}", state.opts.token);
-    headers
+    let given = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        == Some(expected.as_str())
+        .and_then(|v| v.to_str().ok());
+    let mut inner = state.lock();
+    if given != Some(format!("Bearer {}", inner.token).as_str()) {
+        return false;
+    }
+    inner.token_uses += 1;
+    if state
+        .opts
+        .rotate_token_after
+        .is_some_and(|n| inner.token_uses >= n)
+    {
+        // The token expires: the next request with it is refused until a new login.
+        inner.generation += 1;
+        inner.token = format!("{}-{}", state.opts.token, inner.generation);
+        inner.token_uses = 0;
+    }
+    true
 }
 
 async fn create(
@@ -95,6 +110,46 @@ async fn create(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({"success": false, "message": "Service temporarily unavailable."}),
         );
+    }
+    if state.chance(opts.garbage_reply) {
+        state.lock().stats.faults.garbage_reply += 1;
+        let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+        return Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from(page))
+            .unwrap_or_default();
+    }
+    if state.chance(opts.huge_reply) {
+        state.lock().stats.faults.huge_reply += 1;
+        let mut junk = String::from("{\"success\":false,\"message\":\"");
+        junk.push_str(&"x".repeat(8 << 20));
+        junk.push_str("\"}");
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(junk))
+            .unwrap_or_default();
+    }
+    if state.chance(opts.slow_body) {
+        state.lock().stats.faults.slow_body += 1;
+        // The status and a first byte at once, the rest after slow_delay.
+        let delay = opts.slow_delay;
+        let chunks = futures_util::stream::unfold(0u8, move |step| async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(b"{")), 1)),
+                1 => {
+                    tokio::time::sleep(delay).await;
+                    Some((Ok(Bytes::from_static(b"\"success\":false}")), 2))
+                }
+                _ => None,
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(chunks))
+            .unwrap_or_default();
     }
     if state.chance(opts.fail_false) {
         state.lock().stats.faults.success_false += 1;
@@ -210,6 +265,11 @@ async fn login(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response<Bod
     });
     let ok = login.email.as_deref() == Some(state.opts.email.as_str())
         && login.password.as_deref() == Some(state.opts.password.expose());
+    let token = {
+        let mut inner = state.lock();
+        inner.stats.logins += 1;
+        inner.token.clone()
+    };
     if !ok {
         return json(
             StatusCode::UNAUTHORIZED,
@@ -218,7 +278,7 @@ async fn login(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response<Bod
     }
     json(
         StatusCode::OK,
-        &json!({"success": true, "access_token": state.opts.token, "token_type": "bearer", "expires_in": 3600}),
+        &json!({"success": true, "access_token": token, "token_type": "bearer", "expires_in": 3600}),
     )
 }
 

@@ -60,6 +60,16 @@ pub struct MockOptions {
     pub slow_delay: Duration,
     /// Probability that a list answers 503.
     pub fail_list: f64,
+    /// Probability that a create answers 502 with an HTML page instead of JSON (nothing created).
+    pub garbage_reply: f64,
+    /// Probability that a create answers 500 with a body of several megabytes (nothing created).
+    pub huge_reply: f64,
+    /// Probability that a create answers 503 whose body then trickles for `slow_delay`
+    /// (nothing created).
+    pub slow_body: f64,
+    /// Expire the token after this many authorized requests: the next request with it gets 401
+    /// and a login hands out a new one.
+    pub rotate_token_after: Option<u64>,
     /// Whether a create reply carries the new broadcast's id.
     pub reply_with_id: bool,
     /// A `Retry-After` (seconds) sent with every 429; Smartflo documents none.
@@ -83,6 +93,10 @@ impl Default for MockOptions {
             slow_after_create: 0.0,
             slow_delay: Duration::from_secs(5),
             fail_list: 0.0,
+            garbage_reply: 0.0,
+            huge_reply: 0.0,
+            slow_body: 0.0,
+            rotate_token_after: None,
             reply_with_id: true,
             retry_after: None,
             seed: 0,
@@ -105,6 +119,8 @@ pub struct Stats {
     pub busiest_second: u64,
     /// The most requests being handled at once.
     pub max_in_flight: u64,
+    /// Login requests, successful or not.
+    pub logins: u64,
     /// Injected faults by kind.
     pub faults: Faults,
 }
@@ -117,6 +133,9 @@ pub struct Faults {
     pub dropped_after_create: u64,
     pub slow_after_create: u64,
     pub list_error: u64,
+    pub garbage_reply: u64,
+    pub huge_reply: u64,
+    pub slow_body: u64,
 }
 
 /// A broadcast as the server stored it: its id and the JSON body exactly as received.
@@ -327,12 +346,17 @@ struct Inner {
     stats: Stats,
     /// The current fixed window (seconds since start) and the requests counted in it.
     window: (u64, u64),
+    /// The token in force, its uses, and how many times it was rotated.
+    token: String,
+    token_uses: u64,
+    generation: u64,
 }
 
 impl State {
     fn new(opts: MockOptions) -> State {
         let inner = Inner {
             rng: Some(StdRng::seed_from_u64(opts.seed)),
+            token: opts.token.clone(),
             next_id: 3176,
             ..Inner::default()
         };

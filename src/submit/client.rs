@@ -155,10 +155,27 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         .and_then(parse_retry_after);
     let bytes = match read_capped(resp).await {
         Ok(b) => b,
-        Err(e) => {
+        // The status arrived but the body did not: a 2xx may have acted, anything else did
+        // not, and says so by its status alone.
+        Err(e) if status.is_success() => {
             let mut r = transport_failure(&e, idempotent);
             r.status = Some(status.as_u16());
             return r;
+        }
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else {
+                "connection lost"
+            };
+            let kind = failure_kind(status, retry_after);
+            let message = format!("HTTP {status} (the reply's body was cut off: {what})");
+            return Reply {
+                kind,
+                status: Some(status.as_u16()),
+                message,
+                body: None,
+            };
         }
     };
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
@@ -180,11 +197,7 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
             _ if idempotent => ReplyKind::Retryable,
             _ => ReplyKind::Unknown,
         },
-        StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
-        StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
-        StatusCode::REQUEST_TIMEOUT => ReplyKind::Retryable,
-        s if s.is_server_error() => ReplyKind::Retryable,
-        _ => ReplyKind::Rejected,
+        s => failure_kind(s, retry_after),
     };
     let message = match (kind, message.is_empty()) {
         (ReplyKind::Unknown, _) => {
@@ -198,6 +211,17 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         status: Some(status.as_u16()),
         message,
         body,
+    }
+}
+
+/// What a status other than 2xx means, whatever its body says.
+fn failure_kind(status: StatusCode, retry_after: Option<Duration>) -> ReplyKind {
+    match status {
+        StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
+        StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
+        StatusCode::REQUEST_TIMEOUT => ReplyKind::Retryable,
+        s if s.is_server_error() => ReplyKind::Retryable,
+        _ => ReplyKind::Rejected,
     }
 }
 

@@ -355,8 +355,11 @@ async fn submit_all(
     let mut tally = Tally::default();
     let mut progress = Progress::new(terminal, check.rows);
     let mut write_error = None;
+    // After a write failure: rows created (or maybe created) that no file records.
+    let mut unrecorded = Vec::new();
     while let Some(outcome) = out_rx.recv().await {
         tally.add(outcome.status);
+        let (line, status) = (outcome.line, outcome.status);
         if write_error.is_none() {
             let written = ctx
                 .journal
@@ -376,6 +379,9 @@ async fn submit_all(
                 write_error = Some(e);
             }
         }
+        if write_error.is_some() && matches!(status, Status::Created | Status::Unknown) {
+            unrecorded.push(line);
+        }
         progress.update(Counts {
             done: tally.total(),
             created: tally.get(Status::Created),
@@ -387,10 +393,21 @@ async fn submit_all(
     let dispatched = dispatcher.await;
     let read = reader_thread.join();
     if let Some(e) = write_error {
+        unrecorded.sort_unstable();
+        let lines = if unrecorded.is_empty() {
+            "none".to_owned()
+        } else {
+            unrecorded
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(after(anyhow::anyhow!(
-            "cannot write the results for {}: {e}. Sending stopped at once; rows in flight may have been \
-             created without a record, and the journal {} holds what was recorded: fix the disk, then \
-             run again with --resume",
+            "cannot write the results for {}: {e}. Sending stopped at once. Rows created (or maybe \
+             created) whose outcome is not on disk: lines {lines}. The journal {} holds \
+             everything recorded before: free the disk, then run again with --resume (rows it cannot \
+             place are looked up on the account by name before anything is sent)",
             cfg.results.display(),
             files.journal.display()
         )));

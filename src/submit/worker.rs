@@ -471,7 +471,13 @@ pub async fn process(
     cleared: bool,
 ) -> Outcome {
     if let Err(e) = ctx.journal.sent(line, &name) {
-        ctx.stop(format!("cannot write the journal: {e}"), true);
+        ctx.stop(
+            format!(
+                "cannot write the journal: {e}. Sending stopped at once; free the disk, then run again \
+                 with --resume (rows with no known outcome are looked up on the account first)"
+            ),
+            true,
+        );
         return not_attempted(ctx, seq, line, name);
     }
     ctx.sent.fetch_add(1, Ordering::Relaxed);

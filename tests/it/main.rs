@@ -1,7 +1,9 @@
 //! Integration tests, built as one binary: each module drives one command end to end.
 
 mod mock;
+mod props;
 mod resume;
+mod security;
 mod submit;
 mod util;
 mod validate;
