@@ -4,37 +4,11 @@
 use std::time::{Duration, Instant};
 
 use bulkcast::mock::MockOptions;
-use serde_json::Value;
 
-use crate::submit::Smartflo;
-use crate::util::{column, good_csv, parse_csv, run, sample, Dir};
-
-fn results(dir: &Dir, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    parse_csv(&std::fs::read_to_string(dir.path(name)).expect("results written"))
-}
-
-fn summary(dir: &Dir) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.path("summary.json")).expect("summary written"))
-        .unwrap()
-}
-
-fn names(n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("Campaign {i}")).collect()
-}
-
-/// Exactly one broadcast per name, and nothing else.
-fn assert_exactly_once(api: &Smartflo, names: &[String]) {
-    let stats = api.server.stats();
-    assert!(
-        stats.duplicates.is_empty(),
-        "duplicates: {:?}",
-        stats.duplicates
-    );
-    for n in names {
-        assert_eq!(api.server.count_named(n), 1, "{n}");
-    }
-    assert_eq!(stats.created, names.len() as u64, "{stats:?}");
-}
+use crate::util::{
+    assert_exactly_once, column, good_csv, names, parse_csv, results_csv, run, sample,
+    summary_json, Dir, Smartflo,
+};
 
 /// Wait (bounded) until the server has created at least `n` broadcasts.
 fn wait_for_created(api: &Smartflo, n: u64) {
@@ -75,7 +49,7 @@ fn a_resume_after_a_complete_run_sends_nothing() {
         first,
         "outcomes kept as recorded"
     );
-    let s = summary(&dir);
+    let s = summary_json(&dir);
     assert_eq!(
         (s["skipped_done"].as_u64(), s["sent"].as_u64()),
         (Some(5), Some(0)),
@@ -135,15 +109,15 @@ fn killed_twice_with_sigkill_then_resumed_creates_each_row_exactly_once() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_exactly_once(&api, &all);
-    let res = results(&dir, "in.results.csv");
+    assert_exactly_once(&api.server, &all);
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "name"), all, "one row per input row, in order");
     assert!(column(&res, "success").iter().all(|s| s == "true"));
     assert!(
         !dir.path("in.results.csv.journal").exists()
             && !dir.path("in.results.csv.partial").exists()
     );
-    let s = summary(&dir);
+    let s = summary_json(&dir);
     assert!(s["skipped_done"].as_u64().unwrap() > 0, "{s}");
 }
 
@@ -186,7 +160,7 @@ fn a_run_with_every_fault_plus_resumes_ends_with_exactly_one_broadcast_per_valid
         run(api.submit(&dir, &input).args(args).arg("--resume"));
         runs += 1;
     }
-    assert_exactly_once(&api, &valid);
+    assert_exactly_once(&api.server, &valid);
     assert_eq!(
         api.server.count_named("Campaign 7") + api.server.count_named("Campaign 21"),
         0
@@ -200,7 +174,7 @@ fn a_run_with_every_fault_plus_resumes_ends_with_exactly_one_broadcast_per_valid
 
 /// Every row of the results is created or invalid.
 fn all_valid_created(dir: &Dir) -> bool {
-    column(&results(dir, "in.results.csv"), "status")
+    column(&results_csv(dir, "in.results.csv"), "status")
         .iter()
         .all(|s| s == "created" || s == "invalid")
 }
@@ -218,16 +192,16 @@ fn rows_that_failed_are_sent_again_on_resume() {
         .args(["--rate", "0", "--max-retries", "0"]));
     assert_eq!(r.code, 1);
     assert_eq!(
-        column(&results(&dir, "in.results.csv"), "status"),
+        column(&results_csv(&dir, "in.results.csv"), "status"),
         ["failed"; 4]
     );
 
     let up = Smartflo::start(MockOptions::default());
     let r = run(up.submit(&dir, &input).args(["--rate", "0", "--resume"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_exactly_once(&up, &names(4));
+    assert_exactly_once(&up.server, &names(4));
     assert_eq!(
-        column(&results(&dir, "in.results.csv"), "status"),
+        column(&results_csv(&dir, "in.results.csv"), "status"),
         ["created"; 4]
     );
 }
@@ -289,9 +263,9 @@ fn a_row_sent_by_a_crashed_run_is_looked_up_before_it_is_sent_again() {
         "found, not sent again"
     );
     assert_eq!(api.server.count_named("Campaign 3"), 1, "absent, so sent");
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert!(column(&res, "message")[1].starts_with("found on the account by name"));
-    let s = summary(&dir);
+    let s = summary_json(&dir);
     assert_eq!(
         (s["reconciled"].as_u64(), s["sent"].as_u64()),
         (Some(1), Some(2)),
@@ -356,8 +330,8 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_exactly_once(&api, &names(6));
-    let res = results(&dir, "in.results.csv");
+    assert_exactly_once(&api.server, &names(6));
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["created"; 6]);
     assert!(column(&res, "message")[0].contains("already on the account"));
     let stored = api
@@ -367,5 +341,5 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
         .find(|b| b.name == "Campaign 1")
         .unwrap();
     assert_eq!(column(&res, "broadcast_id")[0], stored.id.to_string());
-    assert_eq!(summary(&dir)["already_on_account"].as_u64(), Some(3));
+    assert_eq!(summary_json(&dir)["already_on_account"].as_u64(), Some(3));
 }

@@ -7,16 +7,11 @@ use std::time::{Duration, Instant};
 use bulkcast::config::Secret;
 use bulkcast::mock::MockOptions;
 
-use crate::submit::Smartflo;
-use crate::util::{column, good_csv, parse_csv, run, Dir};
+use crate::util::{column, good_csv, results_csv, run, Dir, Smartflo};
 
 const TOKEN: &str = "tok-5ecret-Q7mZ2";
 const PASSWORD: &str = "pw-5ecret-X9kL4";
 const EMAIL: &str = "ops@example.com";
-
-fn results(dir: &Dir, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    parse_csv(&std::fs::read_to_string(dir.path(name)).expect("results written"))
-}
 
 fn with_login(opts: MockOptions) -> MockOptions {
     MockOptions {
@@ -150,7 +145,7 @@ fn a_second_401_stops_the_run_with_exit_2() {
     assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
     let stats = api.server.stats();
     assert_eq!(stats.logins, 2, "one login, one renewal, no more");
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(res.1.len(), 8, "every row recorded");
     assert!(column(&res, "status").iter().any(|s| s == "not_attempted"));
 
@@ -334,7 +329,7 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
         "garbage.csv",
     ]));
     assert_eq!(r.code, 1);
-    let res = results(&dir, "garbage.csv");
+    let res = results_csv(&dir, "garbage.csv");
     assert_eq!(column(&res, "status"), ["failed"; 2]);
     assert_eq!(column(&res, "http_status"), ["502"; 2]);
     assert!(
@@ -352,7 +347,7 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
             .submit(&dir, &input)
             .args(["--rate", "0", "--max-retries", "1", "-o", "huge.csv"]));
     assert_eq!(r.code, 1);
-    let res = results(&dir, "huge.csv");
+    let res = results_csv(&dir, "huge.csv");
     assert_eq!(column(&res, "status"), ["failed"; 2]);
     assert!(
         column(&res, "message").iter().all(|m| m.len() < 400),
@@ -384,7 +379,7 @@ fn a_reply_body_that_trickles_does_not_hang_past_the_timeout() {
         "bounded by the timeout, not the server"
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(
         column(&res, "status"),
         ["failed"; 2],

@@ -3,61 +3,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bulkcast::mock::{MockOptions, MockServer};
-use serde_json::{json, Value};
+use bulkcast::mock::MockOptions;
+use serde_json::json;
 
-use crate::util::{column, good_csv, parse_csv, run, sample, Dir, Run};
-
-/// A simulated Smartflo on its own runtime, alive while the test runs the binary against it.
-pub struct Smartflo {
-    pub server: MockServer,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Smartflo {
-    pub fn start(opts: MockOptions) -> Smartflo {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start(opts)).unwrap();
-        Smartflo { server, _rt: rt }
-    }
-
-    /// `bulkcast submit INPUT` aimed at this server, with its token in the environment.
-    pub fn submit(&self, dir: &Dir, input: &std::path::Path) -> Command {
-        let mut c = dir.cmd();
-        c.arg("submit")
-            .arg(input)
-            .arg("--base-url")
-            .arg(self.server.url());
-        c.env("SMARTFLO_API_TOKEN", self.server.token());
-        c
-    }
-}
-
-fn summary(dir: &Dir) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.path("summary.json")).expect("summary written"))
-        .unwrap()
-}
-
-fn results(dir: &Dir, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    parse_csv(&std::fs::read_to_string(dir.path(name)).expect("results written"))
-}
-
-fn assert_each_created_once(server: &MockServer, names: &[String]) {
-    let stats = server.stats();
-    assert!(
-        stats.duplicates.is_empty(),
-        "duplicates: {:?}",
-        stats.duplicates
-    );
-    assert_eq!(stats.created, names.len() as u64, "{stats:?}");
-    for n in names {
-        assert_eq!(server.count_named(n), 1, "{n}");
-    }
-}
+use crate::util::{
+    assert_exactly_once, column, good_csv, names, results_csv, run, sample, summary_json, Dir, Run,
+    Smartflo,
+};
 
 #[test]
 fn an_all_valid_file_creates_every_broadcast_once_with_results_in_input_order() {
@@ -69,7 +21,7 @@ fn an_all_valid_file_creates_every_broadcast_once_with_results_in_input_order() 
         .args(["--rate", "0", "--summary-json", "summary.json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
 
-    let res = results(&dir, "plan.results.csv");
+    let res = results_csv(&dir, "plan.results.csv");
     assert_eq!(
         res.0,
         [
@@ -91,14 +43,14 @@ fn an_all_valid_file_creates_every_broadcast_once_with_results_in_input_order() 
     assert!(column(&res, "success").iter().all(|s| s == "true"));
     assert!(column(&res, "status").iter().all(|s| s == "created"));
     let names = column(&res, "name");
-    assert_each_created_once(&api.server, &names);
+    assert_exactly_once(&api.server, &names);
     // Each row's id is the one the server gave that name.
     let stored = api.server.broadcasts();
     for (name, id) in names.iter().zip(column(&res, "broadcast_id")) {
         let b = stored.iter().find(|b| &b.name == name).unwrap();
         assert_eq!(b.id.to_string(), id);
     }
-    let s = summary(&dir);
+    let s = summary_json(&dir);
     assert_eq!(
         (s["rows"].as_u64(), s["created"].as_u64()),
         (Some(24), Some(24))
@@ -116,7 +68,7 @@ fn invalid_rows_are_never_sent_and_are_recorded_with_their_message() {
     );
     let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let res = results(&dir, "mixed.results.csv");
+    let res = results_csv(&dir, "mixed.results.csv");
     assert_eq!(
         column(&res, "line"),
         ["2", "3", "4", "5", "6", "7", "10", "11", "12"]
@@ -193,8 +145,8 @@ fn the_rate_is_held_and_in_flight_stays_within_concurrency() {
     assert!(stats.max_in_flight <= 3, "{stats:?}");
     // 16 requests (the auth check too) at 5/s take at least 15 periods of 200 ms.
     assert!(wall >= Duration::from_millis(3000), "{wall:?}");
-    let names: Vec<String> = (1..=15).map(|i| format!("Campaign {i}")).collect();
-    assert_each_created_once(&api.server, &names);
+    let names: Vec<String> = names(15);
+    assert_exactly_once(&api.server, &names);
     // Paced first attempts go out in the sheet's order.
     let created: Vec<String> = api
         .server
@@ -224,13 +176,8 @@ fn a_429_storm_is_survived_without_losing_or_doubling_a_row() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_each_created_once(
-        &api.server,
-        &(1..=30)
-            .map(|i| format!("Campaign {i}"))
-            .collect::<Vec<_>>(),
-    );
-    let s = summary(&dir);
+    assert_exactly_once(&api.server, &names(30));
+    let s = summary_json(&dir);
     let injected = api.server.stats().faults.too_many_requests;
     assert!(injected > 0);
     assert_eq!(s["too_many_requests"].as_u64(), Some(injected));
@@ -260,11 +207,8 @@ fn the_account_limit_pauses_everyone_and_the_rate_recovers() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_each_created_once(
-        &api.server,
-        &(1..=8).map(|i| format!("Campaign {i}")).collect::<Vec<_>>(),
-    );
-    let s = summary(&dir);
+    assert_exactly_once(&api.server, &names(8));
+    let s = summary_json(&dir);
     assert!(s["too_many_requests"].as_u64().unwrap() > 0, "{s}");
     // 9 accepted requests at 3 per window span at least three windows.
     assert!(
@@ -292,13 +236,8 @@ fn server_errors_are_retried_until_created_once() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_each_created_once(
-        &api.server,
-        &(1..=12)
-            .map(|i| format!("Campaign {i}"))
-            .collect::<Vec<_>>(),
-    );
-    let res = results(&dir, "in.results.csv");
+    assert_exactly_once(&api.server, &names(12));
+    let res = results_csv(&dir, "in.results.csv");
     let attempts: u64 = column(&res, "attempts")
         .iter()
         .map(|a| a.parse::<u64>().unwrap())
@@ -318,7 +257,7 @@ fn retries_run_out_into_a_failed_row() {
         .submit(&dir, &input)
         .args(["--rate", "0", "--max-retries", "2"]));
     assert_eq!(r.code, 1);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["failed", "failed"]);
     assert_eq!(column(&res, "attempts"), ["3", "3"]);
     assert_eq!(column(&res, "http_status"), ["503", "503"]);
@@ -336,7 +275,7 @@ fn success_false_is_a_final_rejection_with_the_servers_message() {
     let input = dir.write("in.csv", good_csv(",", "\n", 3));
     let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
     assert_eq!(r.code, 1);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["rejected"; 3]);
     assert_eq!(column(&res, "attempts"), ["1"; 3]);
     assert_eq!(
@@ -411,7 +350,7 @@ fn an_existing_results_file_is_never_overwritten() {
 
     let r = run(api.submit(&dir, &input).args(["-o", "second.csv"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(results(&dir, "second.csv").1.len(), 2);
+    assert_eq!(results_csv(&dir, "second.csv").1.len(), 2);
 }
 
 #[test]
@@ -431,17 +370,14 @@ fn a_connection_dropped_after_sending_is_looked_up_not_sent_again() {
         "summary.json",
     ]));
     assert_eq!(r.code, 0, "found on the account: {}", r.stderr);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["created"; 3]);
     assert!(
         column(&res, "message")[0].starts_with("found on the account by name"),
         "{:?}",
         column(&res, "message")
     );
-    assert_each_created_once(
-        &api.server,
-        &(1..=3).map(|i| format!("Campaign {i}")).collect::<Vec<_>>(),
-    );
+    assert_exactly_once(&api.server, &names(3));
     for (name, id) in column(&res, "name")
         .iter()
         .zip(column(&res, "broadcast_id"))
@@ -454,7 +390,7 @@ fn a_connection_dropped_after_sending_is_looked_up_not_sent_again() {
             .unwrap();
         assert_eq!(stored.id.to_string(), id);
     }
-    assert_eq!(summary(&dir)["reconciled"].as_u64(), Some(3));
+    assert_eq!(summary_json(&dir)["reconciled"].as_u64(), Some(3));
 }
 
 #[test]
@@ -470,9 +406,9 @@ fn a_reply_slower_than_the_timeout_is_looked_up_not_sent_again() {
         .submit(&dir, &input)
         .args(["--rate", "0", "--timeout", "0.5s"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["created"; 2]);
-    assert_each_created_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
+    assert_exactly_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
 }
 
 #[test]
@@ -493,14 +429,14 @@ fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
         "1",
     ]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["unknown"; 2]);
     assert!(
         column(&res, "message")[0].contains("the account could not be checked"),
         "{:?}",
         column(&res, "message")
     );
-    assert_each_created_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
+    assert_exactly_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
 }
 
 #[test]
@@ -520,7 +456,7 @@ fn max_errors_stops_sending_and_records_the_rest_as_not_attempted() {
         "2",
     ]));
     assert_eq!(r.code, 1);
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     let status = column(&res, "status");
     assert_eq!(&status[..2], ["rejected", "rejected"]);
     assert!(
@@ -600,7 +536,7 @@ fn mock_runs_the_sample_end_to_end() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("24 rows: 24 created"), "{}", r.stderr);
     assert!(r.stderr.contains("0 names created twice"), "{}", r.stderr);
-    assert_eq!(results(&dir, "campaigns.results.csv").1.len(), 24);
+    assert_eq!(results_csv(&dir, "campaigns.results.csv").1.len(), 24);
 }
 
 #[cfg(unix)]
@@ -629,7 +565,7 @@ fn ctrl_c_stops_sending_and_still_writes_every_row() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let res = results(&dir, "in.results.csv");
+    let res = results_csv(&dir, "in.results.csv");
     assert_eq!(res.1.len(), 40, "one row per input row");
     let status = column(&res, "status");
     let created = status.iter().filter(|s| *s == "created").count() as u64;

@@ -2,6 +2,8 @@
 //! and reading the CSV files it writes.
 
 use std::path::{Path, PathBuf};
+
+use bulkcast::mock::{MockOptions, MockServer};
 use std::process::{Command, Output};
 
 /// A scratch directory for one test, removed when dropped.
@@ -135,4 +137,63 @@ pub fn good_csv(d: &str, nl: &str, rows: usize) -> String {
         out += &(row.join(d) + nl);
     }
     out
+}
+
+/// A simulated Smartflo on its own runtime, alive while the test runs the binary against it.
+pub struct Smartflo {
+    pub server: MockServer,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Smartflo {
+    pub fn start(opts: MockOptions) -> Smartflo {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(MockServer::start(opts)).unwrap();
+        Smartflo { server, _rt: rt }
+    }
+
+    /// `bulkcast submit INPUT` aimed at this server, with its token in the environment.
+    pub fn submit(&self, dir: &Dir, input: &std::path::Path) -> Command {
+        let mut c = dir.cmd();
+        c.arg("submit")
+            .arg(input)
+            .arg("--base-url")
+            .arg(self.server.url());
+        c.env("SMARTFLO_API_TOKEN", self.server.token());
+        c
+    }
+}
+
+/// A results (or any CSV) file written in `dir`.
+pub fn results_csv(dir: &Dir, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    parse_csv(&std::fs::read_to_string(dir.path(name)).expect("results written"))
+}
+
+/// The `--summary-json summary.json` a run wrote in `dir`.
+pub fn summary_json(dir: &Dir) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.path("summary.json")).expect("summary written"))
+        .unwrap()
+}
+
+/// The names `good_csv` gives its first `n` rows.
+pub fn names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("Campaign {i}")).collect()
+}
+
+/// The server holds exactly one broadcast per name, and nothing else.
+pub fn assert_exactly_once(server: &MockServer, names: &[String]) {
+    let stats = server.stats();
+    assert!(
+        stats.duplicates.is_empty(),
+        "duplicates: {:?}",
+        stats.duplicates
+    );
+    for n in names {
+        assert_eq!(server.count_named(n), 1, "{n}");
+    }
+    assert_eq!(stats.created, names.len() as u64, "{stats:?}");
 }
