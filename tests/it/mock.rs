@@ -288,7 +288,7 @@ async fn a_seed_reproduces_the_same_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_delays_replies_and_stats_count_what_overlapped() {
     let server = start(MockOptions {
-        latency: Duration::from_millis(300),
+        latency: Duration::from_millis(1000),
         ..MockOptions::default()
     })
     .await;
@@ -310,7 +310,7 @@ async fn latency_delays_replies_and_stats_count_what_overlapped() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::OK);
     }
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() >= Duration::from_millis(1000));
     let stats = server.stats();
     assert_eq!(stats.max_in_flight, 5, "{stats:?}");
     create(&server, &body("L0")).await.unwrap();
