@@ -41,13 +41,7 @@ impl Journal {
             .open(path)?;
         let len = file.metadata()?.len();
         if len == 0 {
-            let mut header = csvio::writer(Vec::new());
-            header.write_record(std::iter::once("event").chain(HEADER))?;
-            file.write_all(
-                &header
-                    .into_inner()
-                    .map_err(|e| io::Error::other(e.to_string()))?,
-            )?;
+            file.write_all(&header_line())?;
         } else {
             let mut last = [0u8];
             file.seek(SeekFrom::Start(len - 1))?;
@@ -145,9 +139,17 @@ pub fn read(path: &Path) -> io::Result<(Vec<Event>, usize)> {
     Ok((events, skipped))
 }
 
-/// Whether `path` holds anything; used to refuse starting over an interrupted run.
+/// The journal's first line.
+fn header_line() -> Vec<u8> {
+    let mut header = csvio::writer(Vec::new());
+    let _ = header.write_record(std::iter::once("event").chain(HEADER));
+    header.into_inner().unwrap_or_default()
+}
+
+/// Whether the journal at `path` records any event; used to refuse starting over an
+/// interrupted run (a journal with only its header recorded nothing).
 pub fn exists(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+    std::fs::metadata(path).is_ok_and(|m| m.len() > header_line().len() as u64)
 }
 
 #[cfg(test)]
@@ -213,6 +215,17 @@ mod tests {
         let (events, skipped) = read(&path).unwrap();
         assert_eq!(events.last(), Some(&Event::Done(created(3))));
         assert_eq!(skipped, 1, "the torn line, now closed, is skipped");
+    }
+
+    #[test]
+    fn a_journal_with_only_its_header_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        assert!(!exists(&path));
+        let j = Journal::open(&path).unwrap();
+        assert!(!exists(&path));
+        j.sent(2, "B2").unwrap();
+        assert!(exists(&path));
     }
 
     #[test]

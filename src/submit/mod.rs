@@ -285,6 +285,8 @@ async fn submit_all(
         cfg.max_errors,
     ));
     let started = Instant::now();
+    // From here on Ctrl-C stops the run cleanly, even while logging in or listing the account.
+    watch_ctrl_c(ctx.clone(), terminal.clone());
 
     let need_account = check.unknown_before > 0 || cfg.skip_existing;
     if check.to_send > 0 || need_account {
@@ -329,7 +331,6 @@ async fn submit_all(
         cfg.concurrency,
         cfg.results.display()
     );
-    watch_ctrl_c(ctx.clone(), terminal.clone());
 
     // The main pass.
     let known = Arc::new(Known {
