@@ -64,7 +64,8 @@ fn without_resume_an_earlier_run_is_never_overwritten() {
     let input = dir.write("in.csv", good_csv(",", "\n", 2));
     dir.write(
         "in.results.csv.journal",
-        "event,line,name\nsent,2,Campaign 1\n",
+        "event,line,name,success,status,http_status,message,broadcast_id,attempts,elapsed_ms\n\
+         sent,2,Campaign 1\n",
     );
     let r = run(&mut api.submit(&dir, &input));
     assert_eq!(r.code, 2);
