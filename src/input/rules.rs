@@ -11,7 +11,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::NaiveDateTime;
 
 use super::fields::Field;
-use crate::request::BroadcastRequest;
+use crate::request::{wire_date, BroadcastRequest, Destination, DialStatuses};
 
 /// Why one field of one row was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,34 +146,6 @@ fn standard_date(s: &str) -> Option<NaiveDateTime> {
     date.and_hms_opt(num(11, 2)?, num(14, 2)?, seconds)
 }
 
-/// `dt` as the wire wants it, `yyyy-mm-dd hh:mm:ss` (written by hand: it is on every row).
-fn wire_date(dt: NaiveDateTime) -> String {
-    use chrono::{Datelike, Timelike};
-    let year = dt.year();
-    if !(0..=9999).contains(&year) {
-        return dt.format("%Y-%m-%d %H:%M:%S").to_string();
-    }
-    let mut out = *b"0000-00-00 00:00:00";
-    let mut put = |at: usize, width: usize, mut n: u32| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, year as u32);
-    put(5, 2, dt.month());
-    put(8, 2, dt.day());
-    put(11, 2, dt.hour());
-    put(14, 2, dt.minute());
-    put(17, 2, dt.second());
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A whole number as its shortest digits.
-fn digits(n: u64) -> String {
-    itoa::Buffer::new().format(n).to_owned()
-}
-
 /// One row's cells, indexed by [`Field::index`]; empty cells and absent columns are `""`.
 pub type Cells<'a> = [&'a str; 14];
 
@@ -273,14 +245,14 @@ pub fn parse_request(
             description,
             phone_number_list,
             destination,
-            timeout: digits(timeout),
-            concurrent_limit: digits(concurrent_limit),
+            timeout,
+            concurrent_limit,
             retry_after_minutes,
             caller_id_number,
-            number_of_retry: digits(number_of_retry),
-            start_date_time: wire_date(start),
-            end_date_time: wire_date(end),
-            time_group: digits(time_group),
+            number_of_retry,
+            start_date_time: start,
+            end_date_time: end,
+            time_group,
             dialstatus,
             retry_dialstatus,
         })),
@@ -361,7 +333,7 @@ fn with_detail(p: Problem, detail: Option<String>) -> Problem {
 }
 
 /// `ivr||<id>` or `auto_attend||<id>`; a single bar is accepted and sent as the double bar.
-fn destination(s: &str) -> Result<String, Problem> {
+fn destination(s: &str) -> Result<Destination, Problem> {
     const ACCEPTED: &str = "ivr||<id> or auto_attend||<id>, id a whole number of at least 1";
     let bad = || Problem::new(Field::Destination, s, ACCEPTED);
     let (kind, id) = s
@@ -369,23 +341,18 @@ fn destination(s: &str) -> Result<String, Problem> {
         .or_else(|| s.split_once('|'))
         .ok_or_else(bad)?;
     let kind = kind.trim();
-    let Some(kind) = ["ivr", "auto_attend"]
-        .into_iter()
-        .find(|k| kind.eq_ignore_ascii_case(k))
-    else {
+    let make: fn(u64) -> Destination = if kind.eq_ignore_ascii_case("ivr") {
+        Destination::Ivr
+    } else if kind.eq_ignore_ascii_case("auto_attend") {
+        Destination::AutoAttend
+    } else {
         return Err(bad().because(format!(
             "unknown destination type {:?}",
             kind.to_ascii_lowercase()
         )));
     };
     match whole(id.trim()) {
-        Ok(n) if n > 0 => {
-            let mut out = String::with_capacity(kind.len() + 2 + 20);
-            out.push_str(kind);
-            out.push_str("||");
-            out.push_str(itoa::Buffer::new().format(n));
-            Ok(out)
-        }
+        Ok(n) if n > 0 => Ok(make(n)),
         _ => Err(bad()),
     }
 }
@@ -453,7 +420,7 @@ fn minutes_list(s: &str) -> Result<Vec<u32>, Problem> {
         .collect()
 }
 
-fn status_list(field: Field, s: &str) -> Result<Vec<u8>, Problem> {
+fn status_list(field: Field, s: &str) -> Result<DialStatuses, Problem> {
     let accepted = || {
         Cow::Owned(format!(
             "one or more of the dial statuses 1 to 5, no repeats, {LIST_FORMS}"
@@ -463,17 +430,15 @@ fn status_list(field: Field, s: &str) -> Result<Vec<u8>, Problem> {
         return Err(Problem::new(field, s, accepted()));
     }
     let items = list_items(s).map_err(|why| Problem::new(field, s, accepted()).because(why))?;
-    let mut seen = [false; 6];
-    let mut out = Vec::with_capacity(5);
+    let mut out = DialStatuses::default();
     for item in items {
         let n = match whole(item) {
             Ok(n @ 1..=5) => n as u8,
             _ => return Err(Problem::new(field, s, accepted()).because(format!("item {item:?}"))),
         };
-        if std::mem::replace(&mut seen[n as usize], true) {
+        if !out.insert(n) {
             return Err(Problem::new(field, s, accepted()).because(format!("{n} repeats")));
         }
-        out.push(n);
     }
     Ok(out)
 }
@@ -531,11 +496,11 @@ mod tests {
     fn a_good_row_gives_the_contract_example() {
         let r = parse_request(&good_cells(), &std_dates()).unwrap();
         assert_eq!(r.phone_number_list, 214864);
-        assert_eq!(r.destination, "ivr||7926");
+        assert_eq!(r.destination, Destination::Ivr(7926));
         assert_eq!(r.retry_after_minutes, vec![5, 10]);
-        assert_eq!(r.dialstatus, vec![1, 2, 3, 4, 5]);
-        assert_eq!(r.retry_dialstatus, vec![1, 3]);
-        assert_eq!(r.start_date_time, "2026-12-02 09:00:00");
+        assert_eq!(r.dialstatus.as_slice(), [1, 2, 3, 4, 5]);
+        assert_eq!(r.retry_dialstatus.as_slice(), [1, 3]);
+        assert_eq!(wire_date(r.start_date_time), "2026-12-02 09:00:00");
     }
 
     #[test]
@@ -571,7 +536,7 @@ mod tests {
                 assert_eq!(problems(field, bad)[0].field, field, "{bad}");
             }
         }
-        assert_eq!(accepts(Field::TimeGroup, "0042").time_group, "42");
+        assert_eq!(accepts(Field::TimeGroup, "0042").time_group, 42);
         let p = &problems(Field::PhoneNumberList, "2.14864E+05")[0];
         assert!(p.to_string().contains("scientific notation"), "{p}");
         let p = &problems(Field::PhoneNumberList, "99999999999999999999999")[0];
@@ -581,15 +546,21 @@ mod tests {
     #[test]
     fn destination_takes_ivr_or_auto_attend_with_one_or_two_bars() {
         assert_eq!(
-            accepts(Field::Destination, "ivr|7926").destination,
+            accepts(Field::Destination, "ivr|7926")
+                .destination
+                .to_string(),
             "ivr||7926"
         );
         assert_eq!(
-            accepts(Field::Destination, "IVR || 7926").destination,
+            accepts(Field::Destination, "IVR || 7926")
+                .destination
+                .to_string(),
             "ivr||7926"
         );
         assert_eq!(
-            accepts(Field::Destination, "auto_attend||12").destination,
+            accepts(Field::Destination, "auto_attend||12")
+                .destination
+                .to_string(),
             "auto_attend||12"
         );
         for bad in ["ivr", "7926", "queue||5", "ivr||0", "ivr||x", "ivr|||5", ""] {
@@ -601,8 +572,8 @@ mod tests {
 
     #[test]
     fn timeout_is_at_least_40_seconds() {
-        assert_eq!(accepts(Field::Timeout, "40").timeout, "40");
-        assert_eq!(accepts(Field::Timeout, "120").timeout, "120");
+        assert_eq!(accepts(Field::Timeout, "40").timeout, 40);
+        assert_eq!(accepts(Field::Timeout, "120").timeout, 120);
         let p = &problems(Field::Timeout, "30")[0];
         assert_eq!(
             p.to_string(),
@@ -613,7 +584,7 @@ mod tests {
 
     #[test]
     fn concurrent_limit_is_at_least_1() {
-        assert_eq!(accepts(Field::ConcurrentLimit, "1").concurrent_limit, "1");
+        assert_eq!(accepts(Field::ConcurrentLimit, "1").concurrent_limit, 1);
         assert_eq!(
             problems(Field::ConcurrentLimit, "0")[0].field,
             Field::ConcurrentLimit
@@ -622,8 +593,8 @@ mod tests {
 
     #[test]
     fn number_of_retry_is_0_to_5() {
-        assert_eq!(accepts(Field::NumberOfRetry, "0").number_of_retry, "0");
-        assert_eq!(accepts(Field::NumberOfRetry, "5").number_of_retry, "5");
+        assert_eq!(accepts(Field::NumberOfRetry, "0").number_of_retry, 0);
+        assert_eq!(accepts(Field::NumberOfRetry, "5").number_of_retry, 5);
         for bad in ["6", "-1", "two"] {
             assert_eq!(
                 problems(Field::NumberOfRetry, bad)[0].field,
@@ -695,12 +666,16 @@ mod tests {
     #[test]
     fn dial_statuses_are_1_to_5_without_repeats() {
         assert_eq!(
-            accepts(Field::Dialstatus, "[1, 2, 3, 4, 5]").dialstatus,
-            vec![1, 2, 3, 4, 5]
+            accepts(Field::Dialstatus, "[1, 2, 3, 4, 5]")
+                .dialstatus
+                .as_slice(),
+            [1, 2, 3, 4, 5]
         );
         assert_eq!(
-            accepts(Field::RetryDialstatus, "3 1").retry_dialstatus,
-            vec![3, 1]
+            accepts(Field::RetryDialstatus, "3 1")
+                .retry_dialstatus
+                .as_slice(),
+            [3, 1]
         );
         let p = &problems(Field::RetryDialstatus, "1;3;1")[0];
         assert!(p.to_string().contains("1 repeats"), "{p}");
@@ -716,11 +691,11 @@ mod tests {
     #[test]
     fn dates_take_the_three_standard_forms() {
         assert_eq!(
-            accepts(Field::StartDateTime, "2026-12-02 09:00").start_date_time,
+            wire_date(accepts(Field::StartDateTime, "2026-12-02 09:00").start_date_time),
             "2026-12-02 09:00:00"
         );
         assert_eq!(
-            accepts(Field::StartDateTime, "2026-12-02T09:00:00").start_date_time,
+            wire_date(accepts(Field::StartDateTime, "2026-12-02T09:00:00").start_date_time),
             "2026-12-02 09:00:00"
         );
         let p = &problems(Field::StartDateTime, "02/12/2026 09:00")[0];
@@ -784,7 +759,7 @@ mod tests {
         let mut c = good_cells();
         c[Field::StartDateTime.index()] = "02/12/2026 09:30";
         let r = parse_request(&c, &dates).unwrap();
-        assert_eq!(r.start_date_time, "2026-12-02 09:30:00");
+        assert_eq!(wire_date(r.start_date_time), "2026-12-02 09:30:00");
         c[Field::StartDateTime.index()] = "12/31/2026 09:30";
         let p = parse_request(&c, &dates).unwrap_err();
         assert!(
