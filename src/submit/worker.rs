@@ -1,7 +1,7 @@
 //! The pool: the dispatcher that decides what becomes of each row, the row tasks that send, and
 //! the retry loop every request goes through.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,8 +63,6 @@ pub struct Ctx {
     login: Option<(String, Secret)>,
     /// Logins after the first (at most one, after a 401).
     relogins: tokio::sync::Mutex<u32>,
-    /// Lines sent and not yet answered.
-    in_flight: Mutex<BTreeSet<u64>>,
 }
 
 impl Ctx {
@@ -95,27 +93,7 @@ impl Ctx {
             unresolved: Mutex::new(Vec::new()),
             login,
             relogins: tokio::sync::Mutex::new(0),
-            in_flight: Mutex::new(BTreeSet::new()),
         }
-    }
-
-    fn in_flight(&self, line: u64, sending: bool) {
-        let mut set = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if sending {
-            set.insert(line);
-        } else {
-            set.remove(&line);
-        }
-    }
-
-    /// Lines sent and not yet answered, in order.
-    pub fn lines_in_flight(&self) -> Vec<u64> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect()
     }
 
     /// Log in with the run's email and password and use the token from now on. Goes through
@@ -481,7 +459,6 @@ pub async fn process(
         return not_attempted(ctx, seq, line, name);
     }
     ctx.sent.fetch_add(1, Ordering::Relaxed);
-    ctx.in_flight(line, true);
     let (mut attempts, mut first_sent, mut cleared) = (0, None, cleared);
     let reply = loop {
         let token = ctx.client.generation();
@@ -496,7 +473,6 @@ pub async fn process(
             other => break other,
         }
     };
-    ctx.in_flight(line, false);
     let Some(reply) = reply else {
         return not_attempted(ctx, seq, line, name);
     };
