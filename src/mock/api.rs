@@ -32,10 +32,14 @@ pub(super) fn router(state: Arc<State>) -> Router {
 
 pub(super) fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
+    reply(status, "application/json", Body::from(bytes))
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(bytes))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
         .unwrap_or_default()
 }
 
@@ -114,22 +118,18 @@ async fn create(
     if state.chance(opts.garbage_reply) {
         state.lock().stats.faults.garbage_reply += 1;
         let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
-        return Response::builder()
-            .status(StatusCode::BAD_GATEWAY)
-            .header(header::CONTENT_TYPE, "text/html")
-            .body(Body::from(page))
-            .unwrap_or_default();
+        return reply(StatusCode::BAD_GATEWAY, "text/html", Body::from(page));
     }
     if state.chance(opts.huge_reply) {
         state.lock().stats.faults.huge_reply += 1;
         let mut junk = String::from("{\"success\":false,\"message\":\"");
         junk.push_str(&"x".repeat(8 << 20));
         junk.push_str("\"}");
-        return Response::builder()
-            .status(StatusCode::INTERNAL_SERVER_ERROR)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(junk))
-            .unwrap_or_default();
+        return reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            Body::from(junk),
+        );
     }
     if state.chance(opts.slow_body) {
         state.lock().stats.faults.slow_body += 1;
@@ -145,11 +145,11 @@ async fn create(
                 _ => None,
             }
         });
-        return Response::builder()
-            .status(StatusCode::SERVICE_UNAVAILABLE)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from_stream(chunks))
-            .unwrap_or_default();
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            Body::from_stream(chunks),
+        );
     }
     if state.chance(opts.fail_false) {
         state.lock().stats.faults.success_false += 1;
