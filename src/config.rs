@@ -76,6 +76,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         delimiter,
         dates,
         defaults,
+        expected_rows: None,
     })
 }
 

@@ -7,14 +7,15 @@
 //! bounds memory at a few tens of megabytes for a million rows.
 
 pub mod fields;
+mod names;
 pub mod rules;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+use names::NameTracker;
 use thiserror::Error;
 
 pub use fields::Field;
@@ -31,6 +32,9 @@ pub struct InputOptions {
     pub dates: DateFormats,
     /// `--set FIELD=VALUE`: a value for rows whose cell is empty or whose column is absent.
     pub defaults: Vec<(Field, String)>,
+    /// How many data rows the file has, when an earlier pass counted them: the name table is
+    /// sized once instead of estimated.
+    pub expected_rows: Option<u64>,
 }
 
 /// Problems that stop a file from being read at all.
@@ -99,7 +103,13 @@ pub struct RowReader {
     seq: u64,
     blank_rows: u64,
     names: NameTracker,
+    /// The input's size, to estimate its row count from the first rows; `None` when unknown
+    /// (standard input) or already counted.
+    size_for_estimate: Option<u64>,
 }
+
+/// After this many rows, the name table is sized for the whole file from their average length.
+const ROWS_BEFORE_ESTIMATE: u64 = 1024;
 
 impl RowReader {
     /// Open `path` (`-` for standard input), detect its delimiter and map its header. Fails when
@@ -109,7 +119,11 @@ impl RowReader {
             path: path.to_owned(),
             source,
         })?;
-        RowReader::from_reader(input, path, opts)
+        let mut reader = RowReader::from_reader(input, path, opts)?;
+        if opts.expected_rows.is_none() && path.as_os_str() != "-" {
+            reader.size_for_estimate = std::fs::metadata(path).ok().map(|m| m.len());
+        }
+        Ok(reader)
     }
 
     /// Read CSV from `input`; `path` only names it in messages.
@@ -211,7 +225,8 @@ impl RowReader {
             record: ByteRecord::new(),
             seq: 0,
             blank_rows: 0,
-            names: NameTracker::default(),
+            names: NameTracker::with_expected(opts.expected_rows.unwrap_or(0)),
+            size_for_estimate: None,
         })
     }
 
@@ -267,6 +282,13 @@ impl RowReader {
             let line = self.record.position().map_or(0, |p| p.line());
             let row = self.judge(line);
             self.seq += 1;
+            if self.seq == ROWS_BEFORE_ESTIMATE {
+                if let (Some(size), Some(pos)) = (self.size_for_estimate, self.record.position()) {
+                    let per_row = (pos.byte() / self.seq).max(1);
+                    // A little over the estimate, so that a file of even rows never grows.
+                    self.names.expect(size / per_row * 21 / 20);
+                }
+            }
             return Some(Ok(row));
         }
     }
@@ -341,58 +363,4 @@ pub fn name_fingerprint(name: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     name.hash(&mut h);
     h.finish()
-}
-
-/// Remembers which names the file has used, as 64-bit fingerprints, with the line of first use.
-///
-/// The fingerprint is stored as two `u32`s so that an entry packs into 12 bytes rather than the
-/// 16 a `(u64, u32)` pair takes: a million names fit in about 26 MB.
-#[derive(Default)]
-struct NameTracker {
-    seen: HashMap<Fingerprint, u32, BuildHasherDefault<Prehashed>>,
-}
-
-/// A 64-bit fingerprint kept as two halves (alignment 4, so an entry with its line is 12 bytes).
-#[derive(PartialEq, Eq)]
-struct Fingerprint([u32; 2]);
-
-impl Hash for Fingerprint {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64((u64::from(self.0[0]) << 32) | u64::from(self.0[1]));
-    }
-}
-
-impl NameTracker {
-    /// Record `name` as used on `line`; returns the line of an earlier use. Empty names claim
-    /// nothing (they are invalid on their own).
-    fn claim(&mut self, name: &str, line: u64) -> Option<u64> {
-        if name.is_empty() {
-            return None;
-        }
-        let line = u32::try_from(line).unwrap_or(u32::MAX);
-        let fp = name_fingerprint(name);
-        match self.seen.entry(Fingerprint([(fp >> 32) as u32, fp as u32])) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line);
-                None
-            }
-        }
-    }
-}
-
-/// The keys of [`NameTracker`] are already hashes: use them as they are.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only fingerprints are hashed")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }

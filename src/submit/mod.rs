@@ -37,7 +37,7 @@ pub use client::{Client, Reply, ReplyKind};
 pub use gate::Gate;
 
 use crate::config::{Auth, Secret, SubmitConfig, Target};
-use crate::input::{InputError, Row, RowReader};
+use crate::input::{InputError, InputOptions, Row, RowReader};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
 use crate::outcome::{Outcome, Status};
@@ -342,7 +342,12 @@ async fn submit_all(
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
     let (rows_tx, rows_rx) = mpsc::channel(capacity.div_ceil(ROW_BATCH).max(2));
     let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(capacity);
-    let reader = RowReader::open(&cfg.input, &cfg.input_opts).map_err(|e| after(e.into()))?;
+    // The check pass counted the rows: the main pass sizes its name table once.
+    let counted = InputOptions {
+        expected_rows: Some(check.rows),
+        ..cfg.input_opts.clone()
+    };
+    let reader = RowReader::open(&cfg.input, &counted).map_err(|e| after(e.into()))?;
     let reader_thread = std::thread::spawn(move || read_rows(reader, rows_tx));
     let dispatcher = tokio::spawn(worker::dispatch(
         ctx.clone(),
