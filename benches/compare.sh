@@ -80,11 +80,17 @@ head -n $((SUBMIT_ROWS + 1)) "$WORK/big.in.csv" >"$WORK/submit.in.csv"
 head -n $((LATENCY_ROWS + 1)) "$WORK/big.in.csv" >"$WORK/latency.in.csv"
 head -n 10001 "$WORK/big.in.csv" >"$WORK/10k.in.csv"
 
-# 1. validate
-echo "validate: $ROWS rows..." >&2
-timed validate "$BIN" validate "$WORK/big.in.csv" -o /dev/null
-VALIDATE_WALL=$(cat "$WORK/validate.wall")
-VALIDATE_RSS=$(cat "$WORK/validate.rss")
+# 1. validate, REPEAT times: the median wall time, the largest peak memory
+: >"$WORK/validate.walls"
+: >"$WORK/validate.rsss"
+for i in $(seq "$REPEAT"); do
+    echo "validate: $ROWS rows, round $i/$REPEAT..." >&2
+    timed validate "$BIN" validate "$WORK/big.in.csv" -o /dev/null
+    cat "$WORK/validate.wall" >>"$WORK/validate.walls"; echo >>"$WORK/validate.walls"
+    cat "$WORK/validate.rss" >>"$WORK/validate.rsss"; echo >>"$WORK/validate.rsss"
+done
+VALIDATE_WALL=$(median <"$WORK/validate.walls")
+VALIDATE_RSS=$(sort -n "$WORK/validate.rsss" | tail -1)
 
 # 2. throughput against the ceiling, interleaved
 cat >"$WORK/post.lua" <<'LUA'
@@ -134,9 +140,9 @@ echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "cpu steal during the run shows as 'st' in top; on a shared VM expect wall times to vary"
 printf '%-58s %-22s %-16s %s\n' "measure" "result" "target" "verdict"
-printf '%-58s %-22s %-16s %s\n' "validate $ROWS rows: wall time" "${VALIDATE_WALL} s" "< 1.5 s" "$(verdict "$(awk -v w="$VALIDATE_WALL" 'BEGIN {print (w < 1.5)}')")"
+printf '%-58s %-22s %-16s %s\n' "validate $ROWS rows: wall time (median of $REPEAT)" "${VALIDATE_WALL} s" "< 1.5 s" "$(verdict "$(awk -v w="$VALIDATE_WALL" 'BEGIN {print (w < 1.5)}')")"
 printf '%-58s %-22s %-16s %s\n' "validate $ROWS rows: peak memory" "${VALIDATE_RSS} MB" "< 64 MB" "$(verdict "$(awk -v m="$VALIDATE_RSS" 'BEGIN {print (m < 64)}')")"
 printf '%-58s %-22s %-16s %s\n' "submit --rate 0, c=$CONCURRENCY, vs wrk (medians of $REPEAT)" "$BULKCAST_RATE vs $WRK_RATE req/s" ">= 70%" "$(awk -v a="$BULKCAST_RATE" -v b="$WRK_RATE" 'BEGIN {printf "%.0f%% ", 100 * a / b}')$(verdict "$(awk -v a="$BULKCAST_RATE" -v b="$WRK_RATE" 'BEGIN {print (a >= 0.7 * b)}')")"
 printf '%-58s %-22s %-16s %s\n' "submit, 50 ms latency, c=32, vs ideal 640 rows/s" "$LATENCY_RATE rows/s" ">= 85%" "$(awk -v a="$LATENCY_RATE" 'BEGIN {printf "%.0f%% ", 100 * a / 640}')$(verdict "$(awk -v a="$LATENCY_RATE" 'BEGIN {print (a >= 0.85 * 640)}')")"
 printf '%-58s %-22s %-16s %s\n' "submit peak memory, 10k rows vs $ROWS rows" "$SMALL_RSS vs $LARGE_RSS MB" "within 1.5x" "$(verdict "$(awk -v a="$SMALL_RSS" -v b="$LARGE_RSS" 'BEGIN {print (b <= 1.5 * a)}')")"
-echo "rounds: bulkcast $(paste -sd' ' "$WORK/bulkcast.rates"); wrk $(paste -sd' ' "$WORK/wrk.rates")"
+echo "rounds: validate $(paste -sd' ' "$WORK/validate.walls") s; bulkcast $(paste -sd' ' "$WORK/bulkcast.rates"); wrk $(paste -sd' ' "$WORK/wrk.rates")"

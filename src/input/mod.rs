@@ -3,8 +3,8 @@
 //!
 //! [`RowReader`] owns the file, maps its header onto the API fields once, and then reuses one
 //! `ByteRecord` for every row, so memory stays flat however long the file is. The only thing it
-//! keeps per row is a 64-bit fingerprint of the name (to catch a name used twice), which is what
-//! bounds memory at a few tens of megabytes for a million rows.
+//! keeps per row is a 64-bit fingerprint of the name and its line (to catch a name used twice):
+//! 12 bytes a row in `names.rs`, about 14 MB for a million rows.
 
 pub mod fields;
 mod names;
