@@ -63,6 +63,14 @@ fn unauthorized() -> Response<Body> {
     )
 }
 
+/// An injected server failure: nothing was done.
+fn unavailable() -> Response<Body> {
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"success": false, "message": "Service temporarily unavailable."}),
+    )
+}
+
 /// Whether the request carries the token in force; counts its use toward rotation.
 fn authorized(state: &State, headers: &HeaderMap) -> bool {
     let given = headers
@@ -110,10 +118,7 @@ async fn create(
     }
     if state.chance(opts.fail_5xx) {
         state.lock().stats.faults.server_error += 1;
-        return json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"success": false, "message": "Service temporarily unavailable."}),
-        );
+        return unavailable();
     }
     if state.chance(opts.garbage_reply) {
         state.lock().stats.faults.garbage_reply += 1;
@@ -213,10 +218,7 @@ async fn list(
     }
     if state.chance(state.opts.fail_list) {
         state.lock().stats.faults.list_error += 1;
-        return json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"success": false, "message": "Service temporarily unavailable."}),
-        );
+        return unavailable();
     }
     let limit = q.limit.as_deref().map_or(Some(10), |s| {
         s.parse::<usize>().ok().filter(|n| (1..=100).contains(n))
