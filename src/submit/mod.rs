@@ -632,7 +632,10 @@ async fn resolve_unknowns(
             let (ctx, slots) = (ctx.clone(), slots.clone());
             resent.spawn(async move {
                 let _slot = slots.acquire_owned().await;
-                worker::process(&ctx, u.seq, u.line, u.name, u.req, false).await
+                let Some(pending) = ctx.record_sent(u.line, &u.name) else {
+                    return u.outcome;
+                };
+                worker::process(&ctx, u.seq, u.line, u.name, u.req, pending, false).await
             });
         }
         while let Some(done) = resent.join_next().await {

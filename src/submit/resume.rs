@@ -207,10 +207,10 @@ mod tests {
         }
         w.finish().unwrap();
         let j = Journal::open(&files.journal).unwrap();
-        j.sent(3, "B3").unwrap();
+        j.on_file(j.sent(3, "B3").unwrap()).unwrap();
         j.done(&outcome(3, Status::Created)).unwrap();
-        j.sent(5, "B5").unwrap();
-        j.sent(2, "B2").unwrap();
+        j.on_file(j.sent(5, "B5").unwrap()).unwrap();
+        j.on_file(j.sent(2, "B2").unwrap()).unwrap();
         drop(j);
 
         let r = Record::load(&files).unwrap();

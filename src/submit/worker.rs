@@ -18,7 +18,7 @@ use super::resume::{Prior, Record};
 use crate::config::Secret;
 use crate::input::Row;
 use crate::outcome::{Outcome, Status};
-use crate::output::journal::Journal;
+use crate::output::journal::{Journal, Pending};
 use crate::request::BroadcastRequest;
 
 /// Backoff for retries: full jitter over `BASE × 2^n`, at most `CAP`.
@@ -148,6 +148,25 @@ impl Ctx {
                 false
             }
         }
+    }
+
+    /// Append the `sent` event of a row about to be sent; `None` (and the run stopped) when the
+    /// journal cannot be written.
+    pub fn record_sent(&self, line: u64, name: &str) -> Option<Pending> {
+        self.journal
+            .sent(line, name)
+            .map_err(|e| self.journal_failed(&e))
+            .ok()
+    }
+
+    fn journal_failed(&self, e: &std::io::Error) {
+        self.stop(
+            format!(
+                "cannot write the journal: {e}. Sending stopped at once; free the disk, then run again \
+                 with --resume (rows with no known outcome are looked up on the account first)"
+            ),
+            true,
+        );
     }
 
     /// Stop dispatching, remembering the first reason given.
@@ -330,13 +349,17 @@ pub async fn dispatch(
             slot = slots.clone().acquire_owned() => slot.ok(),
         };
         let cleared = slot.is_some() && ctx.cleared().await;
-        let Some(slot) = slot.filter(|_| cleared) else {
+        // Appended here, written by the first of the rows released together to run.
+        let pending = slot
+            .filter(|_| cleared)
+            .and_then(|slot| Some((slot, ctx.record_sent(line, &name)?)));
+        let Some((slot, pending)) = pending else {
             let _ = out.send(not_attempted(&ctx, seq, line, name)).await;
             continue;
         };
         let (ctx, out) = (ctx.clone(), out.clone());
         tasks.spawn(async move {
-            let outcome = process(&ctx, seq, line, name, req, true).await;
+            let outcome = process(&ctx, seq, line, name, req, pending, true).await;
             drop(slot);
             let _ = out.send(outcome).await;
         });
@@ -438,24 +461,19 @@ fn not_attempted(ctx: &Ctx, seq: u64, line: u64, name: String) -> Outcome {
     )
 }
 
-/// Create one broadcast and say what became of it. The journal learns that the row is being
-/// sent before the first request goes out.
+/// Create one broadcast and say what became of it. The row's `sent` event (`pending`, from
+/// [`Ctx::record_sent`]) is on the journal's file before the first request goes out.
 pub async fn process(
     ctx: &Ctx,
     seq: u64,
     line: u64,
     name: String,
     req: Box<BroadcastRequest>,
+    pending: Pending,
     cleared: bool,
 ) -> Outcome {
-    if let Err(e) = ctx.journal.sent(line, &name) {
-        ctx.stop(
-            format!(
-                "cannot write the journal: {e}. Sending stopped at once; free the disk, then run again \
-                 with --resume (rows with no known outcome are looked up on the account first)"
-            ),
-            true,
-        );
+    if let Err(e) = ctx.journal.on_file(pending) {
+        ctx.journal_failed(&e);
         return not_attempted(ctx, seq, line, name);
     }
     ctx.sent.fetch_add(1, Ordering::Relaxed);
