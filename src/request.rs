@@ -41,6 +41,16 @@ pub struct BroadcastRequest {
     pub retry_dialstatus: DialStatuses,
 }
 
+impl BroadcastRequest {
+    /// The JSON body of the `POST /v1/broadcast` that creates this broadcast.
+    pub fn to_body(&self) -> bytes::Bytes {
+        let mut body = Vec::with_capacity(512);
+        // Writing plain fields with string keys into a Vec cannot fail.
+        serde_json::to_writer(&mut body, self).expect("a request serialises to JSON");
+        body.into()
+    }
+}
+
 /// Where a broadcast's calls are connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {

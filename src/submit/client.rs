@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use std::sync::RwLock;
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use bytes::Bytes;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::config::Secret;
-use crate::request::BroadcastRequest;
 
 /// The largest reply body read; more is cut off (a healthy reply is a few hundred bytes).
 const MAX_BODY: usize = 256 * 1024;
@@ -124,11 +124,12 @@ impl Client {
         classify(self.http.post(url).json(&body).send().await, true).await
     }
 
-    /// `POST /v1/broadcast`.
-    pub async fn create(&self, req: &BroadcastRequest) -> Reply {
+    /// `POST /v1/broadcast` with a request's body ([`crate::request::BroadcastRequest::to_body`]).
+    pub async fn create(&self, body: &Bytes) -> Reply {
         let sent = self
             .authorized(self.http.post(self.create_url.clone()))
-            .json(req)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body.clone())
             .send()
             .await;
         classify(sent, false).await

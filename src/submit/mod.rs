@@ -37,7 +37,7 @@ pub use client::{Client, Reply, ReplyKind};
 pub use gate::Gate;
 
 use crate::config::{Auth, Secret, SubmitConfig, Target};
-use crate::input::{InputError, InputOptions, Row, RowReader};
+use crate::input::{InputError, InputOptions, RowReader};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
 use crate::outcome::{Outcome, Status};
@@ -49,7 +49,7 @@ use crate::output::{failed, results};
 use crate::validate::warn_unknown_columns;
 use crate::Exit;
 use resume::{Prior, Record, RunFiles};
-use worker::{Ctx, Known, Settled};
+use worker::{Ctx, Job, Known, Settled};
 
 /// Rounds of looking up rows that got no answer (and sending the absent ones again).
 const LOOKUP_ROUNDS: usize = 2;
@@ -552,10 +552,10 @@ fn watch_ctrl_c(ctx: Arc<Ctx>, terminal: Terminal) {
 const ROW_BATCH: usize = 64;
 
 /// The reader thread: stream rows, in batches, into the bounded channel until the input ends.
-fn read_rows(mut reader: RowReader, tx: mpsc::Sender<Vec<Row>>) -> Result<(), InputError> {
+fn read_rows(mut reader: RowReader, tx: mpsc::Sender<Vec<Job>>) -> Result<(), InputError> {
     let mut batch = Vec::with_capacity(ROW_BATCH);
     while let Some(row) = reader.next_row() {
-        batch.push(row?);
+        batch.push(Job::from(row?));
         if batch.len() == ROW_BATCH
             && tx
                 .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))
@@ -635,7 +635,7 @@ async fn resolve_unknowns(
                 let Some(pending) = ctx.record_sent(u.line, &u.name) else {
                     return u.outcome;
                 };
-                worker::process(&ctx, u.seq, u.line, u.name, u.req, pending, false).await
+                worker::process(&ctx, u.seq, u.line, u.name, u.body, pending, false).await
             });
         }
         while let Some(done) = resent.join_next().await {

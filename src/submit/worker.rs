@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -19,7 +20,6 @@ use crate::config::Secret;
 use crate::input::Row;
 use crate::outcome::{Outcome, Status};
 use crate::output::journal::{Journal, Pending};
-use crate::request::BroadcastRequest;
 
 /// Backoff for retries: full jitter over `BASE × 2^n`, at most `CAP`.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -27,13 +27,34 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` obeyed as given; a longer one is cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
-/// A row whose create got no answer: kept (with its request) to be looked up and, if absent,
+/// A row as the dispatcher takes it, with its request already turned into the body that is
+/// sent: the reader thread does that, off the thread that sends.
+pub struct Job {
+    pub seq: u64,
+    pub line: u64,
+    pub name: String,
+    /// The JSON body, or why the row is invalid.
+    pub verdict: Result<Bytes, String>,
+}
+
+impl From<Row> for Job {
+    fn from(row: Row) -> Job {
+        Job {
+            seq: row.seq,
+            line: row.line,
+            name: row.name,
+            verdict: row.verdict.map(|req| req.to_body()),
+        }
+    }
+}
+
+/// A row whose create got no answer: kept (with its body) to be looked up and, if absent,
 /// sent again at the end of the run.
 pub struct Unresolved {
     pub seq: u64,
     pub line: u64,
     pub name: String,
-    pub req: Box<BroadcastRequest>,
+    pub body: Bytes,
     pub outcome: Outcome,
 }
 
@@ -316,7 +337,7 @@ pub async fn dispatch(
     ctx: Arc<Ctx>,
     known: Arc<Known>,
     settled: Arc<Settled>,
-    mut batches: mpsc::Receiver<Vec<Row>>,
+    mut batches: mpsc::Receiver<Vec<Job>>,
     out: mpsc::Sender<Outcome>,
     concurrency: usize,
 ) {
@@ -331,7 +352,7 @@ pub async fn dispatch(
             }
             continue;
         };
-        let (seq, line, name, req) = match settle(&known, &settled, row) {
+        let (seq, line, name, body) = match settle(&known, &settled, row) {
             Decision::Settled(outcome) => {
                 let _ = out.send(outcome).await;
                 continue;
@@ -340,8 +361,8 @@ pub async fn dispatch(
                 seq,
                 line,
                 name,
-                req,
-            } => (seq, line, name, req),
+                body,
+            } => (seq, line, name, body),
         };
         let slot = tokio::select! {
             biased;
@@ -359,7 +380,7 @@ pub async fn dispatch(
         };
         let (ctx, out) = (ctx.clone(), out.clone());
         tasks.spawn(async move {
-            let outcome = process(&ctx, seq, line, name, req, pending, true).await;
+            let outcome = process(&ctx, seq, line, name, body, pending, true).await;
             drop(slot);
             let _ = out.send(outcome).await;
         });
@@ -376,19 +397,19 @@ enum Decision {
         seq: u64,
         line: u64,
         name: String,
-        req: Box<BroadcastRequest>,
+        body: Bytes,
     },
 }
 
 /// Decide a row without sending, or hand it back to be sent.
-fn settle(known: &Known, settled: &Settled, row: Row) -> Decision {
+fn settle(known: &Known, settled: &Settled, job: Job) -> Decision {
     use Decision::{Send, Settled as Done};
-    let Row {
+    let Job {
         seq,
         line,
         name,
         verdict,
-    } = row;
+    } = job;
     let on_account = |name: &str| match &known.account {
         Some(Ok(names)) => Ok(names.get(name).cloned()),
         Some(Err(e)) => Err(e.clone()),
@@ -412,12 +433,12 @@ fn settle(known: &Known, settled: &Settled, row: Row) -> Decision {
                 format!("an earlier attempt may have created it, and the account could not be checked ({e}); not sent. Resume again to retry the check"),
             )),
             Ok(None) => match verdict {
-                Ok(req) => Send { seq, line, name, req },
+                Ok(body) => Send { seq, line, name, body },
                 Err(msg) => Done(Outcome::unsent(seq, line, name, Status::Invalid, msg)),
             },
         },
         (_, Err(msg)) => Done(Outcome::unsent(seq, line, name, Status::Invalid, msg)),
-        (_, Ok(req)) => match known.skip_existing.then(|| on_account(&name)) {
+        (_, Ok(body)) => match known.skip_existing.then(|| on_account(&name)) {
             Some(Ok(Some(id))) => {
                 settled.already_existing.fetch_add(1, Ordering::Relaxed);
                 let mut o = Outcome::unsent(
@@ -430,7 +451,7 @@ fn settle(known: &Known, settled: &Settled, row: Row) -> Decision {
                 o.broadcast_id = Some(id);
                 Done(o)
             }
-            _ => Send { seq, line, name, req },
+            _ => Send { seq, line, name, body },
         },
     }
 }
@@ -468,7 +489,7 @@ pub async fn process(
     seq: u64,
     line: u64,
     name: String,
-    req: Box<BroadcastRequest>,
+    body: Bytes,
     pending: Pending,
     cleared: bool,
 ) -> Outcome {
@@ -480,7 +501,7 @@ pub async fn process(
     let (mut attempts, mut first_sent, mut cleared) = (0, None, cleared);
     let reply = loop {
         let token = ctx.client.generation();
-        let sent = ctx.send(cleared, || ctx.client.create(&req)).await;
+        let sent = ctx.send(cleared, || ctx.client.create(&body)).await;
         attempts += sent.attempts;
         first_sent = first_sent.or(sent.first_sent);
         match sent.reply {
@@ -558,7 +579,7 @@ pub async fn process(
                 seq,
                 line,
                 name,
-                req,
+                body,
                 outcome: outcome.clone(),
             });
     }
