@@ -77,6 +77,10 @@ impl Client {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(pool)
             .tcp_nodelay(true)
+            // Every attempt is bulkcast's own: counted, journaled, paced by the gate. reqwest's
+            // hidden resend of protocol NACKs would be none of those, and its readiness to
+            // resend copied every request's headers (a measurable cost at full speed).
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let create_url = reqwest::Url::parse(&format!("{base_url}/v1/broadcast"))?;
