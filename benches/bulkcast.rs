@@ -4,7 +4,10 @@
 //!
 //! 1. `parse_validate`: an in-memory CSV of realistic rows through the row reader (no I/O);
 //! 2. `submit`: end-to-end `submit --rate 0` of N rows against the built-in simulated Smartflo
-//!    in-process, with zero added latency, at a few concurrency levels;
+//!    in-process, with zero added latency, at a few concurrency levels; beside it,
+//!    `reqwest_alone`: the same bodies POSTed at concurrency 32 by reqwest configured as bulkcast
+//!    configures it and nothing else (no reading, journal, results), the ceiling the HTTP client
+//!    itself sets;
 //! 3. `results_writer`: outcomes, arriving slightly out of order, into the ordered results CSV.
 //!
 //! `cargo bench` runs them; `benches/compare.sh` measures the whole binary against a plain load
@@ -120,12 +123,71 @@ fn submit(c: &mut Criterion) {
             },
         );
     }
+
+    // The HTTP client alone, on one thread as bulkcast sends, 32 requests in flight.
+    let bodies: Vec<bytes::Bytes> = {
+        let input = Box::new(Cursor::new(sheet(ROWS).into_bytes()));
+        let mut rows =
+            RowReader::from_reader(input, Path::new("bench.csv"), &InputOptions::default())
+                .unwrap();
+        std::iter::from_fn(|| rows.next_row())
+            .map(|row| row.unwrap().verdict.unwrap().to_body())
+            .collect()
+    };
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(32)
+        .tcp_nodelay(true)
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .build()
+        .unwrap();
+    let url = reqwest::Url::parse(&format!("{}/v1/broadcast", server.url())).unwrap();
+    let auth = format!("Bearer {}", server.token());
+    let mut alone = 0u64;
+    group.bench_function("reqwest_alone/32", |b| {
+        b.iter(|| {
+            alone += 1;
+            let created = client_rt.block_on(post_all(&http, &url, &auth, &bodies, 32));
+            assert_eq!(created, ROWS, "every POST answered 200");
+        })
+    });
     group.finish();
     assert_eq!(
         server.stats().created,
-        ROWS as u64 * run,
+        ROWS as u64 * (run + alone),
         "each run created every row once"
     );
+}
+
+/// POST every body, `concurrency` at a time; how many were answered 200.
+async fn post_all(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    auth: &str,
+    bodies: &[bytes::Bytes],
+    concurrency: usize,
+) -> usize {
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for body in bodies {
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        let request = http
+            .post(url.clone())
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        tasks.spawn(async move {
+            let reply = request.send().await.unwrap();
+            let ok = reply.status() == 200 && !reply.bytes().await.unwrap().is_empty();
+            drop(slot);
+            ok
+        });
+    }
+    tasks.join_all().await.into_iter().filter(|&ok| ok).count()
 }
 
 fn results_writer(c: &mut Criterion) {
