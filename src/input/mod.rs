@@ -295,9 +295,22 @@ impl RowReader {
 
     fn judge(&mut self, line: u64) -> Row {
         let record = &self.record;
-        let name_col = self.columns[Field::Name.index()];
-        let raw_name = name_col.and_then(|i| record.get(i)).unwrap_or_default();
-        let name = csvio::unmark_text(String::from_utf8_lossy(raw_name).trim()).to_owned();
+        // One UTF-8 check for the whole row (the cells lie end to end in it); a cell is checked
+        // on its own only when the row fails, to say which.
+        let text = std::str::from_utf8(record.as_slice()).ok();
+        let cell = |col: usize| -> Result<&str, std::str::Utf8Error> {
+            match text.zip(record.range(col)).and_then(|(t, r)| t.get(r)) {
+                Some(s) => Ok(s),
+                None => std::str::from_utf8(&record[col]),
+            }
+        };
+        let name = match self.columns[Field::Name.index()].filter(|&i| i < record.len()) {
+            Some(i) => match cell(i) {
+                Ok(s) => csvio::unmark_text(trim(s)).to_owned(),
+                Err(_) => csvio::unmark_text(String::from_utf8_lossy(&record[i]).trim()).to_owned(),
+            },
+            None => String::new(),
+        };
         let mut row = Row {
             seq: self.seq,
             line,
@@ -321,8 +334,8 @@ impl RowReader {
         let mut cells: rules::Cells<'_> = [""; 14];
         for f in Field::ALL {
             let from_file = match self.columns[f.index()] {
-                Some(col) => match std::str::from_utf8(&record[col]) {
-                    Ok(s) => csvio::unmark_text(s.trim()),
+                Some(col) => match cell(col) {
+                    Ok(s) => csvio::unmark_text(trim(s)),
                     Err(_) => {
                         not_utf8[f.index()] = true;
                         messages.push(format!(
@@ -358,9 +371,45 @@ impl RowReader {
     }
 }
 
+/// `str::trim`, without looking at characters when the cell plainly starts and ends with
+/// neither white space nor anything beyond ASCII (most cells; 14 of them per row).
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// A 64-bit fingerprint of a name: what is kept per row when a whole file must be remembered.
 pub fn name_fingerprint(name: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     name.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_quick_trim_is_str_trim() {
+        for s in [
+            "",
+            "a",
+            " ",
+            "ab",
+            " a",
+            "a ",
+            "\ta\r",
+            "a\u{a0}",
+            "\u{a0}a",
+            "\u{3000}",
+            "ऑफर",
+            "Pune ऑफर",
+            "ऑ x",
+            "'=1",
+            "5;10;",
+        ] {
+            assert_eq!(super::trim(s), s.trim(), "{s:?}");
+        }
+    }
 }

@@ -361,11 +361,8 @@ fn destination(s: &str) -> Result<Destination, Problem> {
 fn caller_id(s: &str) -> Result<String, Problem> {
     const ACCEPTED: &str = "8 to 15 digits, optionally with a leading +";
     let dropped = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')' | '[' | ']');
-    let cleaned: String = if s.contains(dropped) {
-        s.chars().filter(|&c| !dropped(c)).collect()
-    } else {
-        s.to_owned()
-    };
+    let mut cleaned = String::with_capacity(s.len());
+    s.split(dropped).for_each(|part| cleaned.push_str(part));
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     if s.contains(['E', 'e']) && s.contains('+') && s.contains('.') {
         return Err(Problem::new(Field::CallerIdNumber, s, ACCEPTED).because(
@@ -393,16 +390,19 @@ fn list_items(s: &str) -> Result<impl Iterator<Item = &str>, String> {
         (None, None) => s,
         _ => return Err("unbalanced brackets".to_owned()),
     };
-    let parts = || inner.split([',', ';']).map(str::trim);
-    let count = parts().count();
     // A trailing separator ("5;10;") is a harmless habit; an empty item anywhere else is not.
-    if parts()
-        .enumerate()
-        .any(|(i, part)| part.is_empty() && (i + 1 < count || i == 0))
-    {
-        return Err("empty item".to_owned());
+    let mut parts = inner.split([',', ';']).peekable();
+    let mut first = true;
+    while let Some(part) = parts.next() {
+        if part.trim().is_empty() && (first || parts.peek().is_some()) {
+            return Err("empty item".to_owned());
+        }
+        first = false;
     }
-    Ok(inner.split([',', ';']).flat_map(str::split_whitespace))
+    // The items: what lies between separators and white space, in one pass.
+    Ok(inner
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|item| !item.is_empty()))
 }
 
 fn minutes_list(s: &str) -> Result<Vec<u32>, Problem> {
