@@ -22,20 +22,20 @@ pub struct BroadcastRequest {
     #[serde(serialize_with = "as_text")]
     pub destination: Destination,
     /// Seconds a call rings, at least 40; a string of digits on the wire.
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "as_digits")]
     pub timeout: u64,
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "as_digits")]
     pub concurrent_limit: u64,
     pub retry_after_minutes: Vec<u32>,
     pub caller_id_number: String,
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "as_digits")]
     pub number_of_retry: u64,
     /// Account local time; `yyyy-mm-dd hh:mm:ss` on the wire.
     #[serde(serialize_with = "as_wire_date")]
     pub start_date_time: NaiveDateTime,
     #[serde(serialize_with = "as_wire_date")]
     pub end_date_time: NaiveDateTime,
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "as_digits")]
     pub time_group: u64,
     pub dialstatus: DialStatuses,
     pub retry_dialstatus: DialStatuses,
@@ -108,6 +108,12 @@ impl Serialize for DialStatuses {
 
 fn as_text<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(value)
+}
+
+/// A count as the wire wants it, a string of digits (with itoa: `Display` would go through
+/// the formatting machinery, 9% of the cost of writing a body by callgrind).
+fn as_digits<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(itoa::Buffer::new().format(*n))
 }
 
 fn as_wire_date<S: Serializer>(dt: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
