@@ -16,6 +16,9 @@ use crate::cli::{InputArgs, MockArgs, SubmitArgs, ValidateArgs};
 use crate::input::{DateFormats, Field, InputOptions};
 use crate::mock::MockOptions;
 
+/// The most requests `submit` keeps in flight (each holds a connection, and a file descriptor).
+pub const MAX_CONCURRENCY: usize = 1024;
+
 /// A token or password: it never prints, in `Debug` or anywhere else.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -147,8 +150,10 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
         bail!("--burst must be at least 1");
     };
     let concurrency = match args.concurrency {
-        Some(0) => bail!("--concurrency must be at least 1"),
-        Some(n) => n,
+        Some(n @ 1..=MAX_CONCURRENCY) => n,
+        Some(n) => bail!(
+            "--concurrency {n}: accepted 1 to {MAX_CONCURRENCY} (each request in flight holds a connection)"
+        ),
         None => rate.default_concurrency(),
     };
     let timeout = parse_seconds(&args.timeout).context("--timeout")?;
@@ -384,7 +389,9 @@ impl Rate {
     /// Enough requests in flight to hold the rate when a reply takes a second, plus one.
     fn default_concurrency(self) -> usize {
         match self.0 {
-            Some(r) => (r.ceil() as usize).saturating_add(1).clamp(2, 1024),
+            Some(r) => (r.ceil() as usize)
+                .saturating_add(1)
+                .clamp(2, MAX_CONCURRENCY),
             None => 32,
         }
     }

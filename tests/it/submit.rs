@@ -511,6 +511,7 @@ fn bad_flags_are_fatal_before_anything_is_sent() {
         ["--rate", "fast"],
         ["--timeout", "0"],
         ["--concurrency", "0"],
+        ["--concurrency", "4611686018427387904"],
         ["--burst", "0"],
         ["--base-url", "not a url"],
     ] {
