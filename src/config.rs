@@ -79,7 +79,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         delimiter,
         dates,
         defaults,
-        expected_rows: None,
+        known_duplicates: None,
     })
 }
 

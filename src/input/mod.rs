@@ -4,15 +4,19 @@
 //! [`RowReader`] owns the file, maps its header onto the API fields once, and then reuses one
 //! `ByteRecord` for every row, so memory stays flat however long the file is. The only thing it
 //! keeps per row is a 64-bit fingerprint of the name and its line (to catch a name used twice):
-//! 12 bytes a row in `names.rs`, about 14 MB for a million rows.
+//! 12 bytes a row in `names.rs`, about 14 MB for a million rows. A second pass over a file
+//! (`submit` sends in one after checking in another) is handed the first pass's duplicates
+//! instead, and keeps nothing per row.
 
 pub mod fields;
 mod names;
 pub mod rules;
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use csv::ByteRecord;
 use names::NameTracker;
@@ -32,9 +36,10 @@ pub struct InputOptions {
     pub dates: DateFormats,
     /// `--set FIELD=VALUE`: a value for rows whose cell is empty or whose column is absent.
     pub defaults: Vec<(Field, String)>,
-    /// How many data rows the file has, when an earlier pass counted them: the name table is
-    /// sized once instead of estimated.
-    pub expected_rows: Option<u64>,
+    /// An earlier pass over the same file already checked its names: the line of each row
+    /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
+    /// names are then not tracked again.
+    pub known_duplicates: Option<Arc<HashMap<u64, u64>>>,
 }
 
 /// Problems that stop a file from being read at all.
@@ -79,6 +84,8 @@ pub struct Row {
     pub name: String,
     /// The request, boxed: rows travel through channels, and a request is a few hundred bytes.
     pub verdict: Result<Box<BroadcastRequest>, String>,
+    /// The line of an earlier row with the same name, when there is one (the row is invalid).
+    pub duplicate_of: Option<u64>,
 }
 
 impl Row {
@@ -102,7 +109,9 @@ pub struct RowReader {
     record: ByteRecord,
     seq: u64,
     blank_rows: u64,
-    names: NameTracker,
+    /// Every name so far, or `None` when the duplicates are known from an earlier pass.
+    names: Option<NameTracker>,
+    known_duplicates: Arc<HashMap<u64, u64>>,
     /// The input's size, to estimate its row count from the first rows; `None` when unknown
     /// (standard input) or already counted.
     size_for_estimate: Option<u64>,
@@ -120,7 +129,7 @@ impl RowReader {
             source,
         })?;
         let mut reader = RowReader::from_reader(input, path, opts)?;
-        if opts.expected_rows.is_none() && path.as_os_str() != "-" {
+        if opts.known_duplicates.is_none() && path.as_os_str() != "-" {
             reader.size_for_estimate = std::fs::metadata(path).ok().map(|m| m.len());
         }
         Ok(reader)
@@ -225,7 +234,11 @@ impl RowReader {
             record: ByteRecord::new(),
             seq: 0,
             blank_rows: 0,
-            names: NameTracker::with_expected(opts.expected_rows.unwrap_or(0)),
+            names: opts
+                .known_duplicates
+                .is_none()
+                .then(|| NameTracker::with_expected(0)),
+            known_duplicates: opts.known_duplicates.clone().unwrap_or_default(),
             size_for_estimate: None,
         })
     }
@@ -283,10 +296,14 @@ impl RowReader {
             let row = self.judge(line);
             self.seq += 1;
             if self.seq == ROWS_BEFORE_ESTIMATE {
-                if let (Some(size), Some(pos)) = (self.size_for_estimate, self.record.position()) {
+                if let (Some(size), Some(pos), Some(names)) = (
+                    self.size_for_estimate,
+                    self.record.position(),
+                    self.names.as_mut(),
+                ) {
                     let per_row = (pos.byte() / self.seq).max(1);
                     // A little over the estimate, so that a file of even rows never grows.
-                    self.names.expect(size / per_row * 21 / 20);
+                    names.expect(size / per_row * 21 / 20);
                 }
             }
             return Some(Ok(row));
@@ -316,6 +333,7 @@ impl RowReader {
             line,
             name,
             verdict: Err(String::new()),
+            duplicate_of: None,
         };
 
         if record.len() != self.width {
@@ -325,7 +343,7 @@ impl RowReader {
                 record.len(),
                 self.width
             ));
-            self.names.claim(&row.name, line);
+            self.claim(&row.name, line);
             return row;
         }
 
@@ -357,7 +375,8 @@ impl RowReader {
             let real = problems.iter().filter(|p| !not_utf8[p.field.index()]);
             messages.extend(real.map(Problem::to_string));
         });
-        if let Some(first) = self.names.claim(&row.name, line) {
+        row.duplicate_of = self.claim(&row.name, line);
+        if let Some(first) = row.duplicate_of {
             messages.push(format!(
                 "name: {:?} is already used on line {first}; accepted: a name unique within the file",
                 row.name
@@ -368,6 +387,16 @@ impl RowReader {
             _ => Err(messages.join("; ")),
         };
         row
+    }
+}
+
+impl RowReader {
+    /// Claim `name` for `line`; the line of an earlier row that has it, if any.
+    fn claim(&mut self, name: &str, line: u64) -> Option<u64> {
+        match &mut self.names {
+            Some(names) => names.claim(name, line),
+            None => self.known_duplicates.get(&line).copied(),
+        }
     }
 }
 

@@ -121,6 +121,9 @@ struct Check {
     unknown_before: u64,
     /// The first invalid rows, for a dry run: (line, message).
     first_invalid: Vec<(u64, String)>,
+    /// Rows whose name repeats an earlier row's: line → that row's line. The main pass takes
+    /// them from here instead of tracking every name again.
+    duplicates: HashMap<u64, u64>,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -136,12 +139,16 @@ fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         done_before: 0,
         unknown_before: 0,
         first_invalid: Vec::new(),
+        duplicates: HashMap::new(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let mut mismatches = Vec::new();
     while let Some(row) = rows.next_row() {
         let row = row?;
         check.rows += 1;
+        if let Some(first) = row.duplicate_of {
+            check.duplicates.insert(row.line, first);
+        }
         if let Err(m) = prior.matches(row.line, &row.name) {
             mismatches.push(m);
         }
@@ -342,12 +349,13 @@ async fn submit_all(
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
     let (rows_tx, rows_rx) = mpsc::channel(capacity.div_ceil(ROW_BATCH).max(2));
     let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(capacity);
-    // The check pass counted the rows: the main pass sizes its name table once.
-    let counted = InputOptions {
-        expected_rows: Some(check.rows),
+    // The check pass found the repeated names: the main pass keeps no table of names (its
+    // memory would otherwise grow with the file).
+    let checked = InputOptions {
+        known_duplicates: Some(Arc::new(check.duplicates.clone())),
         ..cfg.input_opts.clone()
     };
-    let reader = RowReader::open(&cfg.input, &counted).map_err(|e| after(e.into()))?;
+    let reader = RowReader::open(&cfg.input, &checked).map_err(|e| after(e.into()))?;
     let reader_thread = std::thread::spawn(move || read_rows(reader, rows_tx));
     let dispatcher = tokio::spawn(worker::dispatch(
         ctx.clone(),

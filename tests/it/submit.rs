@@ -584,3 +584,25 @@ fn ctrl_c_stops_sending_and_still_writes_every_row() {
     );
     assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
 }
+
+#[test]
+fn a_repeated_name_is_invalid_in_the_results_and_the_first_row_is_created_once() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let mut csv = good_csv(",", "\n", 4);
+    // Line 5 takes line 2's name; the sending pass must say so as the checking pass did.
+    csv = csv.replacen("Campaign 4,", "Campaign 1,", 1);
+    let input = dir.write("dups.csv", csv);
+    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let results = results_csv(&dir, "dups.results.csv");
+    assert_eq!(
+        column(&results, "status"),
+        ["created", "created", "created", "invalid"]
+    );
+    let msg = &column(&results, "message")[3];
+    assert!(msg.contains("already used on line 2"), "{msg}");
+    let stats = api.server.stats();
+    assert_eq!(stats.created, 3);
+    assert!(stats.duplicates.is_empty(), "{:?}", stats.duplicates);
+}
