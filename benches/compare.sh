@@ -10,14 +10,14 @@
 #      against the ideal 32 / 0.05 s = 640 rows/s.
 #   4. `bulkcast submit` peak memory on 10,000 rows and on ROWS rows.
 #
-# Usage: benches/compare.sh [ROWS]     (env: CONCURRENCY=32 REPEAT=3 SUBMIT_ROWS=100000)
+# Usage: benches/compare.sh [ROWS]     (env: CONCURRENCY=32 REPEAT=5 SUBMIT_ROWS=100000)
 # Installs wrk and GNU time from the system's packages if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${1:-1000000}
 CONCURRENCY=${CONCURRENCY:-32}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 SUBMIT_ROWS=${SUBMIT_ROWS:-100000}
 LATENCY_ROWS=${LATENCY_ROWS:-10000}
 

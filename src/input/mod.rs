@@ -234,10 +234,7 @@ impl RowReader {
             record: ByteRecord::new(),
             seq: 0,
             blank_rows: 0,
-            names: opts
-                .known_duplicates
-                .is_none()
-                .then(|| NameTracker::with_expected(0)),
+            names: opts.known_duplicates.is_none().then(NameTracker::default),
             known_duplicates: opts.known_duplicates.clone().unwrap_or_default(),
             size_for_estimate: None,
         })

@@ -3,9 +3,8 @@
 //!
 //! A general hash map rounds its table up to a power of two and, while growing, holds the old
 //! table beside the new one: for a million names that peaked near 41 MB. This open-addressing
-//! table packs a slot into 12 bytes, is sized to the rows expected (from the check pass, or
-//! estimated from the file's size after its first rows), and so holds a million names in about
-//! 14 MB without growing.
+//! table packs a slot into 12 bytes, is sized to the rows expected (estimated from the file's
+//! size after its first rows), and so holds a million names in about 14 MB without growing.
 
 /// A slot: the fingerprint's two halves and the line of first use; line 0 marks an empty slot
 /// (data lines start at 2).
