@@ -308,8 +308,8 @@ fn truthy(v: &Value) -> Option<bool> {
 /// `field: message; field: message`.
 pub fn render_message(v: &Value) -> String {
     let text = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::Null => return String::new(),
+        Value::String(s) => return one_line(s),
         Value::Array(items) => items
             .iter()
             .map(render_message)
@@ -326,6 +326,14 @@ pub fn render_message(v: &Value) -> String {
 }
 
 fn one_line(s: &str) -> String {
+    // Most messages already are one line of single spaces: copy those as they are.
+    let plain = !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ")
+        && !s.contains(|c: char| c.is_whitespace() && c != ' ');
+    if plain {
+        return s.to_owned();
+    }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -371,6 +379,16 @@ mod tests {
             "name: Required. Too short.; timeout: The timeout must be at least 40."
         );
         assert_eq!(render_message(&Value::Null), "");
+        for (raw, line) in [
+            (
+                "Broadcast created successfully.",
+                "Broadcast created successfully.",
+            ),
+            (" a  b\t c\u{a0}d ", "a b c d"),
+            ("", ""),
+        ] {
+            assert_eq!(one_line(raw), line, "{raw:?}");
+        }
     }
 
     #[test]
