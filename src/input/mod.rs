@@ -385,9 +385,7 @@ impl RowReader {
         };
         row
     }
-}
 
-impl RowReader {
     /// Claim `name` for `line`; the line of an earlier row that has it, if any.
     fn claim(&mut self, name: &str, line: u64) -> Option<u64> {
         match &mut self.names {
