@@ -138,13 +138,7 @@ fn submit(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(32)
-        .tcp_nodelay(true)
-        .retry(reqwest::retry::never().max_retries_per_request(0))
-        .build()
-        .unwrap();
+    let http = bulkcast::submit::client::http_client(Duration::from_secs(30), 32).unwrap();
     let url = reqwest::Url::parse(&format!("{}/v1/broadcast", server.url())).unwrap();
     let auth = format!("Bearer {}", server.token());
     let mut alone = 0u64;

@@ -71,17 +71,7 @@ impl Client {
         timeout: Duration,
         pool: usize,
     ) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("bulkcast/", env!("CARGO_PKG_VERSION")))
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(pool)
-            .tcp_nodelay(true)
-            // Every attempt is bulkcast's own: counted, journaled, paced by the gate. reqwest's
-            // hidden resend of protocol NACKs would be none of those, and its readiness to
-            // resend copied every request's headers (a measurable cost at full speed).
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .build()?;
+        let http = http_client(timeout, pool)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let create_url = reqwest::Url::parse(&format!("{base_url}/v1/broadcast"))?;
         let client = Client {
@@ -144,6 +134,22 @@ impl Client {
         let url = format!("{}/v2/broadcasts?limit={limit}&page={page}", self.base_url);
         classify(self.authorized(self.http.get(url)).send().await, true).await
     }
+}
+
+/// The reqwest client bulkcast sends with: every request times out after `timeout`, and up to
+/// `pool` connections are kept alive. (Public for the benchmark that measures reqwest alone.)
+pub fn http_client(timeout: Duration, pool: usize) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("bulkcast/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(pool)
+        .tcp_nodelay(true)
+        // Every attempt is bulkcast's own: counted, journaled, paced by the gate. reqwest's
+        // hidden resend of protocol NACKs would be none of those, and its readiness to
+        // resend copied every request's headers (a measurable cost at full speed).
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .build()
 }
 
 /// Turn a request's result into a [`Reply`].
