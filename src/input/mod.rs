@@ -113,7 +113,7 @@ pub struct RowReader {
     names: Option<NameTracker>,
     known_duplicates: Arc<HashMap<u64, u64>>,
     /// The input's size, to estimate its row count from the first rows; `None` when unknown
-    /// (standard input) or already counted.
+    /// (standard input) or when no names are tracked (duplicates known from an earlier pass).
     size_for_estimate: Option<u64>,
 }
 
