@@ -408,7 +408,7 @@ fn a_reply_slower_than_the_timeout_is_looked_up_not_sent_again() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["created"; 2]);
-    assert_exactly_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
+    assert_exactly_once(&api.server, &names(2));
 }
 
 #[test]
@@ -436,7 +436,7 @@ fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
         "{:?}",
         column(&res, "message")
     );
-    assert_exactly_once(&api.server, &["Campaign 1".into(), "Campaign 2".into()]);
+    assert_exactly_once(&api.server, &names(2));
 }
 
 #[test]
