@@ -19,11 +19,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulkcast::config::{Auth, Rate, Secret, SubmitConfig, Target};
+use bulkcast::config::{Rate, SubmitConfig, Target};
 use bulkcast::input::{InputOptions, RowReader};
+use bulkcast::ledger::outcome::{Outcome, Status};
 use bulkcast::mock::{MockOptions, MockServer};
-use bulkcast::outcome::{Outcome, Status};
 use bulkcast::output::results::ResultsWriter;
+use bulkcast::secret::{Auth, Secret};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// As in the binary.
@@ -114,9 +115,8 @@ fn submit(c: &mut Criterion) {
                         resume: false,
                         failed: None,
                         skip_existing: false,
-                        quiet: true,
                     };
-                    let exit = bulkcast::submit::run(cfg, &terminal).unwrap();
+                    let exit = bulkcast::cmd::submit::run(cfg, &terminal).unwrap();
                     assert_eq!(exit, bulkcast::Exit::Success, "every row created");
                     std::fs::remove_file(results).unwrap();
                 })
@@ -138,7 +138,7 @@ fn submit(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let http = bulkcast::submit::client::http_client(Duration::from_secs(30), 32).unwrap();
+    let http = bulkcast::net::client::http_client(Duration::from_secs(30), 32).unwrap();
     let url = reqwest::Url::parse(&format!("{}/v1/broadcast", server.url())).unwrap();
     let auth = format!("Bearer {}", server.token());
     let mut alone = 0u64;

@@ -1,14 +1,15 @@
-//! The command line: clap's view of the flags, and the dispatch to each command.
+//! The command line: clap's view of the flags, and nothing else.
 //!
 //! Nothing here interprets a value beyond its syntax; [`crate::config`] turns these raw flags into
 //! validated configurations before any command starts, so a bad flag stops the run (exit 2)
-//! before anything is read or sent.
+//! before anything is read or sent. The simulation's settings are declared once, on
+//! [`MockOptions`], and flattened in here.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{config, logging, mock, submit, validate, Exit};
+use crate::mock::MockOptions;
 
 /// Create Smartflo voice-broadcast campaigns in bulk from a spreadsheet (CSV), at exactly the
 /// account's rate, with one result per row.
@@ -144,94 +145,6 @@ pub struct MockArgs {
     /// Port to listen on (0 = any free port)
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// The bearer token the server accepts
-    #[arg(long, default_value = mock::DEFAULT_TOKEN)]
-    pub token: String,
-    /// The login email accepted by /v1/auth/login
-    #[arg(long, default_value = mock::DEFAULT_EMAIL)]
-    pub email: String,
-    /// The login password accepted by /v1/auth/login
-    #[arg(long, default_value = mock::DEFAULT_PASSWORD)]
-    pub password: String,
-    /// Account-wide requests per second over all endpoints, in fixed one-second windows (0 = none)
-    #[arg(long, default_value_t = 0)]
-    pub rate_limit: u32,
-    /// Added latency before every reply, e.g. `50ms`
-    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
-    pub latency: std::time::Duration,
-    /// Probability that a create answers 5xx (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub fail_5xx: f64,
-    /// Probability that a create answers 429 (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub fail_429: f64,
-    /// Probability that a create answers HTTP 200 with `success: false` (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub fail_false: f64,
-    /// Probability that a create succeeds but the connection is dropped before the reply
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub drop_after_create: f64,
-    /// Probability that a create succeeds but the reply is held back by --slow-delay
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub slow_after_create: f64,
-    /// Probability that a list of broadcasts answers 503
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub fail_list: f64,
-    /// Probability that a create answers 502 with an HTML page instead of JSON
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub garbage_reply: f64,
-    /// Probability that a create answers 500 with a body of several megabytes
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub huge_reply: f64,
-    /// Probability that a create answers 503 and its body then trickles for --slow-delay
-    #[arg(long, default_value_t = 0.0, value_name = "P")]
-    pub slow_body: f64,
-    /// How long a slow reply is held back
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    pub slow_delay: std::time::Duration,
-    /// Leave the broadcast id out of create replies
-    #[arg(long)]
-    pub no_id: bool,
-    /// Send `Retry-After: SECS` with every 429 (Smartflo documents none)
-    #[arg(long, value_name = "SECS")]
-    pub retry_after: Option<u64>,
-    /// Seed for fault injection, so a run's faults can be reproduced
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
-
-/// Parse the process's arguments, run the command, and turn the outcome into an exit code.
-pub fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Fatal.into()
-            } else {
-                Exit::Success.into()
-            };
-        }
-    };
-    run(cli).into()
-}
-
-/// Run one parsed command line.
-pub fn run(cli: Cli) -> Exit {
-    let terminal = logging::init(cli.verbose, cli.quiet);
-    let result = match cli.command {
-        Command::Validate(args) => config::validate(args).and_then(|cfg| validate::run(&cfg)),
-        Command::Template(args) => validate::template(args.output.as_deref()),
-        Command::Submit(args) => {
-            config::submit(args, cli.quiet).and_then(|cfg| submit::run(cfg, &terminal))
-        }
-        Command::MockServer(args) => config::mock(args).and_then(mock::run_forever),
-    };
-    match result {
-        Ok(exit) => exit,
-        Err(e) => {
-            terminal.error(&format!("{e:#}"));
-            Exit::Fatal
-        }
-    }
+    #[command(flatten)]
+    pub options: MockOptions,
 }

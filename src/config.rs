@@ -1,7 +1,7 @@
 //! Validated configurations, built from the raw command line before any command starts.
 //!
 //! Every flag is checked here and turned into the typed value the rest of the program uses
-//! (a parsed rate, a `Duration`, an [`InputOptions`], a [`Secret`]); nothing after this looks at
+//! (a parsed rate, a `Duration`, an [`InputOptions`], an [`Auth`]); nothing after this looks at
 //! a raw flag string. A problem here is fatal: the run stops with exit 2 before reading or
 //! sending anything.
 
@@ -12,32 +12,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{InputArgs, MockArgs, SubmitArgs, ValidateArgs};
+use crate::cli::{InputArgs, SubmitArgs, ValidateArgs};
 use crate::input::{DateFormats, Field, InputOptions};
-use crate::mock::MockOptions;
+use crate::secret::{read_auth, Auth};
 
 /// The most requests `submit` keeps in flight (each holds a connection, and a file descriptor).
 pub const MAX_CONCURRENCY: usize = 1024;
-
-/// A token or password: it never prints, in `Debug` or anywhere else.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 pub struct ValidateConfig {
     pub input: PathBuf,
@@ -96,21 +76,12 @@ fn parse_delimiter(s: &str) -> Result<u8> {
 /// Where submissions go.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// The built-in simulated Smartflo, started in-process for this run.
+    /// The built-in simulated Smartflo, started for this run by `cmd::rehearsal`.
     Mock,
     Remote {
         base_url: String,
         auth: Auth,
     },
-}
-
-/// How bulkcast proves who it is.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// An API token (from the portal, or pasted from an earlier login).
-    Token(Secret),
-    /// Log in once with these, then use the token the API returns.
-    Login { email: String, password: Secret },
 }
 
 #[derive(Debug, Clone)]
@@ -130,10 +101,9 @@ pub struct SubmitConfig {
     pub resume: bool,
     pub failed: Option<PathBuf>,
     pub skip_existing: bool,
-    pub quiet: bool,
 }
 
-pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
+pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
     if args.token.is_some() {
         bail!(
             "a token given on the command line is visible to other users of this machine (ps, shell \
@@ -201,7 +171,6 @@ pub fn submit(args: SubmitArgs, quiet: bool) -> Result<SubmitConfig> {
         resume: args.resume,
         failed: args.failed,
         skip_existing: args.skip_existing,
-        quiet,
     })
 }
 
@@ -247,78 +216,6 @@ fn is_loopback(url: &reqwest::Url) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Credentials, in order: `--token-file`, `SMARTFLO_API_TOKEN`, then `SMARTFLO_EMAIL` with
-/// `SMARTFLO_PASSWORD` (or a password prompt without echo when standard input is a terminal).
-fn read_auth(token_file: Option<&Path>) -> Result<Auth> {
-    if let Some(path) = token_file {
-        let raw = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?;
-        warn_if_shared(path);
-        return Ok(Auth::Token(clean_token(&raw)?));
-    }
-    if let Ok(raw) = std::env::var("SMARTFLO_API_TOKEN") {
-        return Ok(Auth::Token(clean_token(&raw)?));
-    }
-    let Ok(email) = std::env::var("SMARTFLO_EMAIL") else {
-        bail!(
-            "no credentials: set SMARTFLO_API_TOKEN (or give --token-file PATH), or set SMARTFLO_EMAIL \
-             and SMARTFLO_PASSWORD to log in (or try --mock)"
-        );
-    };
-    let password = match std::env::var("SMARTFLO_PASSWORD") {
-        Ok(p) => p,
-        Err(_) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-            rpassword::prompt_password(format!("Smartflo password for {email}: "))
-                .context("reading the password")?
-        }
-        Err(_) => bail!("SMARTFLO_EMAIL is set but SMARTFLO_PASSWORD is not (and there is no terminal to ask on)"),
-    };
-    if password.is_empty() {
-        bail!("the password is empty");
-    }
-    Ok(Auth::Login {
-        email,
-        password: Secret::new(password),
-    })
-}
-
-fn clean_token(raw: &str) -> Result<Secret> {
-    let token = strip_bearer(raw.trim());
-    if token.is_empty() {
-        bail!("the API token is empty");
-    }
-    if token.chars().any(|c| c.is_control() || c == ' ') {
-        bail!("the API token contains spaces or control characters; paste only the token");
-    }
-    Ok(Secret::new(token))
-}
-
-/// Warn when a token file can be read by other users.
-fn warn_if_shared(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    "the token file {} can be read by other users (mode {mode:o}); `chmod 600 {}` keeps it yours",
-                    path.display(),
-                    path.display()
-                );
-            }
-        }
-    }
-}
-
-/// A token pasted as `Bearer abc` is the token `abc`.
-pub fn strip_bearer(token: &str) -> &str {
-    match token.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("bearer ") => token[7..].trim_start(),
-        _ => token,
-    }
 }
 
 /// `30` or `30s` (fractions allowed), or any humantime duration such as `1m`.
@@ -406,46 +303,6 @@ impl fmt::Display for Rate {
     }
 }
 
-pub fn mock(args: MockArgs) -> Result<MockOptions> {
-    for (flag, p) in [
-        ("--fail-5xx", args.fail_5xx),
-        ("--fail-429", args.fail_429),
-        ("--fail-false", args.fail_false),
-        ("--drop-after-create", args.drop_after_create),
-        ("--slow-after-create", args.slow_after_create),
-        ("--fail-list", args.fail_list),
-        ("--garbage-reply", args.garbage_reply),
-        ("--huge-reply", args.huge_reply),
-        ("--slow-body", args.slow_body),
-    ] {
-        if !(0.0..=1.0).contains(&p) {
-            bail!("{flag} {p}: a probability is between 0 and 1");
-        }
-    }
-    Ok(MockOptions {
-        port: args.port,
-        token: args.token,
-        email: args.email,
-        password: Secret::new(args.password),
-        rate_limit: args.rate_limit,
-        latency: args.latency,
-        fail_5xx: args.fail_5xx,
-        fail_429: args.fail_429,
-        fail_false: args.fail_false,
-        drop_after_create: args.drop_after_create,
-        slow_after_create: args.slow_after_create,
-        slow_delay: args.slow_delay,
-        fail_list: args.fail_list,
-        garbage_reply: args.garbage_reply,
-        huge_reply: args.huge_reply,
-        slow_body: args.slow_body,
-        reply_with_id: !args.no_id,
-        retry_after: args.retry_after,
-        rotate_token_after: None,
-        seed: args.seed,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,14 +343,6 @@ mod tests {
     }
 
     #[test]
-    fn a_pasted_bearer_prefix_is_dropped() {
-        assert_eq!(strip_bearer("Bearer abc"), "abc");
-        assert_eq!(strip_bearer("bearer   abc"), "abc");
-        assert_eq!(strip_bearer("abc"), "abc");
-        assert_eq!(strip_bearer("Bearerabc"), "Bearerabc");
-    }
-
-    #[test]
     fn plain_http_is_refused_except_to_this_machine() {
         assert!(check_base_url("https://api-smartflo.tatateleservices.com", false).is_ok());
         for local in [
@@ -508,11 +357,6 @@ mod tests {
         assert!(err.to_string().contains("--allow-insecure-http"), "{err}");
         assert!(check_base_url("http://10.0.0.5", true).is_ok());
         assert!(check_base_url("ftp://example.com", true).is_err());
-    }
-
-    #[test]
-    fn secrets_do_not_print() {
-        assert_eq!(format!("{:?}", Secret::new("s3cr3t")), "Secret(***)");
     }
 
     #[test]

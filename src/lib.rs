@@ -1,22 +1,34 @@
 //! bulkcast creates Smartflo voice-broadcast campaigns in bulk from a spreadsheet's CSV export.
 //!
-//! Data flows one way, and the modules follow it: [`cli`] parses flags into a [`config`], the
-//! [`input`] reader turns rows into typed [`request`]s with a verdict each, the [`submit`] pool
-//! sends the valid ones through one rate limiter, and [`output`] writes one result per row and the
-//! summary. [`mock`] is a local simulation of the Smartflo API for trying bulkcast, for tests and
-//! for benchmarks.
+//! Data flows one way, and the modules follow it (`docs/architecture.md` draws it):
+//!
+//! - [`cli`] is clap's view of the flags; [`config`] turns them into validated configurations,
+//!   and [`secret`] holds the credentials.
+//! - [`input`] streams rows into typed [`request`]s, each with a verdict (promise 1: every row is
+//!   judged before anything is sent).
+//! - [`cmd`] holds one module per command. `cmd::submit` sends the valid rows through [`net`]
+//!   (the HTTP client and the rate gate: promise 3) and records every step in the [`ledger`]
+//!   (promise 2: each broadcast is created exactly once; `cmd::submit::reconcile` decides every
+//!   uncertain row).
+//! - [`output`] writes what a person reads: the ordered results file, failed rows, the summary
+//!   and the progress display.
+//! - [`mock`] is a local simulation of the Smartflo API for rehearsals, tests and benchmarks;
+//!   only the command layer starts it.
 
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod csvio;
+pub(crate) mod csvio;
 pub mod input;
+pub mod ledger;
 pub mod logging;
 pub mod mock;
-pub mod outcome;
+pub mod net;
 pub mod output;
 pub mod request;
-pub mod submit;
-pub mod validate;
+pub mod secret;
+
+use std::sync::{Mutex, MutexGuard};
 
 /// What a finished command tells the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,4 +45,10 @@ impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> Self {
         std::process::ExitCode::from(e as u8)
     }
+}
+
+/// Lock `m`, going on after a panic in another holder: every value bulkcast guards with a
+/// mutex (counters, a histogram, a buffer of events) stays usable when a holder panicked.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -110,8 +110,8 @@ fn as_text<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::
     s.collect_str(value)
 }
 
-/// A count as the wire wants it, a string of digits (with itoa: `Display` would go through
-/// the formatting machinery, 9% of the cost of writing a body by callgrind).
+/// A count as the wire wants it, a string of digits (with itoa, which skips the formatting
+/// machinery that `Display` goes through).
 fn as_digits<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(itoa::Buffer::new().format(*n))
 }

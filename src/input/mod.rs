@@ -8,6 +8,7 @@
 //! (`submit` sends in one after checking in another) is handed the first pass's duplicates
 //! instead, and keeps nothing per row.
 
+mod dates;
 pub mod fields;
 mod names;
 pub mod rules;
@@ -22,8 +23,9 @@ use csv::ByteRecord;
 use names::NameTracker;
 use thiserror::Error;
 
+pub use dates::DateFormats;
 pub use fields::Field;
-pub use rules::{DateFormats, Problem};
+pub use rules::Problem;
 
 use crate::csvio;
 use crate::request::BroadcastRequest;
@@ -163,63 +165,13 @@ impl RowReader {
                 path: path.to_owned(),
             });
         }
-        let headers: Vec<String> = header
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let h = String::from_utf8_lossy(h);
-                let h = if i == 0 {
-                    h.trim_start_matches('\u{feff}')
-                } else {
-                    &h
-                };
-                h.trim().to_owned()
-            })
-            .collect();
-
-        let mut columns: [Option<usize>; 14] = [None; 14];
-        let mut unknown = Vec::new();
-        for (i, h) in headers.iter().enumerate() {
-            match Field::from_header(h) {
-                Some(f) => {
-                    if let Some(first) = columns[f.index()] {
-                        return Err(InputError::DuplicateColumn {
-                            path: path.to_owned(),
-                            field: f,
-                            first: headers[first].clone(),
-                            second: h.clone(),
-                        });
-                    }
-                    columns[f.index()] = Some(i);
-                }
-                None => unknown.push(if h.is_empty() {
-                    format!("(unnamed column {})", i + 1)
-                } else {
-                    h.clone()
-                }),
-            }
-        }
-
+        let headers = header_names(&header);
+        let (columns, unknown) = map_columns(&headers, path)?;
         let mut defaults: [Option<String>; 14] = Default::default();
         for (f, v) in &opts.defaults {
             defaults[f.index()] = Some(v.trim().to_owned());
         }
-        let missing: Vec<&str> = Field::ALL
-            .iter()
-            .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
-            .map(|f| f.api_name())
-            .collect();
-        if !missing.is_empty() {
-            return Err(InputError::MissingColumns {
-                path: path.to_owned(),
-                missing: missing.join(", "),
-                found: headers
-                    .iter()
-                    .map(|h| format!("{h:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
+        check_required(&columns, &defaults, &headers, path)?;
 
         Ok(RowReader {
             path: path.to_owned(),
@@ -393,6 +345,79 @@ impl RowReader {
             None => self.known_duplicates.get(&line).copied(),
         }
     }
+}
+
+/// The header cells as found: the BOM and surrounding space removed.
+fn header_names(header: &ByteRecord) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = String::from_utf8_lossy(h);
+            let h = if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                &h
+            };
+            h.trim().to_owned()
+        })
+        .collect()
+}
+
+/// For each field, the column that holds it; and the columns that match no field.
+fn map_columns(
+    headers: &[String],
+    path: &Path,
+) -> Result<([Option<usize>; 14], Vec<String>), InputError> {
+    let mut columns: [Option<usize>; 14] = [None; 14];
+    let mut unknown = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        match Field::from_header(h) {
+            Some(f) => {
+                if let Some(first) = columns[f.index()] {
+                    return Err(InputError::DuplicateColumn {
+                        path: path.to_owned(),
+                        field: f,
+                        first: headers[first].clone(),
+                        second: h.clone(),
+                    });
+                }
+                columns[f.index()] = Some(i);
+            }
+            None => unknown.push(if h.is_empty() {
+                format!("(unnamed column {})", i + 1)
+            } else {
+                h.clone()
+            }),
+        }
+    }
+    Ok((columns, unknown))
+}
+
+/// Every field must come from a column or from `--set`.
+fn check_required(
+    columns: &[Option<usize>; 14],
+    defaults: &[Option<String>; 14],
+    headers: &[String],
+    path: &Path,
+) -> Result<(), InputError> {
+    let missing: Vec<&str> = Field::ALL
+        .iter()
+        .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
+        .map(|f| f.api_name())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(InputError::MissingColumns {
+        path: path.to_owned(),
+        missing: missing.join(", "),
+        found: headers
+            .iter()
+            .map(|h| format!("{h:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 /// `str::trim`, without looking at characters when the cell plainly starts and ends with

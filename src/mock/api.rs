@@ -111,57 +111,8 @@ async fn create(
             )
         }
     };
-    let opts = &state.opts;
-    if state.chance(opts.fail_429) {
-        state.lock().stats.faults.too_many_requests += 1;
-        return too_many_requests(&state);
-    }
-    if state.chance(opts.fail_5xx) {
-        state.lock().stats.faults.server_error += 1;
-        return unavailable();
-    }
-    if state.chance(opts.garbage_reply) {
-        state.lock().stats.faults.garbage_reply += 1;
-        let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
-        return reply(StatusCode::BAD_GATEWAY, "text/html", Body::from(page));
-    }
-    if state.chance(opts.huge_reply) {
-        state.lock().stats.faults.huge_reply += 1;
-        let mut junk = String::from("{\"success\":false,\"message\":\"");
-        junk.push_str(&"x".repeat(8 << 20));
-        junk.push_str("\"}");
-        return reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "application/json",
-            Body::from(junk),
-        );
-    }
-    if state.chance(opts.slow_body) {
-        state.lock().stats.faults.slow_body += 1;
-        // The status and a first byte at once, the rest after slow_delay.
-        let delay = opts.slow_delay;
-        let chunks = futures_util::stream::unfold(0u8, move |step| async move {
-            match step {
-                0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(b"{")), 1)),
-                1 => {
-                    tokio::time::sleep(delay).await;
-                    Some((Ok(Bytes::from_static(b"\"success\":false}")), 2))
-                }
-                _ => None,
-            }
-        });
-        return reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "application/json",
-            Body::from_stream(chunks),
-        );
-    }
-    if state.chance(opts.fail_false) {
-        state.lock().stats.faults.success_false += 1;
-        return json(
-            StatusCode::OK,
-            &json!({"success": false, "message": "Unable to create the broadcast, please try again."}),
-        );
+    if let Some(fault) = fault_before_create(&state) {
+        return fault;
     }
     let errors = validate(&body);
     if !errors.is_empty() {
@@ -171,20 +122,8 @@ async fn create(
         );
     }
 
-    let name = body["name"].as_str().unwrap_or_default().to_owned();
-    let id = {
-        let mut inner = state.lock();
-        let id = inner.next_id;
-        inner.next_id += 1;
-        inner.stats.created += 1;
-        *inner.per_name.entry(name.clone()).or_insert(0) += 1;
-        inner.broadcasts.push(Stored {
-            id,
-            name: name.into(),
-            body: raw.to_vec().into(),
-        });
-        id
-    };
+    let id = store(&state, &body, &raw);
+    let opts = &state.opts;
     if state.chance(opts.drop_after_create) {
         state.lock().stats.faults.dropped_after_create += 1;
         let mut r = Response::new(Body::empty());
@@ -200,6 +139,83 @@ async fn create(
         reply["broadcast_id"] = json!(id);
     }
     json(StatusCode::OK, &reply)
+}
+
+/// A fault drawn before anything is created (a 429, a 5xx of some shape, `success:false`).
+fn fault_before_create(state: &State) -> Option<Response<Body>> {
+    let opts = &state.opts;
+    if state.chance(opts.fail_429) {
+        state.lock().stats.faults.too_many_requests += 1;
+        return Some(too_many_requests(state));
+    }
+    if state.chance(opts.fail_5xx) {
+        state.lock().stats.faults.server_error += 1;
+        return Some(unavailable());
+    }
+    if state.chance(opts.garbage_reply) {
+        state.lock().stats.faults.garbage_reply += 1;
+        let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+        return Some(reply(
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            Body::from(page),
+        ));
+    }
+    if state.chance(opts.huge_reply) {
+        state.lock().stats.faults.huge_reply += 1;
+        let mut junk = String::from("{\"success\":false,\"message\":\"");
+        junk.push_str(&"x".repeat(8 << 20));
+        junk.push_str("\"}");
+        return Some(reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            Body::from(junk),
+        ));
+    }
+    if state.chance(opts.slow_body) {
+        state.lock().stats.faults.slow_body += 1;
+        // The status and a first byte at once, the rest after slow_delay.
+        let delay = opts.slow_delay;
+        let chunks = futures_util::stream::unfold(0u8, move |step| async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(b"{")), 1)),
+                1 => {
+                    tokio::time::sleep(delay).await;
+                    Some((Ok(Bytes::from_static(b"\"success\":false}")), 2))
+                }
+                _ => None,
+            }
+        });
+        return Some(reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            Body::from_stream(chunks),
+        ));
+    }
+    if state.chance(opts.fail_false) {
+        state.lock().stats.faults.success_false += 1;
+        return Some(json(
+            StatusCode::OK,
+            &json!({"success": false, "message": "Unable to create the broadcast, please try again."}),
+        ));
+    }
+    None
+}
+
+/// Keep a broadcast; its id.
+fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    let mut inner = state.lock();
+    let id = inner.next_id;
+    inner.next_id += 1;
+    inner.stats.created += 1;
+    *inner.per_name.entry(name.clone()).or_insert(0) += 1;
+    inner.broadcasts.push(Stored {
+        id,
+        name: name.into(),
+        body: raw.to_vec().into(),
+    });
+    id
 }
 
 #[derive(Deserialize)]
@@ -286,139 +302,169 @@ async fn login(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response<Bod
 
 /// The contract's rules on the wire body, with Laravel-style messages: field → messages.
 fn validate(body: &Value) -> Map<String, Value> {
-    let mut errors = Map::new();
-    let mut fail = |field: &str, msg: String| {
-        if let Value::Array(list) = errors
+    let mut errors = Errors(Map::new());
+    errors.texts_and_ids(body);
+    errors.digit_strings(body);
+    errors.lists(body);
+    errors.dates(body);
+    errors.0
+}
+
+/// The messages of one body, by field.
+struct Errors(Map<String, Value>);
+
+fn human(field: &str) -> String {
+    field.replace('_', " ")
+}
+
+impl Errors {
+    fn fail(&mut self, field: &str, msg: String) {
+        if let Value::Array(list) = self
+            .0
             .entry(field.to_owned())
             .or_insert_with(|| Value::Array(Vec::new()))
         {
             list.push(Value::String(msg));
         }
-    };
-    let human = |field: &str| field.replace('_', " ");
-    let digits = |v: &Value| {
-        v.as_str()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<u64>().ok())
-    };
-    let date = |v: &Value| {
-        v.as_str()
-            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
-    };
+    }
 
-    for field in ["name", "description"] {
-        match &body[field] {
-            Value::String(s) if !s.trim().is_empty() => {}
-            Value::Null => fail(field, format!("The {} field is required.", human(field))),
-            _ => fail(
-                field,
-                format!("The {} must be a non-empty string.", human(field)),
-            ),
-        }
-    }
-    match body["phone_number_list"].as_u64() {
-        Some(n) if n > 0 => {}
-        _ => fail(
-            "phone_number_list",
-            "The phone number list must be a positive integer.".into(),
-        ),
-    }
-    let dest_ok = body["destination"]
-        .as_str()
-        .and_then(|s| s.split_once("||"))
-        .is_some_and(|(kind, id)| {
-            (kind == "ivr" || kind == "auto_attend")
-                && id.parse::<u64>().is_ok_and(|n| n > 0)
-                && id.bytes().all(|b| b.is_ascii_digit())
-        });
-    if !dest_ok {
-        fail(
-            "destination",
-            "The destination must be ivr||<id> or auto_attend||<id>.".into(),
-        );
-    }
-    for (field, min, max) in [
-        ("timeout", 40, u64::MAX),
-        ("concurrent_limit", 1, u64::MAX),
-        ("number_of_retry", 0, 5),
-        ("time_group", 1, u64::MAX),
-    ] {
-        match digits(&body[field]) {
-            None => fail(
-                field,
-                format!("The {} must be a string of digits.", human(field)),
-            ),
-            Some(n) if n < min => fail(
-                field,
-                format!("The {} must be at least {min}.", human(field)),
-            ),
-            Some(n) if n > max => fail(
-                field,
-                format!("The {} may not be greater than {max}.", human(field)),
-            ),
-            Some(_) => {}
-        }
-    }
-    let caller_ok = body["caller_id_number"].as_str().is_some_and(|s| {
-        let d = s.strip_prefix('+').unwrap_or(s);
-        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
-    });
-    if !caller_ok {
-        fail(
-            "caller_id_number",
-            "The caller id number must be 8 to 15 digits.".into(),
-        );
-    }
-    let ints = |v: &Value| -> Option<Vec<u64>> {
-        v.as_array()
-            .filter(|a| !a.is_empty())?
-            .iter()
-            .map(Value::as_u64)
-            .collect()
-    };
-    match ints(&body["retry_after_minutes"]) {
-        Some(v) if v.iter().all(|&n| n >= 1) => {}
-        _ => fail(
-            "retry_after_minutes",
-            "The retry after minutes must be a non-empty array of integers of at least 1.".into(),
-        ),
-    }
-    for field in ["dialstatus", "retry_dialstatus"] {
-        let ok = ints(&body[field]).is_some_and(|v| {
-            v.iter().all(|n| (1..=5).contains(n))
-                && v.iter().enumerate().all(|(i, n)| !v[..i].contains(n))
-        });
-        if !ok {
-            fail(
-                field,
-                format!(
-                    "The {} must be a non-empty array of distinct integers from 1 to 5.",
-                    human(field)
+    /// `name`, `description`, `phone_number_list`, `destination` and `caller_id_number`.
+    fn texts_and_ids(&mut self, body: &Value) {
+        for field in ["name", "description"] {
+            match &body[field] {
+                Value::String(s) if !s.trim().is_empty() => {}
+                Value::Null => self.fail(field, format!("The {} field is required.", human(field))),
+                _ => self.fail(
+                    field,
+                    format!("The {} must be a non-empty string.", human(field)),
                 ),
+            }
+        }
+        match body["phone_number_list"].as_u64() {
+            Some(n) if n > 0 => {}
+            _ => self.fail(
+                "phone_number_list",
+                "The phone number list must be a positive integer.".into(),
+            ),
+        }
+        let dest_ok = body["destination"]
+            .as_str()
+            .and_then(|s| s.split_once("||"))
+            .is_some_and(|(kind, id)| {
+                (kind == "ivr" || kind == "auto_attend")
+                    && id.parse::<u64>().is_ok_and(|n| n > 0)
+                    && id.bytes().all(|b| b.is_ascii_digit())
+            });
+        if !dest_ok {
+            self.fail(
+                "destination",
+                "The destination must be ivr||<id> or auto_attend||<id>.".into(),
+            );
+        }
+        let caller_ok = body["caller_id_number"].as_str().is_some_and(|s| {
+            let d = s.strip_prefix('+').unwrap_or(s);
+            (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !caller_ok {
+            self.fail(
+                "caller_id_number",
+                "The caller id number must be 8 to 15 digits.".into(),
             );
         }
     }
-    match (date(&body["start_date_time"]), date(&body["end_date_time"])) {
-        (Some(s), Some(e)) if e <= s => fail(
-            "end_date_time",
-            "The end date time must be a date after start date time.".into(),
-        ),
-        (s, e) => {
-            if s.is_none() {
-                fail(
-                    "start_date_time",
-                    "The start date time does not match the format Y-m-d H:i:s.".into(),
-                );
+
+    /// The counts sent as strings of digits, each within its range.
+    fn digit_strings(&mut self, body: &Value) {
+        let digits = |v: &Value| {
+            v.as_str()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        for (field, min, max) in [
+            ("timeout", 40, u64::MAX),
+            ("concurrent_limit", 1, u64::MAX),
+            ("number_of_retry", 0, 5),
+            ("time_group", 1, u64::MAX),
+        ] {
+            match digits(&body[field]) {
+                None => self.fail(
+                    field,
+                    format!("The {} must be a string of digits.", human(field)),
+                ),
+                Some(n) if n < min => self.fail(
+                    field,
+                    format!("The {} must be at least {min}.", human(field)),
+                ),
+                Some(n) if n > max => self.fail(
+                    field,
+                    format!("The {} may not be greater than {max}.", human(field)),
+                ),
+                Some(_) => {}
             }
-            if e.is_none() {
-                fail(
-                    "end_date_time",
-                    "The end date time does not match the format Y-m-d H:i:s.".into(),
+        }
+    }
+
+    /// The three arrays of integers.
+    fn lists(&mut self, body: &Value) {
+        let ints = |v: &Value| -> Option<Vec<u64>> {
+            v.as_array()
+                .filter(|a| !a.is_empty())?
+                .iter()
+                .map(Value::as_u64)
+                .collect()
+        };
+        match ints(&body["retry_after_minutes"]) {
+            Some(v) if v.iter().all(|&n| n >= 1) => {}
+            _ => self.fail(
+                "retry_after_minutes",
+                "The retry after minutes must be a non-empty array of integers of at least 1."
+                    .into(),
+            ),
+        }
+        for field in ["dialstatus", "retry_dialstatus"] {
+            let ok = ints(&body[field]).is_some_and(|v| {
+                v.iter().all(|n| (1..=5).contains(n))
+                    && v.iter().enumerate().all(|(i, n)| !v[..i].contains(n))
+            });
+            if !ok {
+                self.fail(
+                    field,
+                    format!(
+                        "The {} must be a non-empty array of distinct integers from 1 to 5.",
+                        human(field)
+                    ),
                 );
             }
         }
     }
-    errors
+
+    /// Start and end: the wire format, and the end after the start.
+    fn dates(&mut self, body: &Value) {
+        let date = |v: &Value| {
+            v.as_str()
+                .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
+        };
+        match (date(&body["start_date_time"]), date(&body["end_date_time"])) {
+            (Some(s), Some(e)) if e <= s => self.fail(
+                "end_date_time",
+                "The end date time must be a date after start date time.".into(),
+            ),
+            (s, e) => {
+                if s.is_none() {
+                    self.fail(
+                        "start_date_time",
+                        "The start date time does not match the format Y-m-d H:i:s.".into(),
+                    );
+                }
+                if e.is_none() {
+                    self.fail(
+                        "end_date_time",
+                        "The end date time does not match the format Y-m-d H:i:s.".into(),
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -31,8 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::config::Secret;
-use crate::Exit;
+use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN: &str = "mock-token";
 pub const DEFAULT_EMAIL: &str = "ops@example.com";
@@ -40,67 +39,93 @@ pub const DEFAULT_PASSWORD: &str = "mock-password";
 /// Where the simulation reports its statistics (not rate limited, not counted).
 pub const STATS_PATH: &str = "/__mock/stats";
 
-/// How the simulated server behaves.
-#[derive(Debug, Clone)]
+/// How the simulated server behaves. Declared once, here: these are also the `mock-server`
+/// command's flags, and [`Default`] is what those flags default to.
+#[derive(Debug, Clone, clap::Args)]
 pub struct MockOptions {
-    /// 0 = any free port.
-    pub port: u16,
+    /// The bearer token the server accepts
+    #[arg(long, default_value = DEFAULT_TOKEN)]
     pub token: String,
+    /// The login email accepted by /v1/auth/login
+    #[arg(long, default_value = DEFAULT_EMAIL)]
     pub email: String,
+    /// The login password accepted by /v1/auth/login
+    #[arg(long, default_value = DEFAULT_PASSWORD, value_parser = secret)]
     pub password: Secret,
-    /// Requests per second over all endpoints, in fixed one-second windows; 0 = none.
+    /// Account-wide requests per second over all endpoints, in fixed one-second windows (0 = none)
+    #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,
-    /// Added before every reply.
+    /// Added latency before every reply, e.g. `50ms`
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     pub latency: Duration,
+    /// Probability that a create answers 5xx (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_5xx: f64,
+    /// Probability that a create answers 429 (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_429: f64,
+    /// Probability that a create answers HTTP 200 with `success: false` (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_false: f64,
+    /// Probability that a create succeeds but the connection is dropped before the reply
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub drop_after_create: f64,
+    /// Probability that a create succeeds but the reply is held back by --slow-delay
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub slow_after_create: f64,
-    pub slow_delay: Duration,
-    /// Probability that a list answers 503.
+    /// Probability that a list of broadcasts answers 503
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_list: f64,
-    /// Probability that a create answers 502 with an HTML page instead of JSON (nothing created).
+    /// Probability that a create answers 502 with an HTML page instead of JSON (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub garbage_reply: f64,
-    /// Probability that a create answers 500 with a body of several megabytes (nothing created).
+    /// Probability that a create answers 500 with a body of several megabytes (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub huge_reply: f64,
-    /// Probability that a create answers 503 whose body then trickles for `slow_delay`
-    /// (nothing created).
+    /// Probability that a create answers 503 and its body then trickles for --slow-delay
+    /// (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub slow_body: f64,
-    /// Expire the token after this many authorized requests: the next request with it gets 401
-    /// and a login hands out a new one.
-    pub rotate_token_after: Option<u64>,
-    /// Whether a create reply carries the new broadcast's id.
+    /// How long a slow reply is held back
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub slow_delay: Duration,
+    /// Leave the broadcast id out of create replies
+    #[arg(long = "no-id", action = clap::ArgAction::SetFalse)]
     pub reply_with_id: bool,
-    /// A `Retry-After` (seconds) sent with every 429; Smartflo documents none.
+    /// Send `Retry-After: SECS` with every 429 (Smartflo documents none)
+    #[arg(long, value_name = "SECS")]
     pub retry_after: Option<u64>,
+    /// Seed for fault injection, so a run's faults can be reproduced
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Expire the token after this many authorized requests: the next request with it gets 401
+    /// and a login hands out a new one. (Tests only; not a flag.)
+    #[arg(skip)]
+    pub rotate_token_after: Option<u64>,
 }
 
 impl Default for MockOptions {
+    /// The flags' defaults, read from their one declaration above.
     fn default() -> Self {
-        MockOptions {
-            port: 0,
-            token: DEFAULT_TOKEN.into(),
-            email: DEFAULT_EMAIL.into(),
-            password: Secret::new(DEFAULT_PASSWORD),
-            rate_limit: 0,
-            latency: Duration::ZERO,
-            fail_5xx: 0.0,
-            fail_429: 0.0,
-            fail_false: 0.0,
-            drop_after_create: 0.0,
-            slow_after_create: 0.0,
-            slow_delay: Duration::from_secs(5),
-            fail_list: 0.0,
-            garbage_reply: 0.0,
-            huge_reply: 0.0,
-            slow_body: 0.0,
-            rotate_token_after: None,
-            reply_with_id: true,
-            retry_after: None,
-            seed: 0,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            options: MockOptions,
         }
+        <Defaults as clap::Parser>::try_parse_from(["mock-server"])
+            .expect("the mock's flag defaults parse")
+            .options
+    }
+}
+
+fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(s))
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s}: a probability is between 0 and 1")),
     }
 }
 
@@ -167,9 +192,14 @@ pub struct MockServer {
 }
 
 impl MockServer {
-    /// Bind `127.0.0.1:port` and start serving on the current tokio runtime.
+    /// Bind a free port on `127.0.0.1` and start serving on the current tokio runtime.
     pub async fn start(opts: MockOptions) -> std::io::Result<MockServer> {
-        let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        MockServer::start_on(0, opts).await
+    }
+
+    /// Bind `127.0.0.1:port` (0 = any free port) and start serving on the current tokio runtime.
+    pub async fn start_on(port: u16, opts: MockOptions) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new(opts));
         let stop = CancellationToken::new();
@@ -180,10 +210,6 @@ impl MockServer {
     /// The base URL to give bulkcast, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// The bearer token this server accepts.
@@ -224,32 +250,6 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         self.stop.cancel();
     }
-}
-
-/// `bulkcast mock-server`: serve until Ctrl-C, then print the statistics.
-pub fn run_forever(opts: MockOptions) -> anyhow::Result<Exit> {
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let port = opts.port;
-        let server = MockServer::start(opts)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on port {port}: {e}"))?;
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "listening on {}", server.url())?;
-            out.flush()?;
-        }
-        tracing::info!(
-            "token {:?}; statistics at {}{STATS_PATH}; Ctrl-C stops",
-            server.token(),
-            server.url()
-        );
-        tokio::signal::ctrl_c().await?;
-        let stats = serde_json::to_string_pretty(&server.stats())?;
-        eprintln!("{stats}");
-        Ok(Exit::Success)
-    })
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>, stop: CancellationToken) {
@@ -369,8 +369,7 @@ impl State {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the counters inconsistent enough to matter.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.inner)
     }
 
     /// Count a request in, and in the current one-second window; the guard counts it out.

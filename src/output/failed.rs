@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::csvio;
 use crate::input::{InputOptions, RowReader};
-use crate::output::results::Columns;
+use crate::ledger::outcome::Columns;
 
 /// Write the rows of `input` whose result in `results` is not a success. Both are read in
 /// input order, side by side; returns how many rows were written.

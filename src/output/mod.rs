@@ -1,7 +1,7 @@
-//! The output side: the results file, the progress display and the end-of-run summary.
+//! What a person reads: the ordered results file, the failed rows to fix and send again, the
+//! end-of-run summary and the progress display.
 
 pub mod failed;
-pub mod journal;
 pub mod progress;
 pub mod results;
 pub mod summary;

@@ -1,4 +1,5 @@
-//! The results file: one row per input data row, in input order, written as outcomes arrive.
+//! The results file as it is written: one row per input data row, in input order, as outcomes
+//! arrive. (The columns and how a row reads back are [`crate::ledger::outcome`]'s.)
 //!
 //! Outcomes arrive in completion order; a small reorder buffer holds those that finished ahead
 //! of an earlier row still in flight, so the file is always a complete, ordered prefix of the
@@ -10,21 +11,8 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::csvio::{self, safe_cell};
-use crate::outcome::{Outcome, Status};
-
-/// The results file's header.
-pub const HEADER: [&str; 9] = [
-    "line",
-    "name",
-    "success",
-    "status",
-    "http_status",
-    "message",
-    "broadcast_id",
-    "attempts",
-    "elapsed_ms",
-];
+use crate::csvio;
+use crate::ledger::outcome::{write_outcome, Outcome, HEADER};
 
 pub struct ResultsWriter<W: Write> {
     csv: csv::Writer<W>,
@@ -102,86 +90,10 @@ impl<W: Write> ResultsWriter<W> {
     }
 }
 
-/// Write `o` as one CSV record of the results columns, after an optional leading cell.
-pub fn write_outcome<W: Write>(
-    csv: &mut csv::Writer<W>,
-    lead: Option<&str>,
-    o: &Outcome,
-) -> io::Result<()> {
-    let mut line = itoa::Buffer::new();
-    let mut http = itoa::Buffer::new();
-    let mut attempts = itoa::Buffer::new();
-    let mut elapsed = itoa::Buffer::new();
-    let cells = [
-        line.format(o.line),
-        &safe_cell(&o.name),
-        if o.success() { "true" } else { "false" },
-        o.status.as_str(),
-        o.http_status.map_or("", |s| http.format(s)),
-        &safe_cell(&o.message),
-        &safe_cell(o.broadcast_id.as_deref().unwrap_or("")),
-        attempts.format(o.attempts),
-        elapsed.format(o.elapsed.as_millis()),
-    ];
-    match lead {
-        Some(lead) => csv.write_record(std::iter::once(lead).chain(cells))?,
-        None => csv.write_record(cells)?,
-    }
-    Ok(())
-}
-
-/// Where each results column is in a file being read back (it may have been reordered or
-/// extended in a spreadsheet).
-#[derive(Debug, Clone)]
-pub struct Columns([Option<usize>; 9]);
-
-impl Columns {
-    /// Map a header; `None` unless it has at least `line`, `name` and `status`.
-    pub fn from_header(header: &csv::StringRecord) -> Option<Columns> {
-        let mut cols = [None; 9];
-        for (i, h) in header.iter().enumerate() {
-            let h = h.trim_start_matches('\u{feff}').trim();
-            if let Some(c) = HEADER.iter().position(|&want| want == h) {
-                cols[c].get_or_insert(i);
-            }
-        }
-        (cols[0].is_some() && cols[1].is_some() && cols[3].is_some()).then_some(Columns(cols))
-    }
-
-    /// One record back into an [`Outcome`] (with `seq` 0); `None` for a torn or foreign line.
-    pub fn outcome(&self, rec: &csv::StringRecord) -> Option<Outcome> {
-        let cell = |c: usize| {
-            self.0[c]
-                .and_then(|i| rec.get(i))
-                .map(|v| crate::csvio::unmark_text(v.trim()))
-        };
-        let number = |c: usize| cell(c).filter(|v| !v.is_empty()).map(str::parse::<u64>);
-        Some(Outcome {
-            seq: 0,
-            line: cell(0)?.parse().ok()?,
-            name: cell(1)?.to_owned(),
-            status: Status::parse(cell(3)?)?,
-            http_status: number(4)
-                .transpose()
-                .ok()?
-                .map(u16::try_from)
-                .transpose()
-                .ok()?,
-            message: cell(5).unwrap_or_default().to_owned(),
-            broadcast_id: cell(6).filter(|v| !v.is_empty()).map(str::to_owned),
-            attempts: number(7)
-                .transpose()
-                .ok()?
-                .map_or(Ok(0), u32::try_from)
-                .ok()?,
-            elapsed: std::time::Duration::from_millis(number(8).transpose().ok()?.unwrap_or(0)),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::outcome::Status;
     use std::time::Duration;
 
     fn outcome(seq: u64, status: Status) -> Outcome {
@@ -210,45 +122,6 @@ mod tests {
         assert_eq!(lines[0], HEADER.join(","));
         assert_eq!(lines[1], "2,B0,true,created,200,,3000,1,12");
         assert_eq!(lines[4], "5,B3,true,created,200,,3003,1,12");
-    }
-
-    #[test]
-    fn written_outcomes_read_back_the_same() {
-        let mut w = ResultsWriter::new(Vec::new()).unwrap();
-        let mut o = outcome(0, Status::Unknown);
-        o.name = "=SUM(A1)".into();
-        o.http_status = None;
-        o.broadcast_id = None;
-        w.push(o.clone()).unwrap();
-        w.push(outcome(1, Status::Created)).unwrap();
-        let text = String::from_utf8(w.finish().unwrap()).unwrap();
-        let mut r = csv::Reader::from_reader(text.as_bytes());
-        let cols = Columns::from_header(r.headers().unwrap()).unwrap();
-        let back: Vec<Outcome> = r
-            .records()
-            .map(|rec| cols.outcome(&rec.unwrap()).unwrap())
-            .collect();
-        assert_eq!(back[0], o);
-        assert_eq!(back[1], outcome(1, Status::Created).with_seq(0));
-    }
-
-    #[test]
-    fn torn_or_foreign_lines_read_as_nothing() {
-        let cols = Columns::from_header(&csv::StringRecord::from(HEADER.to_vec())).unwrap();
-        for torn in [
-            vec!["5", "B", "true", "crea"],
-            vec!["x", "B", "true", "created"],
-            vec!["5"],
-        ] {
-            assert_eq!(
-                cols.outcome(&csv::StringRecord::from(torn.clone())),
-                None,
-                "{torn:?}"
-            );
-        }
-        assert!(
-            Columns::from_header(&csv::StringRecord::from(vec!["name", "description"])).is_none()
-        );
     }
 
     #[test]

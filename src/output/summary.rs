@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::outcome::Status;
+use crate::ledger::outcome::Status;
 
 /// Counts of outcomes, kept by the collector as results are written.
 #[derive(Debug, Clone, Default)]

@@ -4,8 +4,8 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use bulkcast::input::rules::{parse_request, Cells, DateFormats};
-use bulkcast::input::{InputOptions, RowReader};
+use bulkcast::input::rules::{parse_request, Cells};
+use bulkcast::input::{DateFormats, InputOptions, RowReader};
 use proptest::prelude::*;
 
 const HEADER: &[u8] = b"name,description,phone_number_list,destination,timeout,concurrent_limit,retry_after_minutes,caller_id_number,number_of_retry,start_date_time,end_date_time,time_group,dialstatus,retry_dialstatus\n";

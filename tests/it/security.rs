@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use bulkcast::config::Secret;
 use bulkcast::mock::MockOptions;
+use bulkcast::secret::Secret;
 
 use crate::util::{column, good_csv, results_csv, run, Dir, Smartflo};
 

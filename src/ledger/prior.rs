@@ -10,34 +10,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use super::files::RunFiles;
+use super::journal::{self, Event};
+use super::outcome::{Columns, Outcome, Status};
 use crate::csvio;
 use crate::input::name_fingerprint;
-use crate::outcome::{Outcome, Status};
-use crate::output::journal::{self, Event};
-use crate::output::results::Columns;
-
-/// The three files of a run: the results, the journal beside it, and the results being written.
-#[derive(Debug, Clone)]
-pub struct RunFiles {
-    pub results: std::path::PathBuf,
-    pub journal: std::path::PathBuf,
-    pub partial: std::path::PathBuf,
-}
-
-impl RunFiles {
-    pub fn new(results: &Path) -> RunFiles {
-        let with = |suffix: &str| {
-            let mut name = results.file_name().unwrap_or_default().to_os_string();
-            name.push(suffix);
-            results.with_file_name(name)
-        };
-        RunFiles {
-            results: results.to_owned(),
-            journal: with(".journal"),
-            partial: with(".partial"),
-        }
-    }
-}
 
 /// What is known of one line from earlier runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +147,7 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::journal::Journal;
+    use crate::ledger::journal::Journal;
     use crate::output::results::ResultsWriter;
     use std::time::Duration;
 

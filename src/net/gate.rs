@@ -4,8 +4,11 @@
 //! Smartflo's limit is per account and shared by all calls, so the limiter is one GCRA
 //! (`governor`) for the whole run with an explicit burst (default 1, so the first second does
 //! not overshoot). A 429 means the account is over its limit whatever this process believes,
-//! so it pauses *all* dispatch, not just the task that saw it; afterwards the limiter resumes at
-//! the configured rate without a catch-up burst.
+//! so it pauses every request that has not yet passed the gate, not just the task that saw it.
+//! A pause does not reach requests already past the gate: the dispatcher passes the gate before
+//! it starts a row's task, so a row released just before the 429 still goes out during the
+//! pause. Tasks whose slot fell inside the pause wait for its end and then take new slots from
+//! the limiter, at most `burst` at once.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -54,14 +57,14 @@ impl Gate {
     /// Hold every request back for `d` from now (a longer pause already in force stays).
     pub fn pause_for(&self, d: Duration) {
         let until = Instant::now() + d;
-        let mut p = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = crate::lock(&self.paused_until);
         if p.is_none_or(|old| old < until) {
             *p = Some(until);
         }
     }
 
     fn paused(&self) -> Option<Instant> {
-        let p = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        let p = *crate::lock(&self.paused_until);
         p.filter(|&until| until > Instant::now())
     }
 }

@@ -6,16 +6,15 @@
 //! was sent leaves the outcome unknown (the broadcast may exist), which is not the same as a
 //! failure to connect (nothing reached the server, safe to send again).
 
+use std::sync::Mutex;
 use std::time::Duration;
-
-use std::sync::RwLock;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The largest reply body read; more is cut off (a healthy reply is a few hundred bytes).
 const MAX_BODY: usize = 256 * 1024;
@@ -42,7 +41,9 @@ pub enum ReplyKind {
     Unauthorized,
     /// 429: over the account's rate limit; `retry_after` when the server said.
     TooManyRequests { retry_after: Option<Duration> },
-    /// 5xx or 408: the server did not act; send again.
+    /// 5xx or 408 (or a listing's timeout): sent again after a backoff, as though the server
+    /// did not act. For a create that is certain only of 503 and 408: a 500 can be raised after
+    /// the insert, and a 502 or 504 comes from a gateway while the backend may have finished.
     Retryable,
     /// Nothing reached the server (connection refused, DNS): safe to send again.
     NotSent,
@@ -59,7 +60,7 @@ pub struct Client {
     create_url: reqwest::Url,
     /// The `Authorization` header in use (marked sensitive, so it never prints), and how many
     /// times it has been replaced by a login.
-    auth: RwLock<(Option<HeaderValue>, u64)>,
+    auth: Mutex<(Option<HeaderValue>, u64)>,
 }
 
 impl Client {
@@ -78,7 +79,7 @@ impl Client {
             http,
             base_url,
             create_url,
-            auth: RwLock::new((None, 0)),
+            auth: Mutex::new((None, 0)),
         };
         if let Some(token) = token {
             client.set_token(token)?;
@@ -93,7 +94,7 @@ impl Client {
                 anyhow::anyhow!("the API token has characters that cannot be sent in a header")
             })?;
         header.set_sensitive(true);
-        let mut auth = self.auth.write().unwrap_or_else(|e| e.into_inner());
+        let mut auth = crate::lock(&self.auth);
         *auth = (Some(header), auth.1 + 1);
         Ok(())
     }
@@ -101,11 +102,11 @@ impl Client {
     /// How many tokens have been set; a request sent with an older one may be retried with the
     /// new one after a 401.
     pub fn generation(&self) -> u64 {
-        self.auth.read().unwrap_or_else(|e| e.into_inner()).1
+        crate::lock(&self.auth).1
     }
 
     fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.auth.read().unwrap_or_else(|e| e.into_inner()).0 {
+        match &crate::lock(&self.auth).0 {
             Some(header) => req.header(AUTHORIZATION, header.clone()),
             None => req,
         }

@@ -1,6 +1,6 @@
-//! The journal beside the results file: every event of a run, appended and flushed the moment it
-//! happens, so that a run killed at any instant (`kill -9`, a laptop lid, a power cut of the
-//! terminal) leaves a record the next run can trust.
+//! The journal beside the results file: every event of a run, appended the moment it happens,
+//! so that a run killed at any instant (`kill -9`, a closed laptop, a crash) leaves a record the
+//! next run can trust.
 //!
 //! Two events: `sent`, on the file *before* a create request goes out, and `done`, the row's
 //! outcome. A `sent` with no `done` after it means the broadcast may exist: the next run looks
@@ -9,22 +9,23 @@
 //! line cut short by a crash is the last one and is ignored when the journal is read back. When
 //! a run ends normally the results file is complete and the journal is deleted.
 //!
+//! "On the file" means handed to the operating system with `write`: that survives the process
+//! being killed, but the journal is not synced to the disk, so a power cut or an operating
+//! system crash can lose its most recent lines.
+//!
 //! `sent` events are committed in groups: [`Journal::sent`] only appends to the buffer and
 //! hands back a [`Pending`], and [`Journal::on_file`] writes the buffer out unless a call for a
 //! later event already did. The dispatcher appends the `sent` of every row it releases in one
 //! turn, the first of those rows to run writes them all, and each request still goes out only
-//! after its own `sent` is on the file. One `write` per row was the largest single cost of a
-//! fast run: grouping took `submit --rate 0` from 59% to 68% of `wrk`'s requests/s in
-//! interleaved rounds against the same simulated server.
+//! after its own `sent` is on the file. (Why: the README's Performance section.)
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::outcome::{write_outcome, Columns, Outcome, HEADER};
 use crate::csvio;
-use crate::outcome::Outcome;
-use crate::output::results::{write_outcome, Columns, HEADER};
 
 /// An event read back from a journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ impl Journal {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.inner)
     }
 
     /// Record that a create request for this row is about to be sent. The event is on the file
@@ -203,7 +204,7 @@ pub fn exists(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Status;
+    use crate::ledger::outcome::Status;
     use std::time::Duration;
 
     fn created(line: u64) -> Outcome {

@@ -1,0 +1,49 @@
+//! `bulkcast submit --mock`: a rehearsal against the built-in simulated Smartflo. The simulation
+//! is started here, on a runtime of its own, after the input has been checked, and `submit`
+//! is handed its address and token like any other target; `submit` never knows it is a mock.
+//! The simulation enforces the same limit the run paces itself to.
+
+use anyhow::Result;
+
+use super::submit::{Endpoint, Prepared};
+use crate::config::SubmitConfig;
+use crate::logging::Terminal;
+use crate::mock::{MockOptions, MockServer};
+use crate::secret::{Auth, Secret};
+use crate::Exit;
+
+/// Check the input, start the simulation, and submit to it.
+pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
+    let prepared = Prepared::check(&cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let rate_limit = cfg.rate.per_sec().map_or(0, |r| r.ceil() as u32);
+    let server = rt
+        .block_on(MockServer::start(MockOptions {
+            rate_limit,
+            ..MockOptions::default()
+        }))
+        .map_err(|e| anyhow::anyhow!("cannot start the simulated Smartflo: {e}"))?;
+    terminal.say(&format!(
+        "using the built-in simulated Smartflo at {}",
+        server.url()
+    ));
+    let describe = || {
+        let s = server.stats();
+        format!(
+            "simulated Smartflo saw {} requests: {} broadcasts created, {} names created twice, busiest second {} requests",
+            s.requests,
+            s.created,
+            s.duplicates.len(),
+            s.busiest_second
+        )
+    };
+    let endpoint = Endpoint {
+        base_url: server.url(),
+        auth: Auth::Token(Secret::new(server.token())),
+        describe: Some(&describe),
+    };
+    prepared.send(&cfg, terminal, endpoint)
+}

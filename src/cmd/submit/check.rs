@@ -1,0 +1,132 @@
+//! The check pass: the whole input read once before anything is sent. Header problems stop the
+//! run here, a resumed input must still be the file the results describe, repeated names are
+//! found (the sending pass takes them from here), and the row count gives the progress display
+//! its total. A dry run ends here with its report.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use crate::cmd::validate::warn_unknown_columns;
+use crate::config::SubmitConfig;
+use crate::input::RowReader;
+use crate::ledger::prior::{Prior, Record};
+use crate::logging::Terminal;
+use crate::Exit;
+
+/// What the check pass learned about the input.
+pub(super) struct Check {
+    pub rows: u64,
+    pub invalid: u64,
+    /// Valid rows not created before: what may be sent.
+    pub to_send: u64,
+    /// Rows created by an earlier run.
+    pub done_before: u64,
+    /// Rows an earlier run sent without learning the outcome: looked up before anything else.
+    pub unknown_before: u64,
+    /// The first invalid rows, for a dry run: (line, message).
+    pub first_invalid: Vec<(u64, String)>,
+    /// Rows whose name repeats an earlier row's: line → that row's line. The main pass takes
+    /// them from here instead of tracking every name again.
+    pub duplicates: HashMap<u64, u64>,
+}
+
+/// Read the whole input once before anything is sent: header problems stop the run here, a
+/// resumed input must still be the file the results describe, and the row count gives the
+/// progress display its total.
+pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
+    let mut rows = RowReader::open(&cfg.input, &cfg.input_opts)?;
+    warn_unknown_columns(&rows);
+    let mut check = Check {
+        rows: 0,
+        invalid: 0,
+        to_send: 0,
+        done_before: 0,
+        unknown_before: 0,
+        first_invalid: Vec::new(),
+        duplicates: HashMap::new(),
+    };
+    let (mut shown, mut recorded) = (0, 0usize);
+    let mut mismatches = Vec::new();
+    while let Some(row) = rows.next_row() {
+        let row = row?;
+        check.rows += 1;
+        if let Some(first) = row.duplicate_of {
+            check.duplicates.insert(row.line, first);
+        }
+        if let Err(m) = prior.matches(row.line, &row.name) {
+            mismatches.push(m);
+        }
+        let before = prior.get(row.line);
+        recorded += usize::from(before.is_some());
+        match (before, &row.verdict) {
+            (Some(Prior::Created(_)), _) => check.done_before += 1,
+            (Some(Prior::Unknown { .. }), _) => check.unknown_before += 1,
+            (_, Ok(req)) => {
+                check.to_send += 1;
+                if shown < 3 && cfg.target.is_none() {
+                    shown += 1;
+                    tracing::debug!(
+                        "line {} would be sent as {}",
+                        row.line,
+                        serde_json::to_string(req)?
+                    );
+                }
+            }
+            (_, Err(_)) => {}
+        }
+        if let Err(msg) = &row.verdict {
+            check.invalid += 1;
+            if check.first_invalid.len() < 20 {
+                check.first_invalid.push((row.line, msg.clone()));
+            }
+        }
+    }
+    let missing = prior.len() - recorded;
+    if !mismatches.is_empty() || missing > 0 {
+        let mut why: Vec<String> = mismatches.iter().take(5).cloned().collect();
+        if mismatches.len() > 5 {
+            why.push(format!("and {} more lines differ", mismatches.len() - 5));
+        }
+        if missing > 0 {
+            why.push(format!("{missing} recorded lines are not in the input"));
+        }
+        anyhow::bail!(
+            "{} does not match what {} records ({}). Resume only with the file that run read; \
+             to send a changed file, start a separate run with -o",
+            cfg.input.display(),
+            cfg.results.display(),
+            why.join("; ")
+        );
+    }
+    Ok(check)
+}
+
+pub(super) fn dry_run_report(cfg: &SubmitConfig, check: &Check, terminal: &Terminal) -> Exit {
+    for (line, msg) in &check.first_invalid {
+        terminal.say(&format!("line {line}: {msg}"));
+    }
+    if check.invalid > check.first_invalid.len() as u64 {
+        terminal.say(&format!(
+            "… and {} more invalid rows: `bulkcast validate {}` lists them all",
+            check.invalid - check.first_invalid.len() as u64,
+            cfg.input.display()
+        ));
+    }
+    let mut earlier = String::new();
+    if check.done_before + check.unknown_before > 0 {
+        earlier = format!(
+            "; {} created by an earlier run would be skipped, {} with no known outcome would be looked up first",
+            check.done_before, check.unknown_before
+        );
+    }
+    terminal.say(&format!(
+        "dry run: {} rows; {} would be sent, {} invalid would not{earlier}; nothing was sent (-v shows the first bodies)",
+        check.rows, check.to_send, check.invalid
+    ));
+    if check.invalid == 0 {
+        Exit::Success
+    } else {
+        Exit::SomeFailed
+    }
+}

@@ -1,0 +1,254 @@
+//! The sending pass: the reader thread that streams rows in, the dispatcher that decides what
+//! becomes of each one, and the row task that creates one broadcast and says what came of it.
+//!
+//! ```text
+//! reader thread ──rows──▶ dispatcher ──spawn (≤ concurrency)──▶ row tasks ──outcomes──▶ collector
+//!  (RowReader)   bounded   (reconcile::settle decides rows       (journal "sent", gate,    (mod.rs)
+//!                           it can without sending)               client, retries)
+//! ```
+//!
+//! Both channels are bounded, so a million-row file never sits in memory; a semaphore caps the
+//! requests in flight while the gate caps their rate.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::reconcile::{self, Decision, Known};
+use super::state::RunState;
+use crate::input::{InputError, Row, RowReader};
+use crate::ledger::journal::Pending;
+use crate::ledger::outcome::{Outcome, Status};
+use crate::net::client::{self, Reply, ReplyKind};
+
+/// Rows handed from the reader thread to the dispatcher at a time: one wake-up per batch rather
+/// than per row.
+pub(super) const ROW_BATCH: usize = 64;
+
+/// A row as the dispatcher takes it, with its request already turned into the body that is
+/// sent: the reader thread does that, off the thread that sends.
+pub struct Job {
+    pub seq: u64,
+    pub line: u64,
+    pub name: String,
+    /// The JSON body, or why the row is invalid.
+    pub verdict: Result<Bytes, String>,
+}
+
+impl From<Row> for Job {
+    fn from(row: Row) -> Job {
+        Job {
+            seq: row.seq,
+            line: row.line,
+            name: row.name,
+            verdict: row.verdict.map(|req| req.to_body()),
+        }
+    }
+}
+
+/// A row that is to be sent: where it is in the input, its name and its body.
+#[derive(Clone)]
+pub struct ToSend {
+    pub seq: u64,
+    pub line: u64,
+    pub name: String,
+    pub body: Bytes,
+}
+
+/// The reader thread: stream rows, in batches, into the bounded channel until the input ends.
+pub(super) fn read_rows(
+    mut reader: RowReader,
+    tx: mpsc::Sender<Vec<Job>>,
+) -> Result<(), InputError> {
+    let mut batch = Vec::with_capacity(ROW_BATCH);
+    while let Some(row) = reader.next_row() {
+        batch.push(Job::from(row?));
+        if batch.len() == ROW_BATCH
+            && tx
+                .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))
+                .is_err()
+        {
+            return Ok(()); // the run stopped
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+    Ok(())
+}
+
+/// Turn rows into outcomes, at most `concurrency` sends at once; after a stop, every remaining
+/// row is `not_attempted`.
+///
+/// The dispatcher is the pacer for first attempts: it takes a slot and passes the gate before it
+/// spawns a row's task, so broadcasts are created in the sheet's order (retries then take their
+/// turn at the same gate).
+pub(super) async fn dispatch(
+    run: Arc<RunState>,
+    known: Arc<Known>,
+    mut batches: mpsc::Receiver<Vec<Job>>,
+    out: mpsc::Sender<Outcome>,
+    concurrency: usize,
+) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut rows = Vec::new().into_iter();
+    loop {
+        let Some(row) = rows.next() else {
+            match batches.recv().await {
+                Some(batch) => rows = batch.into_iter(),
+                None => break,
+            }
+            continue;
+        };
+        let row = match reconcile::settle(&known, &run.settled, row) {
+            Decision::Settled(outcome) => {
+                let _ = out.send(outcome).await;
+                continue;
+            }
+            Decision::Send(row) => row,
+        };
+        let slot = tokio::select! {
+            biased;
+            _ = run.stop.cancelled() => None,
+            slot = slots.clone().acquire_owned() => slot.ok(),
+        };
+        let cleared = slot.is_some() && run.cleared().await;
+        // Appended here, written by the first of the rows released together to run.
+        let pending = slot
+            .filter(|_| cleared)
+            .and_then(|slot| Some((slot, run.record_sent(row.line, &row.name)?)));
+        let Some((slot, pending)) = pending else {
+            let _ = out.send(not_attempted(&run, row)).await;
+            continue;
+        };
+        let (run, out) = (run.clone(), out.clone());
+        // A row's task holds its slot until its outcome is handed on. (Plain tasks, not a
+        // JoinSet: the slots already say when all are done.)
+        tokio::spawn(async move {
+            let outcome = process(&run, row, pending, true).await;
+            let _ = out.send(outcome).await;
+            drop(slot);
+        });
+    }
+    // Every row's task has finished once every slot is free again.
+    let all = u32::try_from(concurrency).expect("concurrency fits the semaphore");
+    let _ = slots.acquire_many(all).await;
+}
+
+/// The outcome of a row the run stopped before sending.
+pub(super) fn not_attempted(run: &RunState, row: ToSend) -> Outcome {
+    let why = run
+        .stop_reason()
+        .unwrap_or_else(|| "the run stopped".into());
+    Outcome::unsent(
+        row.seq,
+        row.line,
+        row.name,
+        Status::NotAttempted,
+        format!("not sent: {why}"),
+    )
+}
+
+/// Create one broadcast and say what became of it. The row's `sent` event (`pending`, from
+/// [`RunState::record_sent`]) is on the journal's file before the first request goes out;
+/// `cleared` says the caller already passed the gate for the first attempt.
+pub(super) async fn process(
+    run: &RunState,
+    row: ToSend,
+    pending: Pending,
+    cleared: bool,
+) -> Outcome {
+    if let Err(e) = run.journal.on_file(pending) {
+        run.journal_failed(&e);
+        return not_attempted(run, row);
+    }
+    run.sent.fetch_add(1, Ordering::Relaxed);
+    let (reply, attempts, first_sent) = create(run, &row.body, cleared).await;
+    let Some(reply) = reply else {
+        return not_attempted(run, row);
+    };
+    let (status, message) = judge(run, &reply, attempts);
+    if status != Status::Created {
+        run.row_failed();
+    }
+    let outcome = Outcome {
+        seq: row.seq,
+        line: row.line,
+        name: row.name.clone(),
+        status,
+        http_status: reply.status,
+        message,
+        broadcast_id: reply
+            .body
+            .as_ref()
+            .and_then(client::broadcast_id)
+            .filter(|_| status == Status::Created),
+        attempts,
+        elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
+    };
+    if status == Status::Unknown {
+        reconcile::remember(run, row, &outcome);
+    }
+    outcome
+}
+
+/// Send one create until a final reply; after a 401 with an expired token, log in again (once
+/// per run) and send again. The last reply (`None` if the run stopped before the first attempt),
+/// the attempts made and when the first went out.
+async fn create(
+    run: &RunState,
+    body: &Bytes,
+    mut cleared: bool,
+) -> (Option<Reply>, u32, Option<Instant>) {
+    let (mut attempts, mut first_sent) = (0, None);
+    loop {
+        let token = run.client.generation();
+        let sent = run.send(cleared, || run.client.create(body)).await;
+        attempts += sent.attempts;
+        first_sent = first_sent.or(sent.first_sent);
+        match sent.reply {
+            Some(r) if r.kind == ReplyKind::Unauthorized && run.relogin(token).await => {
+                cleared = false
+            }
+            other => return (other, attempts, first_sent),
+        }
+    }
+}
+
+/// A create's final reply as the row's status and message.
+fn judge(run: &RunState, reply: &Reply, attempts: u32) -> (Status, String) {
+    match reply.kind {
+        ReplyKind::Ok => (Status::Created, reply.message.clone()),
+        ReplyKind::Rejected => (Status::Rejected, reply.message.clone()),
+        ReplyKind::Unauthorized => {
+            run.stop(
+                "the server rejected the credentials (HTTP 401) during the run; stopped so as not \
+                 to lock the account with repeated failures",
+                true,
+            );
+            (Status::Failed, format!("HTTP 401: {}", reply.message))
+        }
+        ReplyKind::Unknown => (
+            Status::Unknown,
+            format!(
+                "{}; not sent again before checking the account for its name",
+                reply.message
+            ),
+        ),
+        ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent => {
+            let stopped = run.stop.is_cancelled() && attempts <= run.max_retries;
+            let why = if stopped {
+                "the run stopped before the next retry"
+            } else {
+                "gave up"
+            };
+            (
+                Status::Failed,
+                format!("{why} after {attempts} attempts; last: {}", reply.message),
+            )
+        }
+    }
+}

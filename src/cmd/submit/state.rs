@@ -1,0 +1,289 @@
+//! The run's shared state ([`RunState`]) and the one loop every request goes through: the gate,
+//! the attempt, and a retry after what may be retried. Logging in (and again after a 401) lives
+//! here too, as it is a request like any other.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio_util::sync::CancellationToken;
+
+use super::reconcile::{Settled, Unresolved};
+use crate::ledger::journal::{Journal, Pending};
+use crate::net::client::{Client, Reply, ReplyKind};
+use crate::net::gate::{self, Gate};
+use crate::output::summary::latency_histogram;
+use crate::secret::Secret;
+
+/// Backoff for retries: full jitter over `BASE × 2^n`, at most `CAP`.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// The longest `Retry-After` obeyed as given; a longer one is cut to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// Everything the stages and row tasks of one run share: the client and the gate every
+/// request goes through, the journal, the stop signals, and the counts for the summary.
+pub struct RunState {
+    pub client: Client,
+    pub gate: Gate,
+    pub journal: Journal,
+    pub max_retries: u32,
+    pub max_errors: Option<u64>,
+    /// Stop sending new rows.
+    pub stop: CancellationToken,
+    /// Give up on requests in flight (second Ctrl-C).
+    pub abandon: CancellationToken,
+    stop_reason: Mutex<Option<String>>,
+    fatal: AtomicBool,
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub too_many_requests: AtomicU64,
+    /// Rows sent in this run.
+    pub sent: AtomicU64,
+    failures: AtomicU64,
+    pub latency: Mutex<Histogram<u64>>,
+    /// Rows settled without sending, by why.
+    pub settled: Settled,
+    /// Rows whose outcome is unknown, for the lookup round at the end.
+    pub unresolved: Mutex<Vec<Unresolved>>,
+    /// Email and password, when the run logs in rather than using a token.
+    login: Option<(String, Secret)>,
+    /// Logins after the first (at most one, after a 401).
+    relogins: tokio::sync::Mutex<u32>,
+}
+
+impl RunState {
+    pub fn new(
+        login: Option<(String, Secret)>,
+        client: Client,
+        gate: Gate,
+        journal: Journal,
+        max_retries: u32,
+        max_errors: Option<u64>,
+    ) -> RunState {
+        RunState {
+            client,
+            gate,
+            journal,
+            max_retries,
+            max_errors,
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            stop_reason: Mutex::new(None),
+            fatal: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            too_many_requests: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            latency: Mutex::new(latency_histogram()),
+            settled: Settled::default(),
+            unresolved: Mutex::new(Vec::new()),
+            login,
+            relogins: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    /// Whether the run logs in with an email and password (rather than using a token).
+    pub fn logs_in(&self) -> bool {
+        self.login.is_some()
+    }
+
+    /// Log in with the run's email and password and use the token from now on. Goes through
+    /// the gate like every call; a refusal is not retried (failed logins lock accounts).
+    pub async fn login(&self) -> anyhow::Result<()> {
+        let Some((email, password)) = &self.login else {
+            anyhow::bail!("no email and password to log in with");
+        };
+        let Some(reply) = self
+            .send(false, || self.client.login(email, password))
+            .await
+            .reply
+        else {
+            anyhow::bail!("stopped before logging in");
+        };
+        match reply.kind {
+            ReplyKind::Ok => {
+                let token = reply.body.as_ref().and_then(|b| b["access_token"].as_str()).unwrap_or_default();
+                if token.is_empty() {
+                    anyhow::bail!("the login reply carried no access_token");
+                }
+                self.client.set_token(&Secret::new(token))
+            }
+            ReplyKind::Unauthorized => anyhow::bail!(
+                "the login for {email} was rejected (HTTP 401: {}); not tried again, as repeated failed \
+                 logins lock Smartflo accounts",
+                reply.message
+            ),
+            _ => anyhow::bail!("logging in failed: {}", reply.message),
+        }
+    }
+
+    /// After a 401 on a request sent with token generation `used`: whether a fresh token is now
+    /// in place to send again with. Logs in again at most once per run.
+    pub async fn relogin(&self, used: u64) -> bool {
+        if self.login.is_none() {
+            return false;
+        }
+        let mut done = self.relogins.lock().await;
+        if self.client.generation() > used {
+            return true; // another task already logged in again
+        }
+        if *done >= 1 {
+            return false;
+        }
+        *done += 1;
+        tracing::info!("the token was rejected (401); logging in again, once");
+        match self.login().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                false
+            }
+        }
+    }
+
+    /// Append the `sent` event of a row about to be sent; `None` (and the run stopped) when the
+    /// journal cannot be written.
+    pub fn record_sent(&self, line: u64, name: &str) -> Option<Pending> {
+        self.journal
+            .sent(line, name)
+            .map_err(|e| self.journal_failed(&e))
+            .ok()
+    }
+
+    pub fn journal_failed(&self, e: &std::io::Error) {
+        self.stop(
+            format!(
+                "cannot write the journal: {e}. Sending stopped at once; free the disk, then run again \
+                 with --resume (rows with no known outcome are looked up on the account first)"
+            ),
+            true,
+        );
+    }
+
+    /// Stop dispatching, remembering the first reason given.
+    pub fn stop(&self, reason: impl Into<String>, fatal: bool) {
+        let mut r = crate::lock(&self.stop_reason);
+        if r.is_none() {
+            *r = Some(reason.into());
+        }
+        if fatal {
+            self.fatal.store(true, Ordering::SeqCst);
+        }
+        self.stop.cancel();
+    }
+
+    /// Count a row that was sent and did not succeed; stop dispatching at `--max-errors`.
+    pub fn row_failed(&self) {
+        let failures = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.max_errors.is_some_and(|max| failures >= max) {
+            self.stop(
+                format!("--max-errors reached ({failures} rows failed)"),
+                false,
+            );
+        }
+    }
+
+    pub fn stop_reason(&self) -> Option<String> {
+        crate::lock(&self.stop_reason).clone()
+    }
+
+    pub fn is_fatal(&self) -> bool {
+        self.fatal.load(Ordering::SeqCst)
+    }
+
+    fn record_latency(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        crate::lock(&self.latency).saturating_record(us);
+    }
+
+    /// Wait for the gate unless the run stops first; `false` when it stopped.
+    pub async fn cleared(&self) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => false,
+            _ = self.gate.ready() => true,
+        }
+    }
+
+    /// Send until a final reply, retrying what may be retried. Every attempt passes the gate;
+    /// `cleared` says the caller already passed it for the first one.
+    pub async fn send<F, Fut>(&self, mut cleared: bool, mut attempt: F) -> Sent
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Reply>,
+    {
+        let mut sent = Sent {
+            reply: None,
+            attempts: 0,
+            first_sent: None,
+        };
+        loop {
+            if !std::mem::take(&mut cleared) && !self.cleared().await {
+                return sent;
+            }
+            sent.attempts += 1;
+            let attempts = sent.attempts;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let reply = tokio::select! {
+                biased;
+                _ = self.abandon.cancelled() => Reply {
+                    kind: ReplyKind::Unknown,
+                    status: None,
+                    message: "abandoned at the second Ctrl-C while in flight; the broadcast may have been created".into(),
+                    body: None,
+                },
+                reply = attempt() => reply,
+            };
+            self.record_latency(started.elapsed());
+            sent.first_sent.get_or_insert(started);
+            let wait = match reply.kind {
+                ReplyKind::TooManyRequests { retry_after } => {
+                    self.too_many_requests.fetch_add(1, Ordering::Relaxed);
+                    // The account is over its limit: everyone waits, at least the limit's window.
+                    let pause = retry_after.map_or_else(
+                        || {
+                            Duration::from_secs(1)
+                                + gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
+                        },
+                        |d| d.min(MAX_RETRY_AFTER),
+                    );
+                    self.gate.pause_for(pause);
+                    tracing::debug!("429: pausing all requests for {pause:?}");
+                    Duration::ZERO
+                }
+                ReplyKind::Retryable | ReplyKind::NotSent => {
+                    gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
+                }
+                _ => {
+                    sent.reply = Some(reply);
+                    return sent;
+                }
+            };
+            tracing::debug!("attempt {attempts}: {}", reply.message);
+            sent.reply = Some(reply);
+            if attempts > self.max_retries {
+                return sent;
+            }
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return sent,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// What [`RunState::send`] came to.
+pub struct Sent {
+    /// The last reply; `None` if the run stopped before the first attempt.
+    pub reply: Option<Reply>,
+    pub attempts: u32,
+    /// When the first attempt went out (time waiting for the rate is not the server's).
+    pub first_sent: Option<Instant>,
+}

@@ -1,0 +1,9 @@
+//! The run's records on disk, where the promise "every broadcast is created exactly once" is
+//! written down: what became of a row ([`outcome`], with the codec the results file and the
+//! journal share), the crash-safe event log ([`journal`]), what earlier runs recorded
+//! ([`prior`], for `--resume`), and the files of one run with their lifecycle ([`files`]).
+
+pub mod files;
+pub mod journal;
+pub mod outcome;
+pub mod prior;

@@ -1,0 +1,5 @@
+//! Talking to Smartflo: the HTTP [`client`] that turns one request into one classified reply,
+//! and the [`gate`] every request passes to hold the account's rate (promise 3).
+
+pub mod client;
+pub mod gate;
