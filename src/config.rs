@@ -240,6 +240,7 @@ pub struct Rate(Option<f64>);
 impl Rate {
     pub const UNLIMITED: Rate = Rate(None);
 
+    #[cfg(test)]
     pub fn per_second(n: f64) -> Rate {
         Rate(Some(n))
     }

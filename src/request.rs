@@ -89,6 +89,7 @@ impl DialStatuses {
         &self.codes[..usize::from(self.len)]
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -3,7 +3,7 @@
 //! journal share), the crash-safe event log ([`journal`]), what earlier runs recorded
 //! ([`prior`], for `--resume`), and the files of one run with their lifecycle ([`files`]).
 
-pub mod files;
-pub mod journal;
+pub(crate) mod files;
+pub(crate) mod journal;
 pub mod outcome;
-pub mod prior;
+pub(crate) mod prior;

@@ -13,6 +13,7 @@
 //! connection without any reply, as a real network failure would.
 
 mod api;
+mod validation;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -421,5 +422,44 @@ struct InFlight<'a>(&'a AtomicU64);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        options: MockOptions,
+    }
+
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        let o = MockOptions::default();
+        assert_eq!(o.token, DEFAULT_TOKEN);
+        assert_eq!(o.email, DEFAULT_EMAIL);
+        assert_eq!(o.password.expose(), DEFAULT_PASSWORD);
+        assert_eq!((o.rate_limit, o.latency, o.seed), (0, Duration::ZERO, 0));
+        assert_eq!(o.slow_delay, Duration::from_secs(5));
+        assert!(o.reply_with_id, "ids are sent unless --no-id");
+        assert_eq!((o.retry_after, o.rotate_token_after), (None, None));
+        assert_eq!(o.fail_5xx + o.fail_429 + o.drop_after_create, 0.0);
+    }
+
+    #[test]
+    fn flags_set_the_options_and_probabilities_are_checked() {
+        let o = Flags::try_parse_from(["m", "--no-id", "--fail-5xx", "0.5", "--latency", "50ms"])
+            .unwrap()
+            .options;
+        assert!(!o.reply_with_id);
+        assert_eq!(o.fail_5xx, 0.5);
+        assert_eq!(o.latency, Duration::from_millis(50));
+        let err = Flags::try_parse_from(["m", "--fail-429", "1.5"])
+            .err()
+            .expect("1.5 is not a probability");
+        assert!(err.to_string().contains("between 0 and 1"), "{err}");
     }
 }

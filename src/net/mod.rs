@@ -2,4 +2,4 @@
 //! and the [`gate`] every request passes to hold the account's rate (promise 3).
 
 pub mod client;
-pub mod gate;
+pub(crate) mod gate;

@@ -58,12 +58,8 @@ impl<W: Write> ResultsWriter<W> {
         Ok(())
     }
 
-    /// Push what is written so far to the file.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.csv.flush()
-    }
-
     /// Outcomes waiting for an earlier row.
+    #[cfg(test)]
     pub fn held_back(&self) -> usize {
         self.pending.len()
     }
