@@ -56,7 +56,7 @@ pub enum ReplyKind {
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
-    /// Parsed once: parsing a URL per request showed in profiles.
+    /// Parsed once, not per request.
     create_url: reqwest::Url,
     /// The `Authorization` header in use (marked sensitive, so it never prints), and how many
     /// times it has been replaced by a login.
