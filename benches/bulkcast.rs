@@ -105,6 +105,7 @@ fn submit(c: &mut Criterion) {
                             base_url: server.url(),
                             auth: Auth::Token(Secret::new(server.token())),
                         }),
+                        target_name: server.url(),
                         rate: Rate::UNLIMITED,
                         burst: NonZeroU32::MIN,
                         concurrency,
@@ -205,7 +206,7 @@ fn results_writer(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ROWS));
     group.bench_function("100k_rows", |b| {
         b.iter(|| {
-            let mut w = ResultsWriter::new(Vec::with_capacity(16 << 20)).unwrap();
+            let mut w = ResultsWriter::new(Vec::with_capacity(16 << 20), "bench").unwrap();
             for o in &order {
                 w.push(o.clone()).unwrap();
             }

@@ -69,13 +69,17 @@ pub struct TemplateArgs {
     /// Where to write the template [default: standard output]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace FILE if it exists (without this, an existing file is never touched)
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The spreadsheet's CSV export
     pub input: PathBuf,
-    /// The results CSV [default: <input stem>.results.csv beside the input]
+    /// The results CSV [default: <input stem>.results.csv beside the input; with --mock,
+    /// <input stem>.mock-results.csv]
     #[arg(short, long, value_name = "RESULTS")]
     pub output: Option<PathBuf>,
     #[command(flatten)]

@@ -14,6 +14,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{InputArgs, SubmitArgs, ValidateArgs};
 use crate::input::{DateFormats, Field, InputOptions};
+use crate::ledger::files::RunFiles;
+use crate::ledger::outcome::SIMULATION;
 use crate::secret::{read_auth, Auth};
 
 /// The most requests `submit` keeps in flight (each holds a connection, and a file descriptor).
@@ -26,6 +28,16 @@ pub struct ValidateConfig {
 }
 
 pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
+    if let Some(report) = &args.output {
+        if args.input.as_os_str() != "-" && same_file(report, &args.input) {
+            bail!(
+                "-o {} is the input file {}: writing the report there would destroy the sheet; \
+                 choose another path",
+                report.display(),
+                args.input.display()
+            );
+        }
+    }
     Ok(ValidateConfig {
         input: args.input,
         report: args.output,
@@ -91,6 +103,8 @@ pub struct SubmitConfig {
     pub input_opts: InputOptions,
     /// `None` when `--dry-run`: nothing will be contacted.
     pub target: Option<Target>,
+    /// The server the run's record names (the base URL, or the simulation), dry runs included.
+    pub target_name: String,
     pub rate: Rate,
     pub burst: NonZeroU32,
     pub concurrency: usize,
@@ -129,27 +143,20 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
     let timeout = parse_seconds(&args.timeout).context("--timeout")?;
     let results = args
         .output
-        .unwrap_or_else(|| default_results_path(&args.input));
-    if same_file(&results, &args.input) {
-        bail!(
-            "the results file would be the input file {}",
-            args.input.display()
-        );
-    }
-    if let Some(failed) = &args.failed {
-        if same_file(failed, &args.input) || same_file(failed, &results) {
-            bail!(
-                "--failed {} would overwrite the input or the results; choose another path",
-                failed.display()
-            );
-        }
-    }
+        .clone()
+        .unwrap_or_else(|| default_results_path(&args.input, args.mock));
+    check_output_paths(&args, &results)?;
+    let base_url = args.base_url.trim_end_matches('/').to_owned();
+    let target_name = if args.mock {
+        SIMULATION.to_owned()
+    } else {
+        base_url.clone()
+    };
     let target = if args.dry_run {
         None
     } else if args.mock {
         Some(Target::Mock)
     } else {
-        let base_url = args.base_url.trim_end_matches('/').to_owned();
         check_base_url(&base_url, args.allow_insecure_http)?;
         Some(Target::Remote {
             base_url,
@@ -161,6 +168,7 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         results,
         input_opts,
         target,
+        target_name,
         rate,
         burst,
         concurrency,
@@ -174,21 +182,73 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
     })
 }
 
-/// Whether two paths name the same file (or would, once created).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
+/// No file a run writes may be the input, or another of its outputs.
+fn check_output_paths(args: &SubmitArgs, results: &Path) -> Result<()> {
+    let files = RunFiles::new(results);
+    let mut outputs: Vec<(&str, &Path)> = vec![("the results file", results)];
+    outputs.extend(files.companions().map(|p| ("a file beside the results", p)));
+    if let Some(failed) = &args.failed {
+        outputs.push(("--failed", failed));
+    }
+    if let Some(summary) = &args.summary_json {
+        outputs.push(("--summary-json", summary));
+    }
+    for (i, (what, path)) in outputs.iter().enumerate() {
+        if same_file(path, &args.input) {
+            bail!(
+                "{what} {} would be the input file {}; choose another path",
+                path.display(),
+                args.input.display()
+            );
+        }
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, p)| same_file(path, p)) {
+            bail!(
+                "{what} {} would overwrite {other}; choose another path",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same file (or would, once created), however each is spelled:
+/// `./x.csv`, `../dir/x.csv`, a symbolic link, or a second hard link.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
         _ => a == b,
     }
 }
 
-/// `<input stem>.results.csv` beside the input.
-pub fn default_results_path(input: &Path) -> PathBuf {
+/// `path` made absolute with every link resolved; for a file not there yet, its folder's.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Some(p);
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(parent.canonicalize().ok()?.join(name))
+}
+
+/// `<input stem>.results.csv` beside the input; `<input stem>.mock-results.csv` for a `--mock`
+/// rehearsal, so that a rehearsal's record never stands in the way of the real run.
+pub fn default_results_path(input: &Path, mock: bool) -> PathBuf {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input".into());
-    input.with_file_name(format!("{stem}.results.csv"))
+    let kind = if mock { "mock-results" } else { "results" };
+    input.with_file_name(format!("{stem}.{kind}.csv"))
 }
 
 /// Refuse to send a token in clear text: `https://`, or `http://` to this machine only (the

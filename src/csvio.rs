@@ -63,6 +63,17 @@ pub fn reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
         .from_reader(input)
 }
 
+/// A reader of single records of bulkcast's own files, started at a record's first byte (no
+/// header): how an earlier run's outcome is read back from where it was recorded.
+pub fn record_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(4 * 1024)
+        .from_reader(input)
+}
+
 /// The writer for every CSV bulkcast writes (reports, results, journals).
 pub fn writer<W: Write>(output: W) -> csv::Writer<W> {
     writer_with(output, b',')

@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
     let terminal = logging::init(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Validate(args) => config::validate(args).and_then(|cfg| cmd::validate::run(&cfg)),
-        Command::Template(args) => cmd::template::run(args.output.as_deref()),
+        Command::Template(args) => cmd::template::run(args.output.as_deref(), args.force),
         Command::Submit(args) => config::submit(args).and_then(|cfg| match cfg.target {
             Some(Target::Mock) => cmd::rehearsal::run(cfg, &terminal),
             _ => cmd::submit::run(cfg, &terminal),

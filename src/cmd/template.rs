@@ -13,11 +13,9 @@ use crate::input::Field;
 use crate::Exit;
 
 /// Write a header naming every field and one example row (starting tomorrow) that validates.
-pub fn run(output: Option<&Path>) -> Result<Exit> {
+pub fn run(output: Option<&Path>, force: bool) -> Result<Exit> {
     let out: Box<dyn Write> = match output {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-        ),
+        Some(path) => Box::new(create(path, force)?),
         None => Box::new(io::stdout().lock()),
     };
     let mut w = csvio::writer(out);
@@ -33,6 +31,28 @@ pub fn run(output: Option<&Path>) -> Result<Exit> {
             .map(|()| Exit::Success)
             .context("writing the template"),
     }
+}
+
+/// Create `path` for the template; an existing file only with `force`.
+fn create(path: &Path, force: bool) -> Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    options.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} already exists: bulkcast will not replace it (it may be a filled sheet). \
+                 Choose another path, or add --force to replace it",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
+        }
+    })
 }
 
 /// An example row for [`run`], in the order of [`Field::ALL`].

@@ -12,6 +12,7 @@ mod dates;
 pub mod fields;
 mod names;
 pub mod rules;
+mod watch;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -26,6 +27,7 @@ use thiserror::Error;
 pub use dates::DateFormats;
 pub use fields::Field;
 pub use rules::Problem;
+pub use watch::Watched;
 
 use crate::csvio;
 use crate::request::BroadcastRequest;

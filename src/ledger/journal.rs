@@ -1,27 +1,35 @@
 //! The journal beside the results file: every event of a run, appended the moment it happens,
-//! so that a run killed at any instant (`kill -9`, a closed laptop, a crash) leaves a record the
+//! so that a run killed at any instant — or a machine that loses power — leaves a record the
 //! next run can trust.
 //!
-//! Two events: `sent`, on the file *before* a create request goes out, and `done`, the row's
-//! outcome. A `sent` with no `done` after it means the broadcast may exist: the next run looks
-//! its name up on the account before sending it again. Each event is one CSV line; lines are
-//! appended to a file opened for appending, a buffer at a time, each buffer in one `write`. A
-//! line cut short by a crash is the last one and is ignored when the journal is read back. When
-//! a run ends normally the results file is complete and the journal is deleted.
+//! Three events: `target`, the server this run talks to (written when the journal is opened);
+//! `sent`, on the disk *before* a create request goes out; and `done`, the row's outcome. A
+//! `sent` with no `done` after it means the broadcast may exist: the next run looks its name up
+//! on the account before sending it again. Each event is one CSV line. When a run ends normally
+//! the results file is complete and the journal is deleted.
 //!
-//! "On the file" means handed to the operating system with `write`: that survives the process
-//! being killed, but the journal is not synced to the disk, so a power cut or an operating
-//! system crash can lose its most recent lines.
+//! What survives what:
+//! - A `sent` is written and synced to the disk (`fdatasync`) before its request leaves, so it
+//!   survives a killed process and a power cut alike. A new journal's directory is synced too.
+//! - `done` events are written (handed to the operating system) as soon as no other outcome is
+//!   waiting, and synced with the next `sent`. A killed process keeps them; a power cut can
+//!   lose the most recent ones, which only turns those rows back into `sent` without `done`:
+//!   looked up, never sent blindly.
 //!
 //! `sent` events are committed in groups: [`Journal::sent`] only appends to the buffer and
-//! hands back a [`Pending`], and [`Journal::on_file`] writes the buffer out unless a call for a
-//! later event already did. The dispatcher appends the `sent` of every row it releases in one
-//! turn, the first of those rows to run writes them all, and each request still goes out only
-//! after its own `sent` is on the file. (Why: the README's Performance section.)
+//! hands back a [`Pending`], and [`Journal::on_file`] writes and syncs the buffer unless a call
+//! for a later event already did. The dispatcher appends the `sent` of every row it releases in
+//! one turn, and the first of those rows to run syncs them all. (Why: the README's Performance
+//! section.)
+//!
+//! Reading back is strict. A last line cut short by a crash is ignored (and cut off when the
+//! journal is opened again); anything else that is not an event — an unbalanced quote, NULs, a
+//! foreign line — is [`Damaged`], with its line: a damaged record is never read as a smaller one.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
@@ -30,32 +38,57 @@ use crate::csvio;
 /// An event read back from a journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Sent { line: u64, name: String },
-    Done(Outcome),
+    /// A run opened the journal to talk to this server.
+    Target(String),
+    Sent {
+        line: u64,
+        name: String,
+    },
+    /// An outcome, the target it records (`None` from a journal of an earlier version), and
+    /// the byte where its record starts in the journal (to read it again later).
+    Done {
+        outcome: Outcome,
+        target: Option<String>,
+        at: u64,
+    },
 }
+
+/// How a journal's writes are made durable: `File::sync_data`, or a test's stand-in.
+pub type SyncFn = Box<dyn Fn(&File) -> io::Result<()> + Send + Sync>;
 
 pub struct Journal {
     inner: Mutex<Inner>,
+    sync: SyncFn,
+    /// The server this run talks to, recorded with every outcome.
+    target: String,
 }
 
 struct Inner {
     /// One writer for every event: its buffer is flushed to the file in one `write` per flush.
     csv: csv::Writer<File>,
-    /// Events appended so far, and how many of them are on the file.
+    /// Events appended so far, how many of them are written to the file, and how many are
+    /// synced to the disk.
     appended: u64,
-    on_file: u64,
+    written: u64,
+    durable: u64,
 }
 
-/// A `sent` event appended to the journal but perhaps not yet on its file: pass it to
+/// A `sent` event appended to the journal but perhaps not yet on the disk: pass it to
 /// [`Journal::on_file`] before sending the request.
-#[must_use = "a request may go out only once its `sent` event is on the file"]
+#[must_use = "a request may go out only once its `sent` event is on the disk"]
 #[derive(Debug)]
 pub struct Pending(u64);
 
 impl Journal {
-    /// Open `path` for appending, creating it with a header if new. A last line left incomplete
-    /// by a crash is closed off first, so the next event starts on a line of its own.
-    pub fn open(path: &Path) -> io::Result<Journal> {
+    /// Open `path` for appending, creating it with a header if new (and syncing its directory),
+    /// and record that this run talks to `target`. A last line left incomplete by a crash is
+    /// cut off first, so the next event starts on a line of its own.
+    pub fn open(path: &Path, target: &str) -> io::Result<Journal> {
+        Journal::open_with_sync(path, target, Box::new(|f: &File| f.sync_data()))
+    }
+
+    /// [`Journal::open`], making writes durable with `sync` (tests count or fail syncs).
+    pub fn open_with_sync(path: &Path, target: &str, sync: SyncFn) -> io::Result<Journal> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -64,20 +97,25 @@ impl Journal {
         let len = file.metadata()?.len();
         if len == 0 {
             file.write_all(&header_line())?;
+            sync(&file)?;
+            super::sync_parent(path)?;
         } else {
-            let mut last = [0u8];
-            file.seek(SeekFrom::Start(len - 1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                file.write_all(b"\n")?;
+            let whole = complete_lines(&mut file, len)?;
+            if whole < len {
+                file.set_len(whole)?;
             }
         }
+        let mut csv = csvio::writer(file);
+        csv.write_record(["target", "", &csvio::safe_cell(&escape(target))])?;
         Ok(Journal {
             inner: Mutex::new(Inner {
-                csv: csvio::writer(file),
-                appended: 0,
-                on_file: 0,
+                csv,
+                appended: 1,
+                written: 0,
+                durable: 0,
             }),
+            sync,
+            target: escape(target).into_owned(),
         })
     }
 
@@ -85,57 +123,76 @@ impl Journal {
         crate::lock(&self.inner)
     }
 
-    /// Record that a create request for this row is about to be sent. The event is on the file
+    /// Record that a create request for this row is about to be sent. The event is on the disk
     /// once [`Journal::on_file`] has returned for it.
     pub fn sent(&self, line: u64, name: &str) -> io::Result<Pending> {
         let mut j = self.lock();
         let mut n = itoa::Buffer::new();
         j.csv
-            .write_record(["sent", n.format(line), &csvio::safe_cell(name)])?;
+            .write_record(["sent", n.format(line), &csvio::safe_cell(&escape(name))])?;
         j.appended += 1;
         Ok(Pending(j.appended))
     }
 
-    /// Make sure the `sent` event behind `pending` is on the file, writing out everything
-    /// appended so far unless that has been done since it was appended.
+    /// Make sure the `sent` event behind `pending` is on the disk: write out and sync everything
+    /// appended so far, unless that has been done since it was appended.
     pub fn on_file(&self, pending: Pending) -> io::Result<()> {
         let mut j = self.lock();
-        if j.on_file >= pending.0 {
+        if j.durable >= pending.0 {
             return Ok(());
         }
-        j.flush()
+        j.write()?;
+        (self.sync)(j.csv.get_ref())?;
+        j.durable = j.written;
+        Ok(())
     }
 
-    /// Record a row's outcome. It reaches the file at the next [`Journal::flush`] (or
-    /// [`Journal::on_file`]): an outcome lost to a crash before that is only a `sent` without a
-    /// `done`, which the next run looks up rather than sends.
+    /// Record a row's outcome. It reaches the file at the next
+    /// [`Journal::flush`] (or [`Journal::on_file`]): an outcome lost to a crash before that is
+    /// only a `sent` without a `done`, which the next run looks up rather than sends.
     pub fn done(&self, o: &Outcome) -> io::Result<()> {
         let mut j = self.lock();
-        write_outcome(&mut j.csv, Some("done"), o)?;
+        let escaped;
+        let o = if [&o.name, &o.message].iter().any(|s| needs_escape(s))
+            || o.broadcast_id.as_deref().is_some_and(needs_escape)
+        {
+            escaped = Outcome {
+                name: escape(&o.name).into_owned(),
+                message: escape(&o.message).into_owned(),
+                broadcast_id: o.broadcast_id.as_deref().map(|s| escape(s).into_owned()),
+                ..o.clone()
+            };
+            &escaped
+        } else {
+            o
+        };
+        write_outcome(&mut j.csv, Some("done"), o, &self.target)?;
         j.appended += 1;
         Ok(())
     }
 
-    /// Put every event recorded so far on the file.
+    /// Write every event recorded so far to the file (not synced).
     pub fn flush(&self) -> io::Result<()> {
-        self.lock().flush()
+        self.lock().write()
+    }
+
+    /// Events on the disk so far (tests).
+    #[cfg(test)]
+    pub fn durable(&self) -> u64 {
+        self.lock().durable
     }
 }
 
 impl Inner {
-    fn flush(&mut self) -> io::Result<()> {
+    fn write(&mut self) -> io::Result<()> {
         self.csv.flush()?;
-        self.on_file = self.appended;
+        self.written = self.appended;
         Ok(())
     }
 }
 
-/// Read every complete event of the journal at `path`, in the order they happened. Lines that
-/// are not events (a torn last line, foreign text) are skipped and counted.
-pub fn read(path: &Path) -> io::Result<(Vec<Event>, usize)> {
-    let mut file = File::open(path)?;
-    // Only whole lines: a crash can leave the last one cut short.
-    let len = file.metadata()?.len();
+/// Where the last complete line of `file` (of `len` bytes) ends.
+fn complete_lines(file: &mut File, len: u64) -> io::Result<u64> {
     let mut end = len;
     let mut tail = [0u8; 4096];
     while end > 0 {
@@ -143,49 +200,175 @@ pub fn read(path: &Path) -> io::Result<(Vec<Event>, usize)> {
         file.seek(SeekFrom::Start(from))?;
         let chunk = &mut tail[..(end - from) as usize];
         file.read_exact(chunk)?;
-        match chunk.iter().rposition(|&b| b == b'\n') {
-            Some(i) => {
-                end = from + i as u64 + 1;
-                break;
-            }
-            None => end = from,
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(from + i as u64 + 1);
         }
+        end = from;
     }
+    Ok(0)
+}
+
+/// A journal that cannot be trusted to the end: `line` is its first line that is not an event.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the journal {path} is damaged at line {line} ({why}). bulkcast will not guess what it \
+     recorded, so nothing was sent. Keep the file as it is; to go on without it, move it away and \
+     submit the sheet again to a new results file with --skip-existing (rows whose names are \
+     already on the account are then not sent again)"
+)]
+pub struct Damaged {
+    pub path: PathBuf,
+    pub line: u64,
+    pub why: String,
+}
+
+/// Read every event of the journal at `path`, in the order they happened, handing each to
+/// `each`; the columns of its `done` events. A last line cut short by a crash is ignored; any
+/// other line that is not an event is an error.
+pub fn read(path: &Path, mut each: impl FnMut(Event)) -> Result<Columns, ReadError> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let end = complete_lines(&mut file, len)?;
     file.seek(SeekFrom::Start(0))?;
     let mut csv = csvio::reader(BufReader::new(file).take(end), b',');
-    let columns = csv
-        .headers()
-        .ok()
-        .and_then(|h| Columns::from_header(&csv::StringRecord::from_iter(h.iter().skip(1))))
-        .ok_or_else(|| io::Error::other(format!("{} is not a bulkcast journal", path.display())))?;
-    let mut events = Vec::new();
-    let mut skipped = 0;
-    for rec in csv.records() {
-        let Ok(rec) = rec else {
-            skipped += 1;
-            continue;
+    let damaged = |line: u64, why: String| Damaged {
+        path: path.to_owned(),
+        line,
+        why,
+    };
+    let header = csv.headers().map_err(|e| damaged(1, e.to_string()))?;
+    let columns = Columns::from_header(&csv::StringRecord::from_iter(header.iter().skip(1)))
+        .filter(|_| header.get(0) == Some("event"))
+        .ok_or_else(|| damaged(1, "not a bulkcast journal's header".into()))?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let (line, at) = {
+            let p = csv.position();
+            (p.line(), p.byte())
         };
+        match csv.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => return Ok(columns),
+            Err(e) => return Err(damaged(line, one_line(&e.to_string())).into()),
+        }
+        // Every event is one line (line breaks and NULs in cells are escaped): a record that
+        // runs on, as after an unbalanced quote, or that holds a NUL, is damage.
+        if csv.position().line() != line + 1 {
+            return Err(damaged(line, "a record runs over several lines".into()).into());
+        }
+        if rec.as_slice().contains('\0') {
+            return Err(damaged(line, "NUL bytes".into()).into());
+        }
+        let cell = |i: usize| rec.get(i).map(|c| unescape(csvio::unmark_text(c.trim())));
         let event = match rec.get(0) {
+            Some("target") => cell(2).map(|t| Event::Target(t.into_owned())),
             Some("sent") => {
                 rec.get(1)
                     .and_then(|l| l.parse().ok())
-                    .zip(rec.get(2))
+                    .zip(cell(2))
                     .map(|(line, name)| Event::Sent {
                         line,
-                        name: csvio::unmark_text(name.trim()).to_owned(),
+                        name: name.into_owned(),
                     })
             }
-            Some("done") => columns
-                .outcome(&csv::StringRecord::from_iter(rec.iter().skip(1)))
-                .map(Event::Done),
+            Some("done") => {
+                let rest = csv::StringRecord::from_iter(rec.iter().skip(1));
+                columns.outcome(&rest).map(|outcome| Event::Done {
+                    target: columns.target(&rest).map(|t| unescape(t).into_owned()),
+                    outcome: unescape_outcome(outcome),
+                    at,
+                })
+            }
             _ => None,
         };
         match event {
-            Some(e) => events.push(e),
-            None => skipped += 1,
+            Some(e) => each(e),
+            None => {
+                let shown: String = rec.as_slice().chars().take(40).collect();
+                return Err(damaged(line, format!("not an event: {shown:?}")).into());
+            }
         }
     }
-    Ok((events, skipped))
+}
+
+/// The outcome of the `done` event whose record starts at byte `at` of the journal `file`, whose
+/// columns are `columns` (as [`read`] returned them).
+pub fn outcome_at(file: &mut File, columns: &Columns, at: u64) -> io::Result<Option<Outcome>> {
+    file.seek(SeekFrom::Start(at))?;
+    let mut csv = csvio::record_reader(BufReader::with_capacity(4096, &mut *file));
+    let mut rec = csv::StringRecord::new();
+    if !csv.read_record(&mut rec)? || rec.get(0) != Some("done") {
+        return Ok(None);
+    }
+    let rest = csv::StringRecord::from_iter(rec.iter().skip(1));
+    Ok(columns.outcome(&rest).map(unescape_outcome))
+}
+
+fn unescape_outcome(o: Outcome) -> Outcome {
+    Outcome {
+        name: unescape(&o.name).into_owned(),
+        message: unescape(&o.message).into_owned(),
+        broadcast_id: o.broadcast_id.as_deref().map(|s| unescape(s).into_owned()),
+        ..o
+    }
+}
+
+/// Why a journal could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Damaged(#[from] Damaged),
+}
+
+fn needs_escape(s: &str) -> bool {
+    s.contains(['\\', '\n', '\r', '\0'])
+}
+
+/// A cell as the journal writes it: on one line, without NULs (`\` `\n` `\r` `\0`).
+fn escape(s: &str) -> Cow<'_, str> {
+    if !needs_escape(s) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The cell [`escape`] was given.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The journal's first line.
@@ -195,16 +378,28 @@ fn header_line() -> Vec<u8> {
     header.into_inner().unwrap_or_default()
 }
 
-/// Whether the journal at `path` records any event; used to refuse starting over an
-/// interrupted run (a journal with only its header recorded nothing).
+/// Whether the journal at `path` records anything but its header and targets; used to refuse
+/// starting over an interrupted run. A file that cannot be read, or whose lines are not
+/// bulkcast's, counts as recording something.
 pub fn exists(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() > header_line().len() as u64)
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    if file.take(64 * 1024).read_to_end(&mut head).is_err() {
+        return true;
+    }
+    head.split(|&b| b == b'\n')
+        .skip(1)
+        .any(|l| !l.is_empty() && !l.starts_with(b"target,"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ledger::outcome::Status;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn created(line: u64) -> Outcome {
@@ -221,86 +416,210 @@ mod tests {
         }
     }
 
+    fn events(path: &Path) -> Result<Vec<Event>, ReadError> {
+        let mut out = Vec::new();
+        read(path, |e| out.push(e)).map(|_| out)
+    }
+
+    /// The events without where `done` records start.
+    fn plain(events: Vec<Event>) -> Vec<Event> {
+        events
+            .into_iter()
+            .map(|e| match e {
+                Event::Done {
+                    outcome, target, ..
+                } => Event::Done {
+                    outcome,
+                    target,
+                    at: 0,
+                },
+                e => e,
+            })
+            .collect()
+    }
+
+    fn done(line: u64) -> Event {
+        Event::Done {
+            outcome: created(line),
+            target: Some("T".into()),
+            at: 0,
+        }
+    }
+
+    fn sent(line: u64, name: &str) -> Event {
+        Event::Sent {
+            line,
+            name: name.into(),
+        }
+    }
+
     #[test]
-    fn events_read_back_in_order_and_a_torn_last_line_is_ignored() {
+    fn events_read_back_in_order_and_a_torn_last_line_is_ignored_then_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&path, "T").unwrap();
         j.on_file(j.sent(2, "+B2").unwrap()).unwrap();
         j.done(&created(2)).unwrap();
         j.on_file(j.sent(3, "B3").unwrap()).unwrap();
         j.done(&created(3)).unwrap();
         // A crash now: the last outcome was never flushed.
         std::mem::forget(j);
-        // A crash in the middle of writing the next event.
+        // A crash in the middle of writing the next event, inside a quoted cell.
         OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(b"done,4,B4,tr")
+            .write_all(b"done,4,\"B4,tr")
             .unwrap();
-        let (events, skipped) = read(&path).unwrap();
-        assert_eq!(
-            events,
-            [
-                Event::Sent {
-                    line: 2,
-                    name: "+B2".into()
-                },
-                Event::Done(created(2)),
-                Event::Sent {
-                    line: 3,
-                    name: "B3".into()
-                }
-            ]
-        );
-        assert_eq!(skipped, 0, "the torn line is not even read");
+        let expected = vec![
+            Event::Target("T".into()),
+            sent(2, "+B2"),
+            done(2),
+            sent(3, "B3"),
+        ];
+        assert_eq!(plain(events(&path).unwrap()), expected);
 
-        // Appending after the crash starts a fresh line.
-        let j = Journal::open(&path).unwrap();
+        // Opening again cuts the torn line off; what follows reads back.
+        let j = Journal::open(&path, "T").unwrap();
         j.done(&created(3)).unwrap();
         j.flush().unwrap();
         drop(j);
-        let (events, skipped) = read(&path).unwrap();
-        assert_eq!(events.last(), Some(&Event::Done(created(3))));
-        assert_eq!(skipped, 1, "the torn line, now closed, is skipped");
+        let all = plain(events(&path).unwrap());
+        assert_eq!(all[..4], expected[..]);
+        assert_eq!(all[4..], [Event::Target("T".into()), done(3)]);
     }
 
     #[test]
-    fn sent_events_are_committed_in_groups_and_each_is_on_the_file_before_on_file_returns() {
+    fn a_done_event_says_where_it_starts_so_it_can_be_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
-        let j = Journal::open(&path).unwrap();
-        let on_file = || read(&path).unwrap().0.len();
+        let j = Journal::open(&path, "T").unwrap();
+        j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+        j.done(&created(2)).unwrap();
+        j.flush().unwrap();
+        let at = events(&path)
+            .unwrap()
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Done { at, .. } => Some(at),
+                _ => None,
+            })
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes[at as usize..].starts_with(b"done,2,B2,true,created"));
+    }
+
+    #[test]
+    fn anything_unreadable_before_the_end_is_damage_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, junk) in [
+            ("quote", &b"sent,9,\"B9\n"[..]),
+            ("nuls", &[0u8; 300][..]),
+            ("foreign", &b"hello,world\n"[..]),
+        ] {
+            let path = dir.path().join(name);
+            let j = Journal::open(&path, "T").unwrap();
+            j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+            drop(j);
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(junk).unwrap();
+            f.write_all(b"\nsent,3,B3\n").unwrap();
+            drop(f);
+            match events(&path) {
+                Err(ReadError::Damaged(d)) => {
+                    assert_eq!(d.line, 4, "{name}: {d}");
+                    assert!(d.to_string().contains("line 4"), "{d}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sent_events_are_synced_in_groups_before_on_file_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let syncs = Arc::new(AtomicU64::new(0));
+        let counted = syncs.clone();
+        let j = Journal::open_with_sync(
+            &path,
+            "T",
+            Box::new(move |f: &File| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                f.sync_data()
+            }),
+        )
+        .unwrap();
+        let new_file_syncs = syncs.load(Ordering::SeqCst);
+        assert_eq!(new_file_syncs, 1, "a new journal's header is synced");
+        let on_file = || events(&path).unwrap().len();
         let (a, b) = (j.sent(2, "B2").unwrap(), j.sent(3, "B3").unwrap());
         assert_eq!(on_file(), 0, "appending alone writes nothing");
         j.on_file(b).unwrap();
         assert_eq!(
             on_file(),
-            2,
-            "the later event takes the earlier one with it"
+            3,
+            "the later event takes the earlier ones with it"
         );
+        assert_eq!(syncs.load(Ordering::SeqCst), 2, "one sync for the group");
+        assert_eq!(j.durable(), 3);
         j.done(&created(3)).unwrap();
         j.on_file(a).unwrap();
-        assert_eq!(on_file(), 2, "already on the file: nothing is written");
+        assert_eq!(on_file(), 3, "already on the disk: nothing is written");
+        assert_eq!(syncs.load(Ordering::SeqCst), 2, "and nothing is synced");
         let c = j.sent(4, "B4").unwrap();
         j.on_file(c).unwrap();
         assert_eq!(
             on_file(),
-            4,
+            5,
             "a new event is written, with the outcome before it"
         );
+        assert_eq!(syncs.load(Ordering::SeqCst), 3);
     }
 
     #[test]
-    fn a_journal_with_only_its_header_records_nothing() {
+    fn a_failed_sync_leaves_the_event_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        std::fs::write(&path, header_line()).unwrap();
+        let j = Journal::open_with_sync(
+            &path,
+            "T",
+            Box::new(|_: &File| Err(io::Error::other("disk gone"))),
+        )
+        .unwrap();
+        let p = j.sent(2, "B2").unwrap();
+        assert!(j.on_file(p).is_err());
+        assert_eq!(j.durable(), 0);
+    }
+
+    #[test]
+    fn a_journal_with_only_its_header_and_targets_records_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         assert!(!exists(&path));
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&path, "T").unwrap();
+        j.flush().unwrap();
         assert!(!exists(&path));
         j.on_file(j.sent(2, "B2").unwrap()).unwrap();
         assert!(exists(&path));
+    }
+
+    #[test]
+    fn names_with_line_breaks_nuls_and_backslashes_stay_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let j = Journal::open(&path, "T").unwrap();
+        let odd = "a\nb\r\\n\0=c";
+        let mut o = created(2);
+        o.name = odd.into();
+        j.on_file(j.sent(2, odd).unwrap()).unwrap();
+        j.done(&o).unwrap();
+        j.flush().unwrap();
+        let all = plain(events(&path).unwrap());
+        assert_eq!(all[1], sent(2, odd));
+        assert!(matches!(&all[2], Event::Done { outcome, .. } if outcome.name == odd));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
     }
 
     #[test]
@@ -308,6 +627,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x");
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
-        assert!(read(&path).is_err());
+        assert!(matches!(events(&path), Err(ReadError::Damaged(d)) if d.line == 1));
     }
 }

@@ -7,3 +7,22 @@ pub(crate) mod files;
 pub(crate) mod journal;
 pub mod outcome;
 pub(crate) mod prior;
+
+use std::io;
+use std::path::Path;
+
+/// Sync the directory that holds `path`, so that a file created or renamed there survives a
+/// power cut (syncing the file alone does not make its name durable).
+pub(crate) fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

@@ -113,8 +113,9 @@ impl Outcome {
     }
 }
 
-/// The results file's header.
-pub const HEADER: [&str; 9] = [
+/// The results file's header. `target` is the server the row's outcome was had from: the API's
+/// base URL, or [`SIMULATION`] for a `--mock` rehearsal.
+pub const HEADER: [&str; 10] = [
     "line",
     "name",
     "success",
@@ -124,13 +125,19 @@ pub const HEADER: [&str; 9] = [
     "broadcast_id",
     "attempts",
     "elapsed_ms",
+    "target",
 ];
 
-/// Write `o` as one CSV record of the results columns, after an optional leading cell.
+/// The target recorded for a `--mock` rehearsal.
+pub const SIMULATION: &str = "the built-in simulation";
+
+/// Write `o`, had from `target`, as one CSV record of the results columns, after an optional
+/// leading cell.
 pub fn write_outcome<W: Write>(
     csv: &mut csv::Writer<W>,
     lead: Option<&str>,
     o: &Outcome,
+    target: &str,
 ) -> io::Result<()> {
     let mut line = itoa::Buffer::new();
     let mut http = itoa::Buffer::new();
@@ -146,6 +153,7 @@ pub fn write_outcome<W: Write>(
         &safe_cell(o.broadcast_id.as_deref().unwrap_or("")),
         attempts.format(o.attempts),
         elapsed.format(o.elapsed.as_millis()),
+        &safe_cell(target),
     ];
     match lead {
         Some(lead) => csv.write_record(std::iter::once(lead).chain(cells))?,
@@ -157,12 +165,12 @@ pub fn write_outcome<W: Write>(
 /// Where each results column is in a file being read back (it may have been reordered or
 /// extended in a spreadsheet).
 #[derive(Debug, Clone)]
-pub struct Columns([Option<usize>; 9]);
+pub struct Columns([Option<usize>; 10]);
 
 impl Columns {
     /// Map a header; `None` unless it has at least `line`, `name` and `status`.
     pub fn from_header(header: &csv::StringRecord) -> Option<Columns> {
-        let mut cols = [None; 9];
+        let mut cols = [None; 10];
         for (i, h) in header.iter().enumerate() {
             let h = h.trim_start_matches('\u{feff}').trim();
             if let Some(c) = HEADER.iter().position(|&want| want == h) {
@@ -170,6 +178,13 @@ impl Columns {
             }
         }
         (cols[0].is_some() && cols[1].is_some() && cols[3].is_some()).then_some(Columns(cols))
+    }
+
+    /// The record's `target` cell; `None` when the file has no such column (a file written by an
+    /// earlier version of bulkcast).
+    pub fn target<'r>(&self, rec: &'r csv::StringRecord) -> Option<&'r str> {
+        let i = self.0[9]?;
+        Some(csvio::unmark_text(rec.get(i).unwrap_or_default().trim()))
     }
 
     /// One record back into an [`Outcome`] (with `seq` 0); `None` for a torn or foreign line.
@@ -224,7 +239,7 @@ mod tests {
 
     #[test]
     fn written_outcomes_read_back_the_same() {
-        let mut w = ResultsWriter::new(Vec::new()).unwrap();
+        let mut w = ResultsWriter::new(Vec::new(), "T").unwrap();
         let mut o = outcome(0, Status::Unknown);
         o.name = "=SUM(A1)".into();
         o.http_status = None;

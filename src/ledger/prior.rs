@@ -1,12 +1,19 @@
 //! What earlier runs recorded about each input line, for `--resume`: the results file of the last
 //! complete run, overlaid with the journal of any run that did not finish.
 //!
-//! Per line only what the next run needs is kept: the whole outcome of a row that was created
-//! (it is copied to the new results unchanged), and a fingerprint of the name of every other row
-//! (to check that the input is still the file those lines came from).
+//! Memory stays bounded however long the record: per line only a small [`Entry`] is kept — its
+//! kind, a fingerprint of its name (to check that the input is still the file those lines came
+//! from) and, for a created row, where its outcome is written. The outcome itself is read back
+//! from there when its row comes up ([`Lookup`]), and copied to the new results unchanged.
+//!
+//! A record knows its server: every run writes its target (the API's base URL, or the
+//! simulation) into the journal and into each results row, and a record made against another
+//! target is refused.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
@@ -22,63 +29,107 @@ pub enum Prior {
     /// Created: keep this outcome, send nothing.
     Created(Outcome),
     /// Sent without a known outcome: look the name up before sending again.
-    Unknown { name: u64 },
+    Unknown,
     /// Anything else (invalid, rejected, failed, not attempted): process again.
-    Other { name: u64 },
+    Other,
 }
 
-impl Prior {
-    fn name(&self) -> u64 {
-        match self {
-            Prior::Created(o) => name_fingerprint(&o.name),
-            Prior::Unknown { name } | Prior::Other { name } => *name,
+/// What is recorded of a line, in short: [`Prior`] without the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Created,
+    Unknown,
+    Other,
+}
+
+/// Kinds of entry, in the low bits of [`Entry::at`].
+const CREATED_IN_RESULTS: u64 = 0;
+const CREATED_IN_JOURNAL: u64 = 1;
+const UNKNOWN: u64 = 2;
+const OTHER: u64 = 3;
+/// A `sent` without a `done` (yet): unknown, but it does not undo a creation recorded before.
+const SENT: u64 = 4;
+const KIND_BITS: u32 = 3;
+
+/// One recorded line: 24 bytes, so a million lines fit in 24 MB.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    line: u64,
+    name: u64,
+    /// The kind, and for a created row the byte where its outcome's record starts.
+    at: u64,
+}
+
+impl Entry {
+    fn new(line: u64, name: &str, kind: u64, offset: u64) -> Entry {
+        Entry {
+            line,
+            name: name_fingerprint(name),
+            at: offset << KIND_BITS | kind,
         }
     }
+
+    fn kind(self) -> u64 {
+        self.at & ((1 << KIND_BITS) - 1)
+    }
+
+    fn offset(self) -> u64 {
+        self.at >> KIND_BITS
+    }
+
+    fn is_created(self) -> bool {
+        matches!(self.kind(), CREATED_IN_RESULTS | CREATED_IN_JOURNAL)
+    }
+
+    /// This entry, overlaid by a later event `next` for the same line.
+    fn then(self, next: Entry) -> Entry {
+        if next.kind() == SENT && self.is_created() {
+            self
+        } else {
+            next
+        }
+    }
+}
+
+/// Where the outcomes of created rows are read back from.
+#[derive(Debug, Clone)]
+struct Source {
+    path: PathBuf,
+    columns: Columns,
 }
 
 #[derive(Debug, Default)]
 pub struct Record {
-    lines: HashMap<u64, Prior>,
+    /// One entry per line, sorted by line.
+    entries: Vec<Entry>,
+    results: Option<Source>,
+    journal: Option<Source>,
 }
 
 impl Record {
-    /// Read what the files of an earlier run hold. Neither existing is not an error: there is
-    /// nothing to resume and every row is new.
-    pub fn load(files: &RunFiles) -> Result<Record> {
+    /// Read what the files of an earlier run hold, for a run against `target`. Neither existing
+    /// is not an error: there is nothing to resume and every row is new.
+    pub fn load(files: &RunFiles, target: &str) -> Result<Record> {
         let mut record = Record::default();
+        let mut seen = Targets::new(target, &files.results);
         if files.results.exists() {
-            record.read_results(&files.results)?;
+            record.read_results(&files.results, &mut seen)?;
         }
-        if journal::exists(&files.journal) {
-            let (events, skipped) = journal::read(&files.journal)
-                .with_context(|| format!("reading the journal {}", files.journal.display()))?;
-            if skipped > 0 {
-                tracing::warn!(
-                    "{}: skipped {skipped} unreadable lines",
-                    files.journal.display()
-                );
-            }
-            for event in events {
-                match event {
-                    Event::Sent { line, name } => {
-                        // A row sent again after being created earlier stays created.
-                        if !matches!(record.lines.get(&line), Some(Prior::Created(_))) {
-                            record.lines.insert(
-                                line,
-                                Prior::Unknown {
-                                    name: name_fingerprint(&name),
-                                },
-                            );
-                        }
-                    }
-                    Event::Done(o) => record.insert(o),
-                }
-            }
+        refuse_a_lost_journal(files)?;
+        if std::fs::metadata(&files.journal).is_ok_and(|m| m.len() > 0) {
+            record.read_journal(&files.journal, &mut seen)?;
+        }
+        if seen.unmarked {
+            tracing::warn!(
+                "{} was written by an earlier version of bulkcast that did not record its server; \
+                 make sure it was made against {target}",
+                files.results.display()
+            );
         }
         Ok(record)
     }
 
-    fn read_results(&mut self, path: &Path) -> Result<()> {
+    fn read_results(&mut self, path: &Path, seen: &mut Targets) -> Result<()> {
         let mut input =
             csvio::open_input(path).with_context(|| format!("cannot read {}", path.display()))?;
         let delimiter = csvio::detect_delimiter(&mut input)?;
@@ -89,59 +140,251 @@ impl Record {
                 path.display()
             );
         };
-        for (i, rec) in csv.records().enumerate() {
-            let rec = rec.with_context(|| format!("reading {}", path.display()))?;
+        let mut rec = csv::StringRecord::new();
+        while csv
+            .read_record(&mut rec)
+            .with_context(|| format!("reading {}", path.display()))?
+        {
+            let at = rec.position().map_or(0, |p| p.byte());
             let Some(o) = columns.outcome(&rec) else {
-                bail!("{} line {}: not a results row", path.display(), i + 2);
+                let line = rec.position().map_or(0, |p| p.line());
+                bail!("{} line {line}: not a results row", path.display());
             };
-            self.insert(o);
+            seen.check(columns.target(&rec))?;
+            let kind = match o.status {
+                Status::Created => CREATED_IN_RESULTS,
+                Status::Unknown => UNKNOWN,
+                _ => OTHER,
+            };
+            let entry = Entry::new(o.line, &o.name, kind, at);
+            match self.entries.last() {
+                Some(last) if last.line >= o.line => {
+                    bail!(
+                        "{} line {}: input line {} comes after line {}; the results are not in input order",
+                        path.display(),
+                        rec.position().map_or(0, |p| p.line()),
+                        o.line,
+                        last.line
+                    )
+                }
+                _ => self.entries.push(entry),
+            }
         }
+        self.results = Some(Source {
+            path: path.to_owned(),
+            columns,
+        });
         Ok(())
     }
 
-    fn insert(&mut self, o: Outcome) {
-        let line = o.line;
-        let prior = match o.status {
-            Status::Created => Prior::Created(o),
-            Status::Unknown => Prior::Unknown {
-                name: name_fingerprint(&o.name),
-            },
-            _ => Prior::Other {
-                name: name_fingerprint(&o.name),
-            },
-        };
-        self.lines.insert(line, prior);
+    fn read_journal(&mut self, path: &Path, seen: &mut Targets) -> Result<()> {
+        // Lines the results file does not have, in the order their events came. A line's
+        // events come close together, so a short look back finds most of them.
+        let mut extra: Vec<Entry> = Vec::new();
+        let mut failed = Ok(());
+        let columns = journal::read(path, |event| {
+            if failed.is_err() {
+                return;
+            }
+            let entry = match event {
+                Event::Target(t) => {
+                    failed = seen.check(Some(&t));
+                    return;
+                }
+                Event::Sent { line, name } => Entry::new(line, &name, SENT, 0),
+                Event::Done {
+                    outcome,
+                    target,
+                    at,
+                } => {
+                    if let Err(e) = seen.check(target.as_deref()) {
+                        failed = Err(e);
+                        return;
+                    }
+                    let kind = match outcome.status {
+                        Status::Created => CREATED_IN_JOURNAL,
+                        Status::Unknown => UNKNOWN,
+                        _ => OTHER,
+                    };
+                    Entry::new(outcome.line, &outcome.name, kind, at)
+                }
+            };
+            if let Ok(i) = self.entries.binary_search_by_key(&entry.line, |e| e.line) {
+                self.entries[i] = self.entries[i].then(entry);
+            } else if let Some(e) = extra
+                .iter_mut()
+                .rev()
+                .take(256)
+                .find(|e| e.line == entry.line)
+            {
+                *e = e.then(entry);
+            } else {
+                extra.push(entry);
+            }
+        })
+        .with_context(|| format!("reading the journal {}", path.display()))?;
+        failed?;
+        if !extra.is_empty() {
+            // A stable sort keeps each line's entries in the order their events came.
+            extra.sort_by_key(|e| e.line);
+            extra.dedup_by(|later, earlier| {
+                let same = later.line == earlier.line;
+                if same {
+                    *earlier = earlier.then(*later);
+                }
+                same
+            });
+            self.entries.extend(extra);
+            self.entries.sort_by_key(|e| e.line);
+        }
+        self.entries.shrink_to_fit();
+        self.journal = Some(Source {
+            path: path.to_owned(),
+            columns,
+        });
+        Ok(())
     }
 
-    pub fn get(&self, line: u64) -> Option<&Prior> {
-        self.lines.get(&line)
+    fn entry(&self, line: u64) -> Option<Entry> {
+        let i = self.entries.binary_search_by_key(&line, |e| e.line).ok()?;
+        Some(self.entries[i])
+    }
+
+    /// What is known of `line`, without reading a created row's outcome back.
+    pub fn kind(&self, line: u64) -> Option<Recorded> {
+        let e = self.entry(line)?;
+        Some(match e.kind() {
+            CREATED_IN_RESULTS | CREATED_IN_JOURNAL => Recorded::Created,
+            UNKNOWN | SENT => Recorded::Unknown,
+            _ => Recorded::Other,
+        })
     }
 
     /// Lines recorded.
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.entries.is_empty()
     }
 
     /// Check that the input row on `line` is the one recorded there; the message says how
     /// they differ.
     pub fn matches(&self, line: u64, name: &str) -> Result<(), String> {
-        match self.lines.get(&line) {
-            Some(p) if p.name() != name_fingerprint(name) => Err(match p {
-                Prior::Created(o) => format!(
-                    "line {line} is {name:?} in the input but {:?} in the results",
-                    o.name
-                ),
-                _ => {
-                    format!("line {line} is {name:?} in the input but another name in the results")
-                }
-            }),
+        match self.entry(line) {
+            Some(e) if e.name != name_fingerprint(name) => Err(format!(
+                "line {line} is {name:?} in the input but another name in the results"
+            )),
             _ => Ok(()),
         }
     }
+}
+
+/// The record read back line by line, as the sending pass comes to each row: a created row's
+/// outcome is read from where it was written.
+pub struct Lookup {
+    record: Arc<Record>,
+    results: Option<File>,
+    journal: Option<File>,
+}
+
+impl Lookup {
+    pub fn new(record: Arc<Record>) -> Result<Lookup> {
+        let open = |p: &Path| File::open(p).with_context(|| format!("cannot read {}", p.display()));
+        let results = record.results.as_ref().map(|s| open(&s.path)).transpose()?;
+        let journal = record.journal.as_ref().map(|s| open(&s.path)).transpose()?;
+        Ok(Lookup {
+            record,
+            results,
+            journal,
+        })
+    }
+
+    /// What is known of `line`, a created row's outcome included.
+    pub fn get(&mut self, line: u64) -> Result<Option<Prior>> {
+        let Some(e) = self.record.entry(line) else {
+            return Ok(None);
+        };
+        let outcome = match (e.kind(), &mut self.results, &mut self.journal) {
+            (CREATED_IN_RESULTS, Some(file), _) => {
+                let source = self.record.results.as_ref().expect("results were read");
+                file.seek(SeekFrom::Start(e.offset()))?;
+                let mut csv = csvio::record_reader(BufReader::with_capacity(4096, &mut *file));
+                let mut rec = csv::StringRecord::new();
+                csv.read_record(&mut rec)?;
+                source.columns.outcome(&rec)
+            }
+            (CREATED_IN_JOURNAL, _, Some(file)) => {
+                let source = self.record.journal.as_ref().expect("the journal was read");
+                journal::outcome_at(file, &source.columns, e.offset())?
+            }
+            (CREATED_IN_RESULTS | CREATED_IN_JOURNAL, ..) => None,
+            (UNKNOWN | SENT, ..) => return Ok(Some(Prior::Unknown)),
+            _ => return Ok(Some(Prior::Other)),
+        };
+        match outcome {
+            Some(o) if o.line == line => Ok(Some(Prior::Created(o))),
+            _ => bail!("the recorded outcome of line {line} can no longer be read back"),
+        }
+    }
+}
+
+/// The targets a record names, checked against this run's.
+struct Targets<'a> {
+    want: &'a str,
+    results: &'a Path,
+    /// Some rows or events name no target (an earlier version of bulkcast wrote them).
+    unmarked: bool,
+}
+
+impl<'a> Targets<'a> {
+    fn new(want: &'a str, results: &'a Path) -> Targets<'a> {
+        Targets {
+            want,
+            results,
+            unmarked: false,
+        }
+    }
+
+    fn check(&mut self, found: Option<&str>) -> Result<()> {
+        match found {
+            None | Some("") => {
+                self.unmarked = true;
+                Ok(())
+            }
+            Some(t) if t == self.want => Ok(()),
+            Some(t) => bail!(
+                "{} records a run against {t}, and this run is against {}: resuming it there would \
+                 count rows created on {t} as created on {}. Nothing was sent. To submit this sheet \
+                 to {}, start a separate run with its own results file (-o)",
+                self.results.display(),
+                self.want,
+                self.want,
+                self.want
+            ),
+        }
+    }
+}
+
+/// A run that was under way (its partial results are there) but whose journal is gone or
+/// empty: what it sent cannot be known, so nothing may be sent on its account.
+fn refuse_a_lost_journal(files: &RunFiles) -> Result<()> {
+    let partial_rows = std::fs::read(&files.partial)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count() > 1)
+        .unwrap_or(false);
+    let journal_empty = std::fs::metadata(&files.journal).map_or(true, |m| m.len() == 0);
+    if partial_rows && journal_empty {
+        bail!(
+            "{} shows a run was under way, but its journal {} is missing or empty, so what that run \
+             sent cannot be known; nothing was sent. To go on, submit the sheet again to a new \
+             results file with --skip-existing (rows whose names are already on the account are \
+             then not sent again)",
+            files.partial.display(),
+            files.journal.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,11 +401,19 @@ mod tests {
             name: format!("B{line}"),
             status,
             http_status: None,
-            message: String::new(),
-            broadcast_id: None,
+            message: format!("m{line}"),
+            broadcast_id: Some(format!("{}", 3000 + line)),
             attempts: 1,
             elapsed: Duration::ZERO,
         }
+    }
+
+    fn results(files: &RunFiles, target: &str, rows: &[(u64, Status)]) {
+        let mut w = ResultsWriter::create(&files.results, target).unwrap();
+        for &(line, status) in rows {
+            w.push(outcome(line, status)).unwrap();
+        }
+        w.finish().unwrap();
     }
 
     #[test]
@@ -173,47 +424,91 @@ mod tests {
             files.journal.file_name().unwrap(),
             "plan.results.csv.journal"
         );
-        let mut w = ResultsWriter::create(&files.results).unwrap();
-        for (line, status) in [
-            (2, Status::Created),
-            (3, Status::Failed),
-            (4, Status::Unknown),
-            (5, Status::NotAttempted),
-        ] {
-            w.push(outcome(line, status)).unwrap();
-        }
-        w.finish().unwrap();
-        let j = Journal::open(&files.journal).unwrap();
+        results(
+            &files,
+            "T",
+            &[
+                (2, Status::Created),
+                (3, Status::Failed),
+                (4, Status::Unknown),
+                (5, Status::NotAttempted),
+            ],
+        );
+        let j = Journal::open(&files.journal, "T").unwrap();
         j.on_file(j.sent(3, "B3").unwrap()).unwrap();
         j.done(&outcome(3, Status::Created)).unwrap();
         j.on_file(j.sent(5, "B5").unwrap()).unwrap();
         j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+        j.on_file(j.sent(9, "B9").unwrap()).unwrap();
+        j.on_file(j.sent(7, "B7").unwrap()).unwrap();
+        j.done(&outcome(7, Status::Rejected)).unwrap();
+        j.flush().unwrap();
         drop(j);
 
-        let r = Record::load(&files).unwrap();
-        assert!(
-            matches!(r.get(2), Some(Prior::Created(_))),
-            "created stays created"
+        let r = Arc::new(Record::load(&files, "T").unwrap());
+        let mut lookup = Lookup::new(r.clone()).unwrap();
+        assert_eq!(
+            lookup.get(2).unwrap(),
+            Some(Prior::Created(outcome(2, Status::Created).with_seq(0))),
+            "created stays created, its outcome read back from the results"
         );
-        assert!(matches!(r.get(3), Some(Prior::Created(o)) if o.line == 3));
-        assert!(matches!(r.get(4), Some(Prior::Unknown { .. })));
-        assert!(
-            matches!(r.get(5), Some(Prior::Unknown { .. })),
+        assert_eq!(
+            lookup.get(3).unwrap(),
+            Some(Prior::Created(outcome(3, Status::Created).with_seq(0))),
+            "read back from the journal"
+        );
+        assert_eq!(lookup.get(4).unwrap(), Some(Prior::Unknown));
+        assert_eq!(
+            lookup.get(5).unwrap(),
+            Some(Prior::Unknown),
             "sent, then the crash"
         );
+        assert_eq!(lookup.get(7).unwrap(), Some(Prior::Other));
+        assert_eq!(lookup.get(9).unwrap(), Some(Prior::Unknown));
+        assert_eq!(lookup.get(6).unwrap(), None);
         assert!(r.matches(4, "B4").is_ok());
-        assert!(r
-            .matches(2, "other")
-            .unwrap_err()
-            .contains("\"B2\" in the results"));
-        assert!(r.matches(9, "anything").is_ok());
-        assert_eq!(r.len(), 4);
+        assert!(r.matches(2, "other").unwrap_err().contains("line 2"));
+        assert!(r.matches(9, "B9").is_ok());
+        assert!(r.matches(11, "anything").is_ok());
+        assert_eq!(r.len(), 6);
+    }
+
+    #[test]
+    fn a_record_made_against_another_target_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = RunFiles::new(&dir.path().join("r.csv"));
+        results(&files, "the built-in simulation", &[(2, Status::Created)]);
+        let err = Record::load(&files, "https://api.example").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("records a run against the built-in simulation"),
+            "{err}"
+        );
+        std::fs::remove_file(&files.results).unwrap();
+        let j = Journal::open(&files.journal, "https://other.example").unwrap();
+        j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+        drop(j);
+        let err = Record::load(&files, "https://api.example").unwrap_err();
+        assert!(err.to_string().contains("https://other.example"), "{err}");
+    }
+
+    #[test]
+    fn partial_results_without_a_journal_are_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = RunFiles::new(&dir.path().join("r.csv"));
+        let mut w = ResultsWriter::create(&files.partial, "T").unwrap();
+        w.push(outcome(2, Status::Created)).unwrap();
+        w.finish().unwrap();
+        let err = Record::load(&files, "T").unwrap_err();
+        assert!(err.to_string().contains("missing or empty"), "{err}");
+        std::fs::write(&files.journal, "").unwrap();
+        assert!(Record::load(&files, "T").is_err());
     }
 
     #[test]
     fn nothing_recorded_is_an_empty_record() {
         let dir = tempfile::tempdir().unwrap();
-        let r = Record::load(&RunFiles::new(&dir.path().join("r.csv"))).unwrap();
+        let r = Record::load(&RunFiles::new(&dir.path().join("r.csv")), "T").unwrap();
         assert!(r.is_empty());
     }
 
@@ -222,9 +517,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = RunFiles::new(&dir.path().join("r.csv"));
         std::fs::write(&files.results, "name,description\nx,y\n").unwrap();
-        assert!(Record::load(&files)
+        assert!(Record::load(&files, "T")
             .unwrap_err()
             .to_string()
             .contains("not a bulkcast results file"));
+    }
+
+    #[test]
+    fn an_entry_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
 }

@@ -18,7 +18,7 @@ mod validation;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -236,6 +236,12 @@ impl MockServer {
             .collect()
     }
 
+    /// End the injected faults from now on: the same account, back to health (an outage
+    /// that is over).
+    pub fn heal(&self) {
+        self.state.healed.store(true, Ordering::SeqCst);
+    }
+
     /// How many broadcasts carry `name`.
     pub fn count_named(&self, name: &str) -> u64 {
         self.state.lock().per_name.get(name).copied().unwrap_or(0)
@@ -335,6 +341,8 @@ struct State {
     opts: MockOptions,
     started: Instant,
     in_flight: AtomicU64,
+    /// The outage is over: no more faults are injected.
+    healed: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -365,6 +373,7 @@ impl State {
             opts,
             started: Instant::now(),
             in_flight: AtomicU64::new(0),
+            healed: AtomicBool::new(false),
             inner: Mutex::new(inner),
         }
     }
@@ -397,6 +406,7 @@ impl State {
     /// Draw whether a fault of probability `p` happens now.
     fn chance(&self, p: f64) -> bool {
         p > 0.0
+            && !self.healed.load(Ordering::SeqCst)
             && self
                 .lock()
                 .rng

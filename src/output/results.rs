@@ -16,24 +16,28 @@ use crate::ledger::outcome::{write_outcome, Outcome, HEADER};
 
 pub struct ResultsWriter<W: Write> {
     csv: csv::Writer<W>,
+    /// The server every outcome was had from.
+    target: String,
     next_seq: u64,
     pending: BTreeMap<u64, Outcome>,
 }
 
 impl ResultsWriter<File> {
     /// Create (or empty) `path` and write the header.
-    pub fn create(path: &Path) -> io::Result<ResultsWriter<File>> {
-        ResultsWriter::new(File::create(path)?)
+    pub fn create(path: &Path, target: &str) -> io::Result<ResultsWriter<File>> {
+        ResultsWriter::new(File::create(path)?, target)
     }
 }
 
 impl<W: Write> ResultsWriter<W> {
-    pub fn new(out: W) -> io::Result<ResultsWriter<W>> {
+    /// Results of a run against `target` (recorded in every row).
+    pub fn new(out: W, target: &str) -> io::Result<ResultsWriter<W>> {
         let mut csv = csvio::writer(out);
         csv.write_record(HEADER)?;
         csv.flush()?;
         Ok(ResultsWriter {
             csv,
+            target: target.to_owned(),
             next_seq: 0,
             pending: BTreeMap::new(),
         })
@@ -53,7 +57,7 @@ impl<W: Write> ResultsWriter<W> {
     }
 
     fn write(&mut self, o: &Outcome) -> io::Result<()> {
-        write_outcome(&mut self.csv, None, o)?;
+        write_outcome(&mut self.csv, None, o, &self.target)?;
         self.next_seq += 1;
         Ok(())
     }
@@ -108,7 +112,7 @@ mod tests {
 
     #[test]
     fn out_of_order_outcomes_are_written_in_input_order() {
-        let mut w = ResultsWriter::new(Vec::new()).unwrap();
+        let mut w = ResultsWriter::new(Vec::new(), "T").unwrap();
         for seq in [2, 0, 3, 1] {
             w.push(outcome(seq, Status::Created)).unwrap();
         }
@@ -116,13 +120,13 @@ mod tests {
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER.join(","));
-        assert_eq!(lines[1], "2,B0,true,created,200,,3000,1,12");
-        assert_eq!(lines[4], "5,B3,true,created,200,,3003,1,12");
+        assert_eq!(lines[1], "2,B0,true,created,200,,3000,1,12,T");
+        assert_eq!(lines[4], "5,B3,true,created,200,,3003,1,12,T");
     }
 
     #[test]
     fn a_missing_outcome_is_an_error_not_a_gap() {
-        let mut w = ResultsWriter::new(Vec::new()).unwrap();
+        let mut w = ResultsWriter::new(Vec::new(), "T").unwrap();
         w.push(outcome(0, Status::Created)).unwrap();
         w.push(outcome(2, Status::Created)).unwrap();
         assert_eq!(w.held_back(), 1);
@@ -135,7 +139,7 @@ mod tests {
 
     #[test]
     fn formula_like_cells_are_written_as_text() {
-        let mut w = ResultsWriter::new(Vec::new()).unwrap();
+        let mut w = ResultsWriter::new(Vec::new(), "T").unwrap();
         let mut o = outcome(0, Status::Rejected);
         o.name = "=cmd|' /C calc'!A0".into();
         o.message = "-bad".into();

@@ -197,7 +197,9 @@ fn rows_that_failed_are_sent_again_on_resume() {
         ["failed"; 4]
     );
 
-    let up = Smartflo::start(MockOptions::default());
+    // The same account, once the outage is over.
+    down.server.heal();
+    let up = &down;
     let r = run(up.submit(&dir, &input).args(["--rate", "0", "--resume"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_exactly_once(&up.server, &names(4));

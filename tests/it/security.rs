@@ -260,7 +260,9 @@ fn formula_like_cells_are_written_as_text_and_read_back_on_resume() {
         );
     }
 
-    let up = Smartflo::start(MockOptions::default());
+    // The same account, once it accepts creates again.
+    down.server.heal();
+    let up = &down;
     let r = run(up.submit(&dir, &input).args(["--rate", "0", "--resume"]));
     assert_eq!(
         r.code, 0,

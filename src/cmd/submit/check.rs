@@ -9,8 +9,8 @@ use anyhow::Result;
 
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::RowReader;
-use crate::ledger::prior::{Prior, Record};
+use crate::input::{RowReader, Watched};
+use crate::ledger::prior::{Record, Recorded};
 use crate::logging::Terminal;
 use crate::Exit;
 
@@ -29,13 +29,16 @@ pub(super) struct Check {
     /// Rows whose name repeats an earlier row's: line → that row's line. The main pass takes
     /// them from here instead of tracking every name again.
     pub duplicates: HashMap<u64, u64>,
+    /// The input file as checked, watched while it is sent, and the hash of what was read.
+    pub watched: Watched,
+    pub digest: u64,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
 /// resumed input must still be the file the results describe, and the row count gives the
 /// progress display its total.
 pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
-    let mut rows = RowReader::open(&cfg.input, &cfg.input_opts)?;
+    let (mut rows, watched) = RowReader::open_watched(&cfg.input, &cfg.input_opts)?;
     warn_unknown_columns(&rows);
     let mut check = Check {
         rows: 0,
@@ -45,9 +48,11 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         unknown_before: 0,
         first_invalid: Vec::new(),
         duplicates: HashMap::new(),
+        watched,
+        digest: 0,
     };
     let (mut shown, mut recorded) = (0, 0usize);
-    let mut mismatches = Vec::new();
+    let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
     while let Some(row) = rows.next_row() {
         let row = row?;
         check.rows += 1;
@@ -55,13 +60,17 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
             check.duplicates.insert(row.line, first);
         }
         if let Err(m) = prior.matches(row.line, &row.name) {
-            mismatches.push(m);
+            if mismatches.len() < 5 {
+                mismatches.push(m);
+            } else {
+                more_mismatches += 1;
+            }
         }
-        let before = prior.get(row.line);
+        let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
         match (before, &row.verdict) {
-            (Some(Prior::Created(_)), _) => check.done_before += 1,
-            (Some(Prior::Unknown { .. }), _) => check.unknown_before += 1,
+            (Some(Recorded::Created), _) => check.done_before += 1,
+            (Some(Recorded::Unknown), _) => check.unknown_before += 1,
             (_, Ok(req)) => {
                 check.to_send += 1;
                 if shown < 3 && cfg.target.is_none() {
@@ -82,11 +91,19 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
             }
         }
     }
+    if let Some(how) = check.watched.changed() {
+        anyhow::bail!(
+            "{} changed while it was being checked ({how}); nothing was sent. Run again once the \
+             sheet is saved",
+            cfg.input.display()
+        );
+    }
+    check.digest = check.watched.digest();
     let missing = prior.len() - recorded;
     if !mismatches.is_empty() || missing > 0 {
-        let mut why: Vec<String> = mismatches.iter().take(5).cloned().collect();
-        if mismatches.len() > 5 {
-            why.push(format!("and {} more lines differ", mismatches.len() - 5));
+        let mut why = mismatches;
+        if more_mismatches > 0 {
+            why.push(format!("and {more_mismatches} more lines differ"));
         }
         if missing > 0 {
             why.push(format!("{missing} recorded lines are not in the input"));

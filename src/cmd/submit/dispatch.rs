@@ -19,9 +19,10 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::reconcile::{self, Decision, Known};
 use super::state::RunState;
-use crate::input::{InputError, Row, RowReader};
+use crate::input::{Row, RowReader, Watched};
 use crate::ledger::journal::Pending;
 use crate::ledger::outcome::{Outcome, Status};
+use crate::ledger::prior::{Lookup, Prior};
 use crate::net::client::{self, Reply, ReplyKind};
 
 /// Rows handed from the reader thread to the dispatcher at a time: one wake-up per batch rather
@@ -29,22 +30,26 @@ use crate::net::client::{self, Reply, ReplyKind};
 pub(super) const ROW_BATCH: usize = 64;
 
 /// A row as the dispatcher takes it, with its request already turned into the body that is
-/// sent: the reader thread does that, off the thread that sends.
+/// sent and what earlier runs recorded of it: the reader thread does that, off the thread that
+/// sends.
 pub struct Job {
     pub seq: u64,
     pub line: u64,
     pub name: String,
     /// The JSON body, or why the row is invalid.
     pub verdict: Result<Bytes, String>,
+    /// What earlier runs recorded (`--resume`).
+    pub prior: Option<Prior>,
 }
 
-impl From<Row> for Job {
-    fn from(row: Row) -> Job {
+impl Job {
+    fn new(row: Row, prior: Option<Prior>) -> Job {
         Job {
             seq: row.seq,
             line: row.line,
             name: row.name,
             verdict: row.verdict.map(|req| req.to_body()),
+            prior,
         }
     }
 }
@@ -58,26 +63,69 @@ pub struct ToSend {
     pub body: Bytes,
 }
 
-/// The reader thread: stream rows, in batches, into the bounded channel until the input ends.
-pub(super) fn read_rows(
-    mut reader: RowReader,
-    tx: mpsc::Sender<Vec<Job>>,
-) -> Result<(), InputError> {
-    let mut batch = Vec::with_capacity(ROW_BATCH);
-    while let Some(row) = reader.next_row() {
-        batch.push(Job::from(row?));
-        if batch.len() == ROW_BATCH
-            && tx
-                .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))
-                .is_err()
-        {
-            return Ok(()); // the run stopped
+/// What the reader thread reads: the input (the same open file the check pass read, watched
+/// for changes) and the record of earlier runs.
+pub(super) struct Source {
+    pub reader: RowReader,
+    pub watch: Watched,
+    /// The hash of what the check pass read.
+    pub digest: u64,
+    pub prior: Lookup,
+}
+
+impl Source {
+    /// The reader thread: stream rows, in batches, into the bounded channel until the input
+    /// ends. Before a batch is handed on, the input must still be the file that was checked; if
+    /// it is not, the run stops at once (fatal) and the batch is not sent.
+    pub(super) fn read(mut self, run: &RunState, tx: mpsc::Sender<Vec<Job>>) -> anyhow::Result<()> {
+        let mut batch = Vec::with_capacity(ROW_BATCH);
+        let mut first_line = None;
+        while let Some(row) = self.reader.next_row() {
+            let row = row?;
+            first_line.get_or_insert(row.line);
+            let prior = self.prior.get(row.line)?;
+            batch.push(Job::new(row, prior));
+            if batch.len() == ROW_BATCH {
+                if let Some(how) = self.watch.changed() {
+                    self.changed(run, &how, first_line);
+                    return Ok(());
+                }
+                first_line = None;
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
+                if tx.blocking_send(full).is_err() {
+                    return Ok(()); // the run stopped
+                }
+            }
         }
+        let how = self.watch.changed().or_else(|| {
+            (self.watch.digest() != self.digest).then(|| "its content differs".to_owned())
+        });
+        if let Some(how) = how {
+            self.changed(run, &how, first_line);
+            return Ok(());
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        Ok(())
     }
-    if !batch.is_empty() {
-        let _ = tx.blocking_send(batch);
+
+    fn changed(&self, run: &RunState, how: &str, from: Option<u64>) {
+        let unread = match from {
+            Some(line) => {
+                format!("rows from line {line} on were not sent and are not in the results")
+            }
+            None => "every row had been handed on already".to_owned(),
+        };
+        run.stop(
+            format!(
+                "the input {} changed while the run was going ({how}): sending stopped at once; \
+                 {unread}. Check the sheet; to send it as it is now, start a separate run (-o)",
+                self.watch.path().display()
+            ),
+            true,
+        );
     }
-    Ok(())
 }
 
 /// Turn rows into outcomes, at most `concurrency` sends at once; after a stop, every remaining

@@ -33,11 +33,11 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
 use crate::config::{SubmitConfig, Target};
-use crate::input::{InputOptions, RowReader};
-use crate::ledger::files::RunFiles;
+use crate::input::InputOptions;
+use crate::ledger::files::{RunFiles, RunLock};
 use crate::ledger::journal::{self, Journal};
 use crate::ledger::outcome::Status;
-use crate::ledger::prior::Record;
+use crate::ledger::prior::{Lookup, Record};
 use crate::logging::Terminal;
 use crate::net::client::{Client, ReplyKind};
 use crate::net::gate::Gate;
@@ -82,8 +82,10 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
 /// check learned about the input.
 pub struct Prepared {
     files: RunFiles,
-    prior: Record,
+    prior: Arc<Record>,
     check: Check,
+    /// Held until the run ends (none for a dry run, which writes nothing).
+    _lock: Option<RunLock>,
 }
 
 impl Prepared {
@@ -91,8 +93,10 @@ impl Prepared {
     /// their record) and check the whole input.
     pub fn check(cfg: &SubmitConfig) -> Result<Prepared> {
         let files = RunFiles::new(&cfg.results);
+        // Before anything is read: a second run into the same results file stops here.
+        let lock = cfg.target.is_some().then(|| files.lock()).transpose()?;
         let prior = if cfg.resume {
-            let prior = Record::load(&files)?;
+            let prior = Record::load(&files, &cfg.target_name)?;
             if prior.is_empty() {
                 tracing::info!(
                     "nothing recorded at {} yet: every row is new",
@@ -107,8 +111,9 @@ impl Prepared {
         let check = check::check_input(cfg, &prior)?;
         Ok(Prepared {
             files,
-            prior,
+            prior: Arc::new(prior),
             check,
+            _lock: lock,
         })
     }
 
@@ -155,22 +160,23 @@ async fn submit_all(
         files,
         prior,
         check,
+        _lock,
     } = prepared;
     let (run, mut results) = open_run(cfg, &files, &endpoint).map_err(RunError::BeforeSending)?;
     let started = Instant::now();
-    // From here on Ctrl-C stops the run cleanly, even while logging in or listing the account.
-    watch_ctrl_c(run.clone(), terminal.clone());
+    // From here on Ctrl-C, SIGTERM and SIGHUP stop the run cleanly, even while logging in or
+    // listing the account.
+    watch_signals(run.clone(), terminal.clone());
     let account = authorise(cfg, &run, &check, &endpoint.base_url)
         .await
         .map_err(RunError::BeforeSending)?;
     announce(cfg, &check, &endpoint.base_url);
 
     let known = Arc::new(Known {
-        prior,
         account,
         skip_existing: cfg.skip_existing,
     });
-    let mut tally = send_rows(cfg, terminal, &run, &check, known, &files, &mut results)
+    let mut tally = send_rows(cfg, terminal, &run, &check, known, prior, &mut results)
         .await
         .map_err(RunError::AfterSending)?;
 
@@ -188,7 +194,7 @@ async fn submit_all(
         .with_context(|| format!("writing {}", files.partial.display()))
         .map_err(RunError::AfterSending)?;
     files
-        .finish(written, &patches)
+        .finish(written, &patches, &cfg.target_name)
         .map_err(RunError::AfterSending)?;
     // The results file now holds everything the journal did.
     if let Err(e) = std::fs::remove_file(&files.journal) {
@@ -214,9 +220,9 @@ fn open_run(
         cfg.timeout,
         cfg.concurrency,
     )?;
-    let journal = Journal::open(&files.journal)
+    let journal = Journal::open(&files.journal, &cfg.target_name)
         .with_context(|| format!("cannot write the journal {}", files.journal.display()))?;
-    let results = ResultsWriter::create(&files.partial)
+    let results = ResultsWriter::create(&files.partial, &cfg.target_name)
         .with_context(|| format!("cannot write {}", files.partial.display()))?;
     let run = RunState::new(
         login,
@@ -305,7 +311,7 @@ async fn send_rows(
     run: &Arc<RunState>,
     check: &Check,
     known: Arc<Known>,
-    files: &RunFiles,
+    prior: Arc<Record>,
     results: &mut ResultsWriter<std::fs::File>,
 ) -> Result<Tally> {
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
@@ -318,8 +324,22 @@ async fn send_rows(
         known_duplicates: Some(Arc::new(check.duplicates.clone())),
         ..cfg.input_opts.clone()
     };
-    let reader = RowReader::open(&cfg.input, &checked)?;
-    let reader_thread = std::thread::spawn(move || dispatch::read_rows(reader, rows_tx));
+    let (reader, watch) = check.watched.reopen(&checked)?;
+    if let Some(how) = watch.changed() {
+        anyhow::bail!(
+            "{} changed after it was checked ({how}); nothing was sent. Check the sheet, then run \
+             again",
+            cfg.input.display()
+        );
+    }
+    let source = dispatch::Source {
+        reader,
+        watch,
+        digest: check.digest,
+        prior: Lookup::new(prior)?,
+    };
+    let reading = run.clone();
+    let reader_thread = std::thread::spawn(move || source.read(&reading, rows_tx));
     let dispatcher = tokio::spawn(dispatch::dispatch(
         run.clone(),
         known,
@@ -331,6 +351,7 @@ async fn send_rows(
     let collected = collect::collect(run, out_rx, results, &mut progress).await;
     let dispatched = dispatcher.await;
     let read = reader_thread.join();
+    let journal = RunFiles::new(&cfg.results).journal;
     if let Some(w) = collected.write_error {
         anyhow::bail!(
             "cannot write the results for {}: {}. Sending stopped at once. Rows created (or maybe \
@@ -340,13 +361,13 @@ async fn send_rows(
             cfg.results.display(),
             w.error,
             w.lines(),
-            files.journal.display()
+            journal.display()
         );
     }
     if let Ok(Err(e)) = read {
-        return Err(anyhow::Error::from(e).context(format!(
+        return Err(e.context(format!(
             "the input could not be read to the end; run again with --resume once it can ({} holds what was done)",
-            files.journal.display()
+            journal.display()
         )));
     }
     dispatched.map_err(|e| anyhow::anyhow!("internal error: {e}"))?;
@@ -424,16 +445,104 @@ fn report(
     }
 }
 
-/// First Ctrl-C: stop sending, let requests in flight finish. Second: abandon them too.
-fn watch_ctrl_c(run: Arc<RunState>, terminal: Terminal) {
+/// The first Ctrl-C, SIGTERM or SIGHUP: stop sending, let requests in flight finish (each
+/// within `--timeout`), write complete results. The second: abandon the requests in flight
+/// too. A third is not swallowed: the process ends at once (the journal already holds what a
+/// `--resume` needs).
+fn watch_signals(run: Arc<RunState>, terminal: Terminal) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        let mut signals = match Signals::new() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot watch for signals: {e}");
+                return;
+            }
+        };
+        let Some(first) = signals.next().await else {
             return;
-        }
-        run.stop("interrupted (Ctrl-C)", false);
-        terminal.say("stopping: no new rows will be sent; waiting for requests in flight (Ctrl-C again to abandon them)");
-        if tokio::signal::ctrl_c().await.is_ok() {
-            run.abandon.cancel();
+        };
+        run.stop(format!("interrupted ({first})"), false);
+        terminal.say(&format!(
+            "stopping ({first}): no new rows will be sent; waiting for requests in flight (again to abandon them)"
+        ));
+        let Some(second) = signals.next().await else {
+            return;
+        };
+        terminal.say(&format!(
+            "{second}: abandoning the requests in flight; their rows are recorded as unknown (again to quit at once)"
+        ));
+        run.abandon.cancel();
+        if let Some(third) = signals.next().await {
+            terminal.error(&format!(
+                "{third}: quitting at once; --resume continues the run"
+            ));
+            std::process::exit(third.exit_code());
         }
     });
+}
+
+/// A signal that stops a run.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Stop {
+    /// What a shell reports for a process ended by this signal.
+    fn exit_code(self) -> i32 {
+        match self {
+            Stop::Interrupt => 130,
+            Stop::Terminate => 143,
+            Stop::HangUp => 129,
+        }
+    }
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stop::Interrupt => "Ctrl-C",
+            Stop::Terminate => "SIGTERM",
+            Stop::HangUp => "SIGHUP",
+        })
+    }
+}
+
+/// The signals a run listens to, from the moment the first is registered to the end of the
+/// process.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> Option<Stop> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|()| Stop::Interrupt),
+                Some(()) = self.term.recv() => Some(Stop::Terminate),
+                Some(()) = self.hup.recv() => Some(Stop::HangUp),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.ok().map(|()| Stop::Interrupt)
+    }
 }

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use super::dispatch::{self, Job, ToSend};
 use super::state::RunState;
 use crate::ledger::outcome::{Outcome, Status};
-use crate::ledger::prior::{Prior, Record};
+use crate::ledger::prior::Prior;
 use crate::logging::Terminal;
 use crate::net::client::{broadcast_id, ReplyKind};
 
@@ -35,10 +35,9 @@ const LOOKUP_ROUNDS: usize = 2;
 /// Page size for listing: the API's maximum.
 const PAGE: u32 = 100;
 
-/// What the dispatcher knows besides the rows: earlier runs, and the account's names when
-/// they were listed at the start.
+/// What the dispatcher knows besides the rows (each of which carries what earlier runs
+/// recorded of it): the account's names when they were listed at the start.
 pub struct Known {
-    pub prior: Record,
     /// `None`: not listed; `Some(Err)`: listing failed.
     pub account: Option<Result<HashMap<String, String>, String>>,
     /// `--skip-existing`: a name already on the account counts as created.
@@ -68,6 +67,7 @@ pub fn settle(known: &Known, settled: &Settled, job: Job) -> Decision {
         line,
         name,
         verdict,
+        prior,
     } = job;
     let on_account = |name: &str| match &known.account {
         Some(Ok(names)) => Ok(names.get(name).cloned()),
@@ -82,12 +82,12 @@ pub fn settle(known: &Known, settled: &Settled, job: Job) -> Decision {
             body,
         })
     };
-    match (known.prior.get(line), verdict) {
+    match (prior, verdict) {
         (Some(Prior::Created(o)), _) => {
             settled.done_before.fetch_add(1, Ordering::Relaxed);
-            Done(o.clone().with_seq(seq))
+            Done(o.with_seq(seq))
         }
-        (Some(Prior::Unknown { .. }), verdict) => match on_account(&name) {
+        (Some(Prior::Unknown), verdict) => match on_account(&name) {
             Ok(Some(id)) => {
                 settled.reconciled.fetch_add(1, Ordering::Relaxed);
                 Done(reconciled(seq, line, name, id))
