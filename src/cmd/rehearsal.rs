@@ -33,11 +33,13 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let describe = || {
         let s = server.stats();
         format!(
-            "simulated Smartflo saw {} requests: {} broadcasts created, {} names created twice, busiest second {} requests",
+            "simulated Smartflo saw {} requests: {} broadcasts created, {} names created twice, busiest second {} requests\n\
+             this was a rehearsal on the built-in simulation: nothing reached Smartflo (its record is {})",
             s.requests,
             s.created,
             s.duplicates.len(),
-            s.busiest_second
+            s.busiest_second,
+            cfg.results.display()
         )
     };
     let endpoint = Endpoint {

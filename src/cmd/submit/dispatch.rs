@@ -81,7 +81,17 @@ impl Source {
         let mut batch = Vec::with_capacity(ROW_BATCH);
         let mut first_line = None;
         while let Some(row) = self.reader.next_row() {
-            let row = row?;
+            let row = match row {
+                Ok(row) => row,
+                // A file rewritten under the reader reads as garbage: say what happened.
+                Err(e) => match self.watch.changed() {
+                    Some(how) => {
+                        self.changed(run, &how, first_line);
+                        return Ok(());
+                    }
+                    None => return Err(e.into()),
+                },
+            };
             first_line.get_or_insert(row.line);
             let prior = self.prior.get(row.line)?;
             batch.push(Job::new(row, prior));
@@ -298,5 +308,104 @@ fn judge(run: &RunState, reply: &Reply, attempts: u32) -> (Status, String) {
                 format!("{why} after {attempts} attempts; last: {}", reply.message),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Rate;
+    use crate::ledger::journal::Journal;
+    use crate::mock::{MockOptions, MockServer};
+    use crate::net::client::Client;
+    use crate::net::gate::Gate;
+    use crate::secret::Secret;
+    use std::num::NonZeroU32;
+    use std::sync::Mutex;
+
+    fn body() -> Bytes {
+        Bytes::from_static(
+            br#"{"name":"Campaign 1","description":"d","phone_number_list":214864,"destination":"ivr||7926","timeout":"40","concurrent_limit":"5","retry_after_minutes":[5,10],"caller_id_number":"918069000000","number_of_retry":"2","start_date_time":"2026-12-02 09:00:00","end_date_time":"2026-12-02 18:00:00","time_group":"1234","dialstatus":[1,2,3,4,5],"retry_dialstatus":[1,3]}"#,
+        )
+    }
+
+    fn run_state(server: &MockServer, journal: Journal) -> RunState {
+        let client = Client::new(
+            &server.url(),
+            Some(&Secret::new(server.token())),
+            Duration::from_secs(5),
+            2,
+        )
+        .unwrap();
+        RunState::new(
+            None,
+            client,
+            Gate::new(Rate::UNLIMITED, NonZeroU32::MIN),
+            journal,
+            0,
+            None,
+        )
+    }
+
+    fn row() -> ToSend {
+        ToSend {
+            seq: 0,
+            line: 2,
+            name: "Campaign 1".into(),
+            body: body(),
+        }
+    }
+
+    /// The journal's sync runs, and has returned, before the create request reaches the
+    /// server; a sync that fails sends nothing.
+    #[tokio::test]
+    async fn a_rows_sent_event_is_synced_before_its_request_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = std::sync::Arc::new(MockServer::start(MockOptions::default()).await.unwrap());
+
+        // What the server had received each time the journal synced.
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (watching, log) = (server.clone(), seen.clone());
+        let journal = Journal::open_with_sync(
+            &dir.path().join("ok.journal"),
+            "T",
+            Box::new(move |f: &std::fs::File| {
+                f.sync_data()?;
+                crate::lock(&log).push(watching.stats().requests);
+                Ok(())
+            }),
+        )
+        .unwrap();
+        let run = run_state(&server, journal);
+        let pending = run.record_sent(2, "Campaign 1").unwrap();
+        let outcome = process(&run, row(), pending, false).await;
+        assert_eq!(outcome.status, Status::Created, "{outcome:?}");
+        assert_eq!(server.stats().requests, 1);
+        assert_eq!(
+            *crate::lock(&seen),
+            [0, 0],
+            "the new journal, then the row's sent: both before any request"
+        );
+
+        // The journal opens (its header synced), then the disk fails.
+        let opened = std::sync::atomic::AtomicBool::new(false);
+        let journal = Journal::open_with_sync(
+            &dir.path().join("failing.journal"),
+            "T",
+            Box::new(move |f: &std::fs::File| {
+                if opened.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    Err(std::io::Error::other("the disk is gone"))
+                } else {
+                    f.sync_data()
+                }
+            }),
+        )
+        .unwrap();
+        let run = run_state(&server, journal);
+        let pending = run.record_sent(2, "Campaign 1").unwrap();
+        let outcome = process(&run, row(), pending, false).await;
+        assert_eq!(outcome.status, Status::NotAttempted, "{outcome:?}");
+        assert_eq!(server.stats().requests, 1, "nothing more was sent");
+        assert!(run.is_fatal());
     }
 }
