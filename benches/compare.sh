@@ -9,6 +9,7 @@
 #   3. `bulkcast submit --rate 0 --concurrency 32` against a server adding 50 ms to every reply,
 #      against the ideal 32 / 0.05 s = 640 rows/s.
 #   4. `bulkcast submit` peak memory on 10,000 rows and on ROWS rows.
+#   5. `bulkcast submit --resume` peak memory over the ROWS-row results of step 4.
 #
 # Usage: benches/compare.sh [ROWS]     (env: CONCURRENCY=32 REPEAT=5 SUBMIT_ROWS=100000)
 # Installs wrk and GNU time from the system's packages if they are missing.
@@ -131,9 +132,14 @@ stop_server
 start_server
 mapfile -t CMD < <(submit_cmd "$WORK/big.in.csv" large "$CONCURRENCY")
 timed large "${CMD[@]}"
+# 5. resuming over a complete record of ROWS rows
+echo "memory: submit --resume over $ROWS recorded rows..." >&2
+timed resume env SMARTFLO_API_TOKEN=mock-token "$BIN" -q submit "$WORK/big.in.csv" --base-url "$URL" \
+    --rate 0 -o "$WORK/large.csv" --resume
 stop_server
 SMALL_RSS=$(cat "$WORK/small.rss")
 LARGE_RSS=$(cat "$WORK/large.rss")
+RESUME_RSS=$(cat "$WORK/resume.rss")
 
 verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "met" : "MISSED")}'; }
 echo
@@ -145,4 +151,5 @@ printf '%-58s %-22s %-16s %s\n' "validate $ROWS rows: peak memory" "${VALIDATE_R
 printf '%-58s %-22s %-16s %s\n' "submit --rate 0, c=$CONCURRENCY, vs wrk (medians of $REPEAT)" "$BULKCAST_RATE vs $WRK_RATE req/s" ">= 70%" "$(awk -v a="$BULKCAST_RATE" -v b="$WRK_RATE" 'BEGIN {printf "%.0f%% ", 100 * a / b}')$(verdict "$(awk -v a="$BULKCAST_RATE" -v b="$WRK_RATE" 'BEGIN {print (a >= 0.7 * b)}')")"
 printf '%-58s %-22s %-16s %s\n' "submit, 50 ms latency, c=32, vs ideal 640 rows/s" "$LATENCY_RATE rows/s" ">= 85%" "$(awk -v a="$LATENCY_RATE" 'BEGIN {printf "%.0f%% ", 100 * a / 640}')$(verdict "$(awk -v a="$LATENCY_RATE" 'BEGIN {print (a >= 0.85 * 640)}')")"
 printf '%-58s %-22s %-16s %s\n' "submit peak memory, 10k rows vs $ROWS rows" "$SMALL_RSS vs $LARGE_RSS MB" "within 1.5x" "$(verdict "$(awk -v a="$SMALL_RSS" -v b="$LARGE_RSS" 'BEGIN {print (b <= 1.5 * a)}')")"
+printf '%-58s %-22s %-16s %s\n' "submit --resume over $ROWS recorded rows: peak memory" "${RESUME_RSS} MB" "< 64 MB" "$(verdict "$(awk -v m="$RESUME_RSS" 'BEGIN {print (m < 64)}')")"
 echo "rounds: validate $(paste -sd' ' "$WORK/validate.walls") s; bulkcast $(paste -sd' ' "$WORK/bulkcast.rates"); wrk $(paste -sd' ' "$WORK/wrk.rates")"

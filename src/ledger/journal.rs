@@ -30,7 +30,7 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
 use crate::csvio;
@@ -58,7 +58,9 @@ pub type SyncFn = Box<dyn Fn(&File) -> io::Result<()> + Send + Sync>;
 
 pub struct Journal {
     inner: Mutex<Inner>,
-    sync: SyncFn,
+    sync: Arc<SyncFn>,
+    /// One sync at a time; the rows that wait for it are all covered by the next.
+    syncing: tokio::sync::Mutex<()>,
     /// The server this run talks to, recorded with every outcome.
     target: String,
 }
@@ -114,7 +116,8 @@ impl Journal {
                 written: 0,
                 durable: 0,
             }),
-            sync,
+            sync: Arc::new(sync),
+            syncing: tokio::sync::Mutex::new(()),
             target: escape(target).into_owned(),
         })
     }
@@ -135,15 +138,28 @@ impl Journal {
     }
 
     /// Make sure the `sent` event behind `pending` is on the disk: write out and sync everything
-    /// appended so far, unless that has been done since it was appended.
-    pub fn on_file(&self, pending: Pending) -> io::Result<()> {
-        let mut j = self.lock();
-        if j.durable >= pending.0 {
+    /// appended so far, unless that has been done since it was appended. The sync runs off the
+    /// async thread, so replies keep being handled meanwhile, and rows released while one sync
+    /// runs are all covered by the next.
+    pub async fn on_file(&self, pending: Pending) -> io::Result<()> {
+        if self.lock().durable >= pending.0 {
             return Ok(());
         }
-        j.write()?;
-        (self.sync)(j.csv.get_ref())?;
-        j.durable = j.written;
+        let _turn = self.syncing.lock().await;
+        let (file, upto) = {
+            let mut j = self.lock();
+            if j.durable >= pending.0 {
+                return Ok(()); // synced while this row waited for its turn
+            }
+            j.write()?;
+            (j.csv.get_ref().try_clone()?, j.written)
+        };
+        let sync = self.sync.clone();
+        tokio::task::spawn_blocking(move || sync(&file))
+            .await
+            .map_err(io::Error::other)??;
+        let mut j = self.lock();
+        j.durable = j.durable.max(upto);
         Ok(())
     }
 
@@ -453,14 +469,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn events_read_back_in_order_and_a_torn_last_line_is_ignored_then_cut_off() {
+    #[tokio::test]
+    async fn events_read_back_in_order_and_a_torn_last_line_is_ignored_then_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         let j = Journal::open(&path, "T").unwrap();
-        j.on_file(j.sent(2, "+B2").unwrap()).unwrap();
+        j.on_file(j.sent(2, "+B2").unwrap()).await.unwrap();
         j.done(&created(2)).unwrap();
-        j.on_file(j.sent(3, "B3").unwrap()).unwrap();
+        j.on_file(j.sent(3, "B3").unwrap()).await.unwrap();
         j.done(&created(3)).unwrap();
         // A crash now: the last outcome was never flushed.
         std::mem::forget(j);
@@ -489,12 +505,12 @@ mod tests {
         assert_eq!(all[4..], [Event::Target("T".into()), done(3)]);
     }
 
-    #[test]
-    fn a_done_event_says_where_it_starts_so_it_can_be_read_again() {
+    #[tokio::test]
+    async fn a_done_event_says_where_it_starts_so_it_can_be_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         let j = Journal::open(&path, "T").unwrap();
-        j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+        j.on_file(j.sent(2, "B2").unwrap()).await.unwrap();
         j.done(&created(2)).unwrap();
         j.flush().unwrap();
         let at = events(&path)
@@ -509,8 +525,8 @@ mod tests {
         assert!(bytes[at as usize..].starts_with(b"done,2,B2,true,created"));
     }
 
-    #[test]
-    fn anything_unreadable_before_the_end_is_damage_with_its_line() {
+    #[tokio::test]
+    async fn anything_unreadable_before_the_end_is_damage_with_its_line() {
         let dir = tempfile::tempdir().unwrap();
         for (name, junk) in [
             ("quote", &b"sent,9,\"B9\n"[..]),
@@ -519,7 +535,7 @@ mod tests {
         ] {
             let path = dir.path().join(name);
             let j = Journal::open(&path, "T").unwrap();
-            j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+            j.on_file(j.sent(2, "B2").unwrap()).await.unwrap();
             drop(j);
             let mut f = OpenOptions::new().append(true).open(&path).unwrap();
             f.write_all(junk).unwrap();
@@ -535,8 +551,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sent_events_are_synced_in_groups_before_on_file_returns() {
+    #[tokio::test]
+    async fn sent_events_are_synced_in_groups_before_on_file_returns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         let syncs = Arc::new(AtomicU64::new(0));
@@ -555,7 +571,7 @@ mod tests {
         let on_file = || events(&path).unwrap().len();
         let (a, b) = (j.sent(2, "B2").unwrap(), j.sent(3, "B3").unwrap());
         assert_eq!(on_file(), 0, "appending alone writes nothing");
-        j.on_file(b).unwrap();
+        j.on_file(b).await.unwrap();
         assert_eq!(
             on_file(),
             3,
@@ -564,11 +580,11 @@ mod tests {
         assert_eq!(syncs.load(Ordering::SeqCst), 2, "one sync for the group");
         assert_eq!(j.durable(), 3);
         j.done(&created(3)).unwrap();
-        j.on_file(a).unwrap();
+        j.on_file(a).await.unwrap();
         assert_eq!(on_file(), 3, "already on the disk: nothing is written");
         assert_eq!(syncs.load(Ordering::SeqCst), 2, "and nothing is synced");
         let c = j.sent(4, "B4").unwrap();
-        j.on_file(c).unwrap();
+        j.on_file(c).await.unwrap();
         assert_eq!(
             on_file(),
             5,
@@ -577,8 +593,8 @@ mod tests {
         assert_eq!(syncs.load(Ordering::SeqCst), 3);
     }
 
-    #[test]
-    fn a_failed_sync_leaves_the_event_pending() {
+    #[tokio::test]
+    async fn a_failed_sync_leaves_the_event_pending() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         std::fs::write(&path, header_line()).unwrap();
@@ -589,31 +605,31 @@ mod tests {
         )
         .unwrap();
         let p = j.sent(2, "B2").unwrap();
-        assert!(j.on_file(p).is_err());
+        assert!(j.on_file(p).await.is_err());
         assert_eq!(j.durable(), 0);
     }
 
-    #[test]
-    fn a_journal_with_only_its_header_and_targets_records_nothing() {
+    #[tokio::test]
+    async fn a_journal_with_only_its_header_and_targets_records_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         assert!(!exists(&path));
         let j = Journal::open(&path, "T").unwrap();
         j.flush().unwrap();
         assert!(!exists(&path));
-        j.on_file(j.sent(2, "B2").unwrap()).unwrap();
+        j.on_file(j.sent(2, "B2").unwrap()).await.unwrap();
         assert!(exists(&path));
     }
 
-    #[test]
-    fn names_with_line_breaks_nuls_and_backslashes_stay_on_one_line() {
+    #[tokio::test]
+    async fn names_with_line_breaks_nuls_and_backslashes_stay_on_one_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         let j = Journal::open(&path, "T").unwrap();
         let odd = "a\nb\r\\n\0=c";
         let mut o = created(2);
         o.name = odd.into();
-        j.on_file(j.sent(2, odd).unwrap()).unwrap();
+        j.on_file(j.sent(2, odd).unwrap()).await.unwrap();
         j.done(&o).unwrap();
         j.flush().unwrap();
         let all = plain(events(&path).unwrap());

@@ -3,13 +3,13 @@
 //! found (the sending pass takes them from here), and the row count gives the progress display
 //! its total. A dry run ends here with its report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
 
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{RowReader, Watched};
+use crate::input::{name_fingerprint, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 use crate::logging::Terminal;
 use crate::Exit;
@@ -32,6 +32,9 @@ pub(super) struct Check {
     /// The input file as checked, watched while it is sent, and the hash of what was read.
     pub watched: Watched,
     pub digest: u64,
+    /// The names (by fingerprint) the run may look for on the account: rows an earlier run
+    /// left uncertain, and with `--skip-existing` every valid row.
+    pub wanted: HashSet<u64>,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -50,6 +53,7 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         duplicates: HashMap::new(),
         watched,
         digest: 0,
+        wanted: HashSet::new(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -68,6 +72,10 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
+        let uncertain = before == Some(Recorded::Unknown);
+        if uncertain || (cfg.skip_existing && row.verdict.is_ok()) {
+            check.wanted.insert(name_fingerprint(&row.name));
+        }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,
             (Some(Recorded::Unknown), _) => check.unknown_before += 1,

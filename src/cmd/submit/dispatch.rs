@@ -219,7 +219,7 @@ pub(super) async fn process(
     pending: Pending,
     cleared: bool,
 ) -> Outcome {
-    if let Err(e) = run.journal.on_file(pending) {
+    if let Err(e) = run.journal.on_file(pending).await {
         run.journal_failed(&e);
         return not_attempted(run, row);
     }

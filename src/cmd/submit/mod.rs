@@ -254,7 +254,7 @@ async fn authorise(
         return Ok(None);
     }
     Ok(Some(
-        reconcile::account_at_start(run, cfg.skip_existing).await?,
+        reconcile::account_at_start(run, cfg.skip_existing, &check.wanted).await?,
     ))
 }
 

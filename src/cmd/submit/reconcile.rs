@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 use super::dispatch::{self, Job, ToSend};
 use super::state::RunState;
+use crate::input::name_fingerprint;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
 use crate::logging::Terminal;
@@ -157,8 +158,9 @@ pub fn remember(run: &RunState, row: ToSend, outcome: &Outcome) {
 pub async fn account_at_start(
     run: &RunState,
     skip_existing: bool,
+    wanted: &HashSet<u64>,
 ) -> anyhow::Result<Result<HashMap<String, String>, String>> {
-    let names = names(run).await;
+    let names = names(run, wanted).await;
     match &names {
         Err(e) if skip_existing => anyhow::bail!(
             "--skip-existing: cannot list the account's broadcasts: {e}; nothing was sent"
@@ -201,7 +203,11 @@ pub async fn resolve_unknowns(
             _ = run.stop.cancelled() => return,
             _ = tokio::time::sleep(settle) => {}
         }
-        let names = match names(run).await {
+        let wanted = pending
+            .iter()
+            .map(|u| name_fingerprint(&u.row.name))
+            .collect();
+        let names = match names(run, &wanted).await {
             Ok(names) => names,
             Err(e) => {
                 for u in pending {
@@ -243,10 +249,12 @@ pub async fn resolve_unknowns(
     }
 }
 
-/// Every broadcast on the account, name → id (the first id listed for a name), read through
-/// `GET /v2/broadcasts` page by page (100 each, through the same gate as every call). `Err`
-/// says why the account could not be read to the end.
-async fn names(run: &RunState) -> Result<HashMap<String, String>, String> {
+/// The broadcasts on the account whose names are `wanted` (by [`name_fingerprint`]), name → id
+/// (the first id listed for a name), read through `GET /v2/broadcasts` page by page (100 each,
+/// through the same gate as every call). Only wanted names are kept, so memory follows the rows
+/// asked about, not the account's size. `Err` says why the account could not be read to the
+/// end.
+async fn names(run: &RunState, wanted: &HashSet<u64>) -> Result<HashMap<String, String>, String> {
     let mut names = HashMap::new();
     let mut seen_ids = HashSet::new();
     for page in 1.. {
@@ -267,9 +275,12 @@ async fn names(run: &RunState) -> Result<HashMap<String, String>, String> {
             let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
                 continue;
             };
-            if seen_ids.insert(id.clone()) {
+            if seen_ids.insert(name_fingerprint(&id)) {
                 new += 1;
-                names.entry(name.trim().to_owned()).or_insert(id);
+                let name = name.trim();
+                if wanted.contains(&name_fingerprint(name)) {
+                    names.entry(name.to_owned()).or_insert(id);
+                }
             }
         }
         // A short page is the last; a page of nothing new means the server ignores `page`.
