@@ -1,6 +1,7 @@
 //! The simulated endpoints: routes, auth, the contract's validation, replies and faults.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State as Extract};
@@ -65,7 +66,7 @@ fn unauthorized() -> Response<Body> {
 }
 
 /// An injected server failure: nothing was done.
-fn unavailable() -> Response<Body> {
+pub(super) fn unavailable() -> Response<Body> {
     json(
         StatusCode::SERVICE_UNAVAILABLE,
         &json!({"success": false, "message": "Service temporarily unavailable."}),
@@ -79,6 +80,9 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok());
     let mut inner = state.lock();
     if given != Some(format!("Bearer {}", inner.token).as_str()) {
+        return false;
+    }
+    if inner.token_expires.is_some_and(|t| Instant::now() >= t) {
         return false;
     }
     inner.token_uses += 1;
@@ -130,6 +134,9 @@ async fn create(
         let mut r = Response::new(Body::empty());
         r.extensions_mut().insert(Drop);
         return r;
+    }
+    if state.chance(opts.error_after_create) {
+        return error_after_create(&state);
     }
     if state.chance(opts.slow_after_create) {
         state.lock().stats.faults.slow_after_create += 1;
@@ -215,8 +222,28 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
         id,
         name: name.into(),
         body: raw.to_vec().into(),
+        created: Instant::now(),
     });
     id
+}
+
+/// The reply after a create that worked but whose answer a gateway or the backend spoils: 500,
+/// 502 and 504 in turn.
+fn error_after_create(state: &State) -> Response<Body> {
+    let n = {
+        let mut inner = state.lock();
+        inner.stats.faults.error_after_create += 1;
+        inner.stats.faults.error_after_create
+    };
+    let status = match n % 3 {
+        1 => StatusCode::INTERNAL_SERVER_ERROR,
+        2 => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::GATEWAY_TIMEOUT,
+    };
+    json(
+        status,
+        &json!({"success": false, "message": "Something went wrong."}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -250,25 +277,54 @@ async fn list(
             &json!({"success": false, "message": {"limit": ["The limit must be between 1 and 100."], "page": ["The page must be at least 1."]}}),
         );
     };
-    let inner = state.lock();
-    let results: Vec<Value> = inner
-        .broadcasts
-        .iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .map(|b| {
-            json!({
-                "id": b.id.to_string(),
-                "name": b.name,
-                "description": b.json()["description"],
-                "status": "scheduled",
-            })
-        })
-        .collect();
+    let page = if state.opts.ignore_page { 1 } else { page };
+    let results = listing(&state, limit, page);
+    if state.opts.no_results_field {
+        return json(
+            StatusCode::OK,
+            &json!({"page": page, "size": results.len(), "limit": limit}),
+        );
+    }
     json(
         StatusCode::OK,
         &json!({"page": page, "size": results.len(), "limit": limit, "results": results}),
     )
+}
+
+/// One page of the account's broadcasts as the listing shows them: those old enough for the
+/// listing's lag, oldest or newest first, at most the page cap.
+fn listing(state: &State, limit: usize, page: usize) -> Vec<Value> {
+    let opts = &state.opts;
+    let per_page = opts.page_cap.map_or(limit, |cap| limit.min(cap.max(1)));
+    let skip = (page - 1).saturating_mul(per_page);
+    let inner = state.lock();
+    let now = Instant::now();
+    let visible = |b: &&Stored| b.created + opts.list_lag <= now;
+    let item = |b: &Stored| {
+        json!({
+            "id": b.id.to_string(),
+            "name": b.name,
+            "description": b.json()["description"],
+            "status": "scheduled",
+        })
+    };
+    let mut out: Vec<Value> = if opts.newest_first {
+        let all = inner.broadcasts.iter().rev().filter(visible);
+        all.skip(skip).take(per_page).map(item).collect()
+    } else {
+        let all = inner.broadcasts.iter().filter(visible);
+        all.skip(skip).take(per_page).map(item).collect()
+    };
+    if opts.endless_list && out.is_empty() {
+        // Someone else's broadcasts, without end.
+        out = (0..per_page)
+            .map(|i| {
+                let id = 90_000_000 + skip + i;
+                json!({"id": id.to_string(), "name": format!("Another team's broadcast {id}"), "status": "scheduled"})
+            })
+            .collect();
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -284,19 +340,27 @@ async fn login(Extract(state): Extract<Arc<State>>, body: Bytes) -> Response<Bod
     });
     let ok = login.email.as_deref() == Some(state.opts.email.as_str())
         && login.password.as_deref() == Some(state.opts.password.expose());
-    let token = {
-        let mut inner = state.lock();
-        inner.stats.logins += 1;
-        inner.token.clone()
-    };
+    let mut inner = state.lock();
+    inner.stats.logins += 1;
     if !ok {
         return json(
             StatusCode::UNAUTHORIZED,
             &json!({"success": false, "message": "Invalid credentials."}),
         );
     }
+    // With a token life, every login issues a new token that lives that long.
+    let life = state.opts.token_life.unwrap_or(Duration::from_secs(3600));
+    if state.opts.token_life.is_some() {
+        inner.generation += 1;
+        inner.token = format!("{}-{}", state.opts.token, inner.generation);
+        inner.token_expires = Some(Instant::now() + life);
+        inner.token_uses = 0;
+    }
+    let token = inner.token.clone();
+    drop(inner);
+    let expires_in = life.as_secs_f64().ceil().max(1.0) as u64;
     json(
         StatusCode::OK,
-        &json!({"success": true, "access_token": token, "token_type": "bearer", "expires_in": 3600}),
+        &json!({"success": true, "access_token": token, "token_type": "bearer", "expires_in": expires_in}),
     )
 }

@@ -13,14 +13,17 @@
 //! connection without any reply, as a real network failure would.
 
 mod api;
+mod options;
 mod validation;
+
+pub use options::MockOptions;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
@@ -32,103 +35,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::secret::Secret;
-
 pub const DEFAULT_TOKEN: &str = "mock-token";
 pub const DEFAULT_EMAIL: &str = "ops@example.com";
 pub const DEFAULT_PASSWORD: &str = "mock-password";
 /// Where the simulation reports its statistics (not rate limited, not counted).
 pub const STATS_PATH: &str = "/__mock/stats";
-
-/// How the simulated server behaves. Declared once, here: these are also the `mock-server`
-/// command's flags, and [`Default`] is what those flags default to.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MockOptions {
-    /// The bearer token the server accepts
-    #[arg(long, default_value = DEFAULT_TOKEN)]
-    pub token: String,
-    /// The login email accepted by /v1/auth/login
-    #[arg(long, default_value = DEFAULT_EMAIL)]
-    pub email: String,
-    /// The login password accepted by /v1/auth/login
-    #[arg(long, default_value = DEFAULT_PASSWORD, value_parser = secret)]
-    pub password: Secret,
-    /// Account-wide requests per second over all endpoints, in fixed one-second windows (0 = none)
-    #[arg(long, default_value_t = 0)]
-    pub rate_limit: u32,
-    /// Added latency before every reply, e.g. `50ms`
-    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
-    pub latency: Duration,
-    /// Probability that a create answers 5xx (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub fail_5xx: f64,
-    /// Probability that a create answers 429 (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub fail_429: f64,
-    /// Probability that a create answers HTTP 200 with `success: false` (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub fail_false: f64,
-    /// Probability that a create succeeds but the connection is dropped before the reply
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub drop_after_create: f64,
-    /// Probability that a create succeeds but the reply is held back by --slow-delay
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub slow_after_create: f64,
-    /// Probability that a list of broadcasts answers 503
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub fail_list: f64,
-    /// Probability that a create answers 502 with an HTML page instead of JSON (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub garbage_reply: f64,
-    /// Probability that a create answers 500 with a body of several megabytes (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub huge_reply: f64,
-    /// Probability that a create answers 503 and its body then trickles for --slow-delay
-    /// (nothing created)
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
-    pub slow_body: f64,
-    /// How long a slow reply is held back
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    pub slow_delay: Duration,
-    /// Leave the broadcast id out of create replies
-    #[arg(long = "no-id", action = clap::ArgAction::SetFalse)]
-    pub reply_with_id: bool,
-    /// Send `Retry-After: SECS` with every 429 (Smartflo documents none)
-    #[arg(long, value_name = "SECS")]
-    pub retry_after: Option<u64>,
-    /// Seed for fault injection, so a run's faults can be reproduced
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Expire the token after this many authorized requests: the next request with it gets 401
-    /// and a login hands out a new one. (Tests only; not a flag.)
-    #[arg(skip)]
-    pub rotate_token_after: Option<u64>,
-}
-
-impl Default for MockOptions {
-    /// The flags' defaults, read from their one declaration above.
-    fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            options: MockOptions,
-        }
-        <Defaults as clap::Parser>::try_parse_from(["mock-server"])
-            .expect("the mock's flag defaults parse")
-            .options
-    }
-}
-
-fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
-    Ok(Secret::new(s))
-}
-
-fn probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s}: a probability is between 0 and 1")),
-    }
-}
 
 /// What the server has seen so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +73,9 @@ pub struct Faults {
     pub garbage_reply: u64,
     pub huge_reply: u64,
     pub slow_body: u64,
+    pub error_after_create: u64,
+    /// Requests answered 503 during the outage window.
+    pub outage: u64,
 }
 
 /// A broadcast as the server stored it: its id and the JSON body exactly as received.
@@ -177,6 +91,8 @@ struct Stored {
     id: u64,
     name: Box<str>,
     body: Box<[u8]>,
+    /// When it was created (a listing may show it only some time later).
+    created: Instant,
 }
 
 impl Stored {
@@ -242,7 +158,8 @@ impl MockServer {
         self.state.healed.store(true, Ordering::SeqCst);
     }
 
-    /// How many broadcasts carry `name`.
+    /// How many broadcasts this server created with `name` (those on the account before it
+    /// started are not counted).
     pub fn count_named(&self, name: &str) -> u64 {
         self.state.lock().per_name.get(name).copied().unwrap_or(0)
     }
@@ -311,7 +228,10 @@ async fn handle(
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let _in_flight = state.arrive();
-    let response = if state.over_rate_limit() {
+    let response = if state.in_outage() {
+        state.lock().stats.faults.outage += 1;
+        api::unavailable()
+    } else if state.over_rate_limit() {
         api::too_many_requests(&state)
     } else {
         if !state.opts.latency.is_zero() {
@@ -355,23 +275,39 @@ struct Inner {
     stats: Stats,
     /// The current fixed window (seconds since start) and the requests counted in it.
     window: (u64, u64),
-    /// The token in force, its uses, and how many times it was rotated.
+    /// The token in force, when it expires, its uses, and how many times it was rotated.
     token: String,
+    token_expires: Option<Instant>,
     token_uses: u64,
     generation: u64,
 }
 
 impl State {
     fn new(opts: MockOptions) -> State {
-        let inner = Inner {
+        let started = Instant::now();
+        let mut inner = Inner {
             rng: Some(StdRng::seed_from_u64(opts.seed)),
             token: opts.token.clone(),
+            token_expires: opts.token_life.map(|life| started + life),
             next_id: 3176,
             ..Inner::default()
         };
+        // Broadcasts someone made before: on the account, visible at once, not counted as
+        // created by this server.
+        let long_ago = started.checked_sub(opts.list_lag).unwrap_or(started);
+        for name in &opts.existing {
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.broadcasts.push(Stored {
+                id,
+                name: name.as_str().into(),
+                body: Box::default(),
+                created: long_ago,
+            });
+        }
         State {
             opts,
-            started: Instant::now(),
+            started,
             in_flight: AtomicU64::new(0),
             healed: AtomicBool::new(false),
             inner: Mutex::new(inner),
@@ -395,6 +331,15 @@ impl State {
         inner.window.1 += 1;
         inner.stats.busiest_second = inner.stats.busiest_second.max(inner.window.1);
         InFlight(&self.in_flight)
+    }
+
+    /// Whether the API is down now (the outage window).
+    fn in_outage(&self) -> bool {
+        let Some(after) = self.opts.outage_after else {
+            return false;
+        };
+        let t = self.started.elapsed();
+        t >= after && t < after + self.opts.outage_for
     }
 
     /// Whether the request just counted is over the account's limit for this second.
@@ -432,44 +377,5 @@ struct InFlight<'a>(&'a AtomicU64);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Flags {
-        #[command(flatten)]
-        options: MockOptions,
-    }
-
-    #[test]
-    fn the_defaults_are_the_flags_defaults() {
-        let o = MockOptions::default();
-        assert_eq!(o.token, DEFAULT_TOKEN);
-        assert_eq!(o.email, DEFAULT_EMAIL);
-        assert_eq!(o.password.expose(), DEFAULT_PASSWORD);
-        assert_eq!((o.rate_limit, o.latency, o.seed), (0, Duration::ZERO, 0));
-        assert_eq!(o.slow_delay, Duration::from_secs(5));
-        assert!(o.reply_with_id, "ids are sent unless --no-id");
-        assert_eq!((o.retry_after, o.rotate_token_after), (None, None));
-        assert_eq!(o.fail_5xx + o.fail_429 + o.drop_after_create, 0.0);
-    }
-
-    #[test]
-    fn flags_set_the_options_and_probabilities_are_checked() {
-        let o = Flags::try_parse_from(["m", "--no-id", "--fail-5xx", "0.5", "--latency", "50ms"])
-            .unwrap()
-            .options;
-        assert!(!o.reply_with_id);
-        assert_eq!(o.fail_5xx, 0.5);
-        assert_eq!(o.latency, Duration::from_millis(50));
-        let err = Flags::try_parse_from(["m", "--fail-429", "1.5"])
-            .err()
-            .expect("1.5 is not a probability");
-        assert!(err.to_string().contains("between 0 and 1"), "{err}");
     }
 }

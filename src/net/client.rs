@@ -29,6 +29,9 @@ pub struct Reply {
     pub message: String,
     /// The reply's JSON, when it had any.
     pub body: Option<Value>,
+    /// The API could not be reached or its gateway gave up (no connection, a timeout, 502, 503,
+    /// 504): a sign of an outage rather than of this request.
+    pub unreachable: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +44,15 @@ pub enum ReplyKind {
     Unauthorized,
     /// 429: over the account's rate limit; `retry_after` when the server said.
     TooManyRequests { retry_after: Option<Duration> },
-    /// 5xx or 408 (or a listing's timeout): sent again after a backoff, as though the server
-    /// did not act. For a create that is certain only of 503 and 408: a 500 can be raised after
-    /// the insert, and a 502 or 504 comes from a gateway while the backend may have finished.
+    /// The server certainly did not act (503 or 408; any 5xx or a timeout of a listing or a
+    /// login, which are safe to repeat): sent again after a backoff.
     Retryable,
     /// Nothing reached the server (connection refused, DNS): safe to send again.
     NotSent,
-    /// The request may have been acted on but no usable reply came (timeout or connection
-    /// dropped after sending, or a 2xx whose body says nothing): do not send blindly again.
+    /// The create may have been acted on but no usable reply came: a timeout or a connection
+    /// dropped after the body went out, a 5xx other than 503 (a 500 can be raised after the
+    /// insert; a 502 or 504 comes from a gateway while the backend may have finished), or a 2xx
+    /// whose body says nothing. Never sent blindly again: looked up first.
     Unknown,
 }
 
@@ -150,6 +154,8 @@ pub fn http_client(timeout: Duration, pool: usize) -> reqwest::Result<reqwest::C
         // hidden resend of protocol NACKs would be none of those, and its readiness to
         // resend copied every request's headers (a measurable cost at full speed).
         .retry(reqwest::retry::never().max_retries_per_request(0))
+        // A 3xx is answered as a final error naming where it points, never followed.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
@@ -160,6 +166,25 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         Err(e) => return transport_failure(&e, idempotent),
     };
     let status = resp.status();
+    if status.is_redirection() {
+        // Never followed: a create body or a token is not sent on to wherever it points.
+        let to = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("nowhere stated");
+        return Reply {
+            kind: ReplyKind::Rejected,
+            status: Some(status.as_u16()),
+            message: format!(
+                "HTTP {} redirect to {} (not followed: the API does not redirect; check --base-url)",
+                status.as_u16(),
+                one_line(to)
+            ),
+            body: None,
+            unreachable: false,
+        };
+    }
     let retry_after = resp
         .headers()
         .get(RETRY_AFTER)
@@ -180,13 +205,14 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
             } else {
                 "connection lost"
             };
-            let kind = failure_kind(status, retry_after);
+            let kind = failure_kind(status, retry_after, idempotent);
             let message = format!("HTTP {status} (the reply's body was cut off: {what})");
             return Reply {
                 kind,
                 status: Some(status.as_u16()),
                 message,
                 body: None,
+                unreachable: gateway_trouble(status),
             };
         }
     };
@@ -209,12 +235,21 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
             _ if idempotent => ReplyKind::Retryable,
             _ => ReplyKind::Unknown,
         },
-        s => failure_kind(s, retry_after),
+        s => failure_kind(s, retry_after, idempotent),
     };
     let message = match (kind, message.is_empty()) {
-        (ReplyKind::Unknown, _) => {
+        (ReplyKind::Unknown, _) if status.is_success() => {
             format!("HTTP {} without a success flag: {message}", status.as_u16())
         }
+        (ReplyKind::Unknown, _) => format!(
+            "HTTP {} after the request was sent ({}); the broadcast may have been created",
+            status.as_u16(),
+            if message.is_empty() {
+                "no message"
+            } else {
+                &message
+            }
+        ),
         (_, true) => format!("HTTP {}", status),
         (_, false) => message,
     };
@@ -223,16 +258,24 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         status: Some(status.as_u16()),
         message,
         body,
+        unreachable: gateway_trouble(status),
     }
 }
 
-/// What a status other than 2xx means, whatever its body says.
-fn failure_kind(status: StatusCode, retry_after: Option<Duration>) -> ReplyKind {
+/// 502, 503 and 504: the gateway or the service is down, rather than this request wrong.
+fn gateway_trouble(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
+}
+
+/// What a status other than 2xx means, whatever its body says. Only a 503 (and 429, 408)
+/// certainly means a create was not acted on.
+fn failure_kind(status: StatusCode, retry_after: Option<Duration>, idempotent: bool) -> ReplyKind {
     match status {
         StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
-        StatusCode::REQUEST_TIMEOUT => ReplyKind::Retryable,
-        s if s.is_server_error() => ReplyKind::Retryable,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ReplyKind::Retryable,
+        s if s.is_server_error() && idempotent => ReplyKind::Retryable,
+        s if s.is_server_error() => ReplyKind::Unknown,
         _ => ReplyKind::Rejected,
     }
 }
@@ -266,6 +309,7 @@ fn transport_failure(e: &reqwest::Error, idempotent: bool) -> Reply {
         status: None,
         message: format!("{what} ({})", error_chain(e)),
         body: None,
+        unreachable: e.is_connect() || e.is_timeout(),
     }
 }
 

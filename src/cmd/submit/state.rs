@@ -236,6 +236,7 @@ impl RunState {
                     status: None,
                     message: "abandoned at the second Ctrl-C while in flight; the broadcast may have been created".into(),
                     body: None,
+                    unreachable: false,
                 },
                 reply = attempt() => reply,
             };
