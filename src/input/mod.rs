@@ -279,6 +279,11 @@ impl RowReader {
             },
             None => String::new(),
         };
+        // A name too long for a cell is refused below; the record keeps a cell's worth of it.
+        let name = match name.char_indices().nth(MAX_CELL_CHARS) {
+            Some((cut, _)) => name[..cut].to_owned(),
+            None => name,
+        };
         let mut row = Row {
             seq: self.seq,
             line,
@@ -301,8 +306,13 @@ impl RowReader {
         let mut messages = Vec::new();
         let mut not_utf8 = [false; 14];
         let mut cells: rules::Cells<'_> = [""; 14];
+        let refused = spreadsheet_limits(record, &self.headers, &mut messages);
         for f in Field::ALL {
             let from_file = match self.columns[f.index()] {
+                Some(col) if refused.contains(&col) => {
+                    not_utf8[f.index()] = true;
+                    continue;
+                }
                 Some(col) => match cell(col) {
                     Ok(s) => csvio::unmark_text(trim(s)),
                     Err(_) => {
@@ -420,6 +430,40 @@ fn check_required(
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// The most characters a spreadsheet cell holds (Excel's limit).
+const MAX_CELL_CHARS: usize = 32_767;
+
+/// Cells no spreadsheet can hold: over [`MAX_CELL_CHARS`], or with control characters other
+/// than tab and line breaks (a NUL, say). Their messages are added to `messages`; the columns
+/// are returned (their cells are not judged further).
+fn spreadsheet_limits(record: &ByteRecord, headers: &[String], messages: &mut Vec<String>) -> Vec<usize> {
+    let control = |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
+    let long = |c: &[u8]| c.len() > MAX_CELL_CHARS && String::from_utf8_lossy(c).chars().count() > MAX_CELL_CHARS;
+    // Most rows have neither: one pass over the row's bytes says so.
+    if !record.as_slice().iter().any(control) && !record.iter().any(long) {
+        return Vec::new();
+    }
+    let mut refused = Vec::new();
+    for (col, c) in record.iter().enumerate() {
+        let column = headers.get(col).map_or("(unnamed)", String::as_str);
+        let why = if long(c) {
+            format!(
+                "column {column:?}: a cell of {} characters; accepted: at most {MAX_CELL_CHARS} (a spreadsheet cell's limit)",
+                String::from_utf8_lossy(c).chars().count()
+            )
+        } else if let Some(&b) = c.iter().find(|b| control(b)) {
+            format!(
+                "column {column:?}: a control character (byte {b:#04x}) in the cell; accepted: text with no control characters but tab and line breaks"
+            )
+        } else {
+            continue;
+        };
+        messages.push(why);
+        refused.push(col);
+    }
+    refused
 }
 
 /// `str::trim`, without looking at characters when the cell plainly starts and ends with

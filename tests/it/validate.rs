@@ -362,3 +362,20 @@ fn standard_input_can_be_validated() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(parse_csv(&String::from_utf8_lossy(&out.stdout)).1.len(), 2);
 }
+
+#[test]
+fn cells_no_spreadsheet_can_hold_are_refused_naming_their_column() {
+    let dir = Dir::new();
+    let mut csv = good_csv(",", "\n", 3);
+    csv = csv.replacen("Campaign 1,", "Camp\u{0}aign 1,", 1);
+    csv = csv.replacen("Details of campaign 2", &"x".repeat(40_000), 1);
+    let input = dir.write("in.csv", csv);
+    let r = run(dir.cmd().args(["validate"]).arg(&input));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(column(&report, "success"), ["false", "false", "true"]);
+    let messages = column(&report, "message");
+    assert!(messages[0].contains("column \"name\": a control character (byte 0x00)"), "{}", messages[0]);
+    assert!(messages[1].contains("a cell of 40000 characters; accepted: at most 32767"), "{}", messages[1]);
+    assert!(messages[1].len() < 400, "the message does not repeat the cell");
+}
