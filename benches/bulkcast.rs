@@ -116,6 +116,10 @@ fn submit(c: &mut Criterion) {
                         resume: false,
                         failed: None,
                         skip_existing: false,
+                        allow_existing_names: false,
+                        settle: Duration::from_secs(10),
+                        outage_wait: Duration::from_secs(900),
+                        max_listing_pages: 20_000,
                     };
                     let exit = bulkcast::cmd::submit::run(cfg, &terminal).unwrap();
                     assert_eq!(exit, bulkcast::Exit::Success, "every row created");

@@ -139,9 +139,25 @@ pub struct SubmitArgs {
     /// and submit as a new input
     #[arg(long, value_name = "PATH")]
     pub failed: Option<PathBuf>,
-    /// List the account's broadcasts first and treat rows whose name is already there as created
-    #[arg(long)]
+    /// Rows whose name is already on the account (made before this run) count as created and
+    /// are not sent
+    #[arg(long, conflicts_with = "allow_existing_names")]
     pub skip_existing: bool,
+    /// Create rows whose name is already on the account anyway (without this or
+    /// --skip-existing, such rows stop the run before anything is sent)
+    #[arg(long)]
+    pub allow_existing_names: bool,
+    /// Seconds to wait, after an uncertain create's timeout, before its absence from the
+    /// account's listing is believed (the listing may lag behind a create)
+    #[arg(long, default_value = "10", value_name = "SECONDS")]
+    pub settle: String,
+    /// How long to wait out an API that does not answer before giving up: `15m`, `900`
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub outage_wait: String,
+    /// The most pages of 100 broadcasts a listing of the account may take before it counts as
+    /// endless (an error)
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_listing_pages: u32,
 }
 
 #[derive(Debug, Args)]

@@ -115,6 +115,12 @@ pub struct SubmitConfig {
     pub resume: bool,
     pub failed: Option<PathBuf>,
     pub skip_existing: bool,
+    pub allow_existing_names: bool,
+    /// After an uncertain create's timeout, how long before its absence is believed.
+    pub settle: Duration,
+    /// How long an outage is waited out.
+    pub outage_wait: Duration,
+    pub max_listing_pages: u32,
 }
 
 pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
@@ -179,6 +185,10 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         resume: args.resume,
         failed: args.failed,
         skip_existing: args.skip_existing,
+        allow_existing_names: args.allow_existing_names,
+        settle: parse_seconds_or_zero(&args.settle).context("--settle")?,
+        outage_wait: parse_seconds(&args.outage_wait).context("--outage-wait")?,
+        max_listing_pages: args.max_listing_pages.max(1),
     })
 }
 
@@ -291,6 +301,14 @@ pub fn parse_seconds(s: &str) -> Result<Duration> {
         bail!("{s:?} must be more than 0 seconds");
     }
     Ok(d)
+}
+
+/// [`parse_seconds`], or zero.
+fn parse_seconds_or_zero(s: &str) -> Result<Duration> {
+    match s.trim() {
+        "0" | "0s" => Ok(Duration::ZERO),
+        _ => parse_seconds(s),
+    }
 }
 
 /// Requests per second, or unlimited.

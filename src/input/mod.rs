@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use csv::ByteRecord;
-use names::NameTracker;
 use thiserror::Error;
 
 pub use dates::DateFormats;
 pub use fields::Field;
+pub use names::NameTracker;
 pub use rules::Problem;
 pub use watch::Watched;
 
@@ -207,6 +207,11 @@ impl RowReader {
     /// The delimiter in use (given or detected).
     pub fn delimiter(&self) -> u8 {
         self.delimiter
+    }
+
+    /// The names read so far (none when the duplicates came from an earlier pass).
+    pub fn take_names(&mut self) -> Option<NameTracker> {
+        self.names.take()
     }
 
     /// The raw cells of the row last returned by [`RowReader::next_row`].
@@ -438,9 +443,15 @@ const MAX_CELL_CHARS: usize = 32_767;
 /// Cells no spreadsheet can hold: over [`MAX_CELL_CHARS`], or with control characters other
 /// than tab and line breaks (a NUL, say). Their messages are added to `messages`; the columns
 /// are returned (their cells are not judged further).
-fn spreadsheet_limits(record: &ByteRecord, headers: &[String], messages: &mut Vec<String>) -> Vec<usize> {
+fn spreadsheet_limits(
+    record: &ByteRecord,
+    headers: &[String],
+    messages: &mut Vec<String>,
+) -> Vec<usize> {
     let control = |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
-    let long = |c: &[u8]| c.len() > MAX_CELL_CHARS && String::from_utf8_lossy(c).chars().count() > MAX_CELL_CHARS;
+    let long = |c: &[u8]| {
+        c.len() > MAX_CELL_CHARS && String::from_utf8_lossy(c).chars().count() > MAX_CELL_CHARS
+    };
     // Most rows have neither: one pass over the row's bytes says so.
     if !record.as_slice().iter().any(control) && !record.iter().any(long) {
         return Vec::new();

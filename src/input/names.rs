@@ -13,7 +13,7 @@ type Slot = [u32; 3];
 /// The table is grown before it is fuller than this (per cent).
 const MAX_LOAD: usize = 85;
 
-pub(super) struct NameTracker {
+pub struct NameTracker {
     slots: Vec<Slot>,
     len: usize,
 }
@@ -67,6 +67,23 @@ impl NameTracker {
         }
     }
 
+    /// Whether `name` was claimed.
+    pub fn contains(&self, name: &str) -> bool {
+        let fp = super::name_fingerprint(name);
+        let (hi, lo) = ((fp >> 32) as u32, fp as u32);
+        let mut i = slot_of(fp, self.slots.len());
+        loop {
+            let slot = &self.slots[i];
+            if slot[2] == 0 {
+                return false;
+            }
+            if slot[0] == hi && slot[1] == lo {
+                return true;
+            }
+            i = if i + 1 == self.slots.len() { 0 } else { i + 1 };
+        }
+    }
+
     fn rebuild(&mut self, capacity: usize) {
         let old = std::mem::replace(&mut self.slots, vec![[0; 3]; capacity]);
         for slot in old.into_iter().filter(|s| s[2] != 0) {
@@ -93,6 +110,14 @@ fn slot_of(fp: u64, n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claimed_names_are_contained() {
+        let mut t = NameTracker::default();
+        t.claim("a", 2);
+        assert!(t.contains("a"));
+        assert!(!t.contains("b"));
+    }
 
     #[test]
     fn the_first_line_of_a_name_is_remembered() {

@@ -13,14 +13,16 @@ use super::journal;
 use super::outcome::{write_outcome, Outcome, HEADER};
 use crate::csvio;
 
-/// The files of a run: the results, the journal beside it, the results being written, and the
-/// lock that keeps a second run out.
+/// The files of a run: the results, the journal beside it, the results being written, the lock
+/// that keeps a second run out, and the baseline of what was on the account before.
 #[derive(Debug, Clone)]
 pub struct RunFiles {
     pub results: PathBuf,
     pub journal: PathBuf,
     pub partial: PathBuf,
     pub lock: PathBuf,
+    /// What was on the account before the first create; kept with the results.
+    pub baseline: PathBuf,
 }
 
 impl RunFiles {
@@ -35,12 +37,13 @@ impl RunFiles {
             journal: with(".journal"),
             partial: with(".partial"),
             lock: with(".lock"),
+            baseline: with(".baseline"),
         }
     }
 
     /// Every path a run writes besides the results file itself.
-    pub fn companions(&self) -> [&Path; 3] {
-        [&self.journal, &self.partial, &self.lock]
+    pub fn companions(&self) -> [&Path; 4] {
+        [&self.journal, &self.partial, &self.lock, &self.baseline]
     }
 
     /// Take the run's lock: one run at a time per results file, with or without `--resume`.

@@ -31,6 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
 use crate::csvio;
@@ -43,6 +44,9 @@ pub enum Event {
     Sent {
         line: u64,
         name: String,
+        /// When it was recorded, in milliseconds since 1970 (`None` in journals of earlier
+        /// versions); its request left after that.
+        at_ms: Option<u64>,
     },
     /// An outcome, the target it records (`None` from a journal of an earlier version), and
     /// the byte where its record starts in the journal (to read it again later).
@@ -130,9 +134,16 @@ impl Journal {
     /// once [`Journal::on_file`] has returned for it.
     pub fn sent(&self, line: u64, name: &str) -> io::Result<Pending> {
         let mut j = self.lock();
-        let mut n = itoa::Buffer::new();
-        j.csv
-            .write_record(["sent", n.format(line), &csvio::safe_cell(&escape(name))])?;
+        let (mut n, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        j.csv.write_record([
+            "sent",
+            n.format(line),
+            &csvio::safe_cell(&escape(name)),
+            t.format(now),
+        ])?;
         j.appended += 1;
         Ok(Pending(j.appended))
     }
@@ -285,6 +296,7 @@ pub fn read(path: &Path, mut each: impl FnMut(Event)) -> Result<Columns, ReadErr
                     .map(|(line, name)| Event::Sent {
                         line,
                         name: name.into_owned(),
+                        at_ms: rec.get(3).and_then(|t| t.parse().ok()),
                     })
             }
             Some("done") => {
@@ -437,7 +449,7 @@ mod tests {
         read(path, |e| out.push(e)).map(|_| out)
     }
 
-    /// The events without where `done` records start.
+    /// The events without where `done` records start and when `sent` was recorded.
     fn plain(events: Vec<Event>) -> Vec<Event> {
         events
             .into_iter()
@@ -449,6 +461,14 @@ mod tests {
                     target,
                     at: 0,
                 },
+                Event::Sent { line, name, at_ms } => {
+                    assert!(at_ms.is_some(), "a sent event says when");
+                    Event::Sent {
+                        line,
+                        name,
+                        at_ms: None,
+                    }
+                }
                 e => e,
             })
             .collect()
@@ -466,6 +486,7 @@ mod tests {
         Event::Sent {
             line,
             name: name.into(),
+            at_ms: None,
         }
     }
 

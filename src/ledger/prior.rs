@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 
@@ -106,6 +107,8 @@ pub struct Record {
     entries: Vec<Entry>,
     results: Option<Source>,
     journal: Option<Source>,
+    /// The latest `sent` the journal records (milliseconds since 1970).
+    last_sent_ms: u64,
 }
 
 impl Record {
@@ -201,7 +204,12 @@ impl Record {
                     failed = seen.check(Some(&t));
                     return;
                 }
-                Event::Sent { line, name } => Entry::new(line, &name, SENT, 0),
+                Event::Sent { line, name, at_ms } => {
+                    if let Some(ms) = at_ms {
+                        self.last_sent_ms = self.last_sent_ms.max(ms);
+                    }
+                    Entry::new(line, &name, SENT, 0)
+                }
                 Event::Done {
                     outcome,
                     target,
@@ -273,6 +281,41 @@ impl Record {
             UNKNOWN | SENT => Recorded::Unknown,
             _ => Recorded::Other,
         })
+    }
+
+    /// Whether an earlier run sent anything (rows created, uncertain or sent).
+    pub fn sent_anything(&self) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(
+                e.kind(),
+                CREATED_IN_RESULTS | CREATED_IN_JOURNAL | UNKNOWN | SENT
+            )
+        })
+    }
+
+    /// The latest moment an earlier run may have sent a create whose outcome is not known: a
+    /// request it still had in flight may land on the server until that moment plus its
+    /// timeout. `None` when no row is uncertain.
+    pub fn uncertain_since(&self) -> Option<SystemTime> {
+        let mtime = |s: &Option<Source>| {
+            s.as_ref()
+                .and_then(|s| std::fs::metadata(&s.path).ok()?.modified().ok())
+        };
+        let mut latest: Option<SystemTime> = None;
+        for e in &self.entries {
+            let t = match e.kind() {
+                SENT if self.last_sent_ms > 0 => {
+                    Some(UNIX_EPOCH + Duration::from_millis(self.last_sent_ms))
+                }
+                SENT => mtime(&self.journal),
+                // An outcome recorded as unknown: its request ended before the file was last
+                // written.
+                UNKNOWN => mtime(&self.journal).or_else(|| mtime(&self.results)),
+                _ => continue,
+            };
+            latest = latest.max(t);
+        }
+        latest
     }
 
     /// Lines recorded.

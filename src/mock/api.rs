@@ -260,7 +260,9 @@ async fn list(
     if !authorized(&state, &headers) {
         return unauthorized();
     }
-    if state.chance(state.opts.fail_list) {
+    if state.listing_down.load(std::sync::atomic::Ordering::SeqCst)
+        || state.chance(state.opts.fail_list)
+    {
         state.lock().stats.faults.list_error += 1;
         return unavailable();
     }

@@ -158,6 +158,11 @@ impl MockServer {
         self.state.healed.store(true, Ordering::SeqCst);
     }
 
+    /// Make every listing answer 503 from now on (creates still work).
+    pub fn break_listing(&self) {
+        self.state.listing_down.store(true, Ordering::SeqCst);
+    }
+
     /// How many broadcasts this server created with `name` (those on the account before it
     /// started are not counted).
     pub fn count_named(&self, name: &str) -> u64 {
@@ -263,6 +268,8 @@ struct State {
     in_flight: AtomicU64,
     /// The outage is over: no more faults are injected.
     healed: AtomicBool,
+    /// Every listing answers 503 from now on.
+    listing_down: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -310,6 +317,7 @@ impl State {
             started,
             in_flight: AtomicU64::new(0),
             healed: AtomicBool::new(false),
+            listing_down: AtomicBool::new(false),
             inner: Mutex::new(inner),
         }
     }

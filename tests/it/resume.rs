@@ -251,9 +251,15 @@ fn a_row_sent_by_a_crashed_run_is_looked_up_before_it_is_sent_again() {
         0
     );
     dir.write("in.results.csv.journal", "event,line,name,success,status,http_status,message,broadcast_id,attempts,elapsed_ms\nsent,3,Campaign 2\nsent,4,Campaign 3\n");
+    // Before its first create, the crashed run found none of its names on the account.
+    dir.write("in.results.csv.baseline", "name,id\n");
 
     let r = run(api.submit(&dir, &input).args([
         "--rate",
+        "0",
+        "--timeout",
+        "1",
+        "--settle",
         "0",
         "--resume",
         "--summary-json",

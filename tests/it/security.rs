@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bulkcast::mock::MockOptions;
 use bulkcast::secret::Secret;
 
-use crate::util::{column, good_csv, results_csv, run, Dir, Smartflo};
+use crate::util::{assert_exactly_once, column, good_csv, names, results_csv, run, Dir, Smartflo};
 
 const TOKEN: &str = "tok-5ecret-Q7mZ2";
 const PASSWORD: &str = "pw-5ecret-X9kL4";
@@ -64,6 +64,8 @@ fn secrets_never_reach_output_logs_results_or_summaries_at_any_verbosity() {
             "s2.json",
             "--failed",
             "f2.csv",
+            // The same names again, on purpose.
+            "--allow-existing-names",
         ])));
     record(run(api
         .submit(&dir, &input)
@@ -132,27 +134,41 @@ fn an_expired_token_is_renewed_by_logging_in_again_once() {
 }
 
 #[test]
-fn a_second_401_stops_the_run_with_exit_2() {
+fn a_token_that_keeps_expiring_is_renewed_each_time_it_stops_working() {
     let dir = Dir::new();
-    // The token expires after 2 uses: the first renewal works, the second expiry is final.
+    // The token expires after every 2 uses; each expiry is met by a new login.
     let api = Smartflo::start(with_login(MockOptions {
         rotate_token_after: Some(2),
         ..MockOptions::default()
     }));
     let input = dir.write("in.csv", good_csv(",", "\n", 8));
     let r = run(login_submit(&api, &dir, &input).args(["--rate", "0", "--concurrency", "1"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(8));
+    assert!(api.server.stats().logins >= 4, "{:?}", api.server.stats());
+}
+
+#[test]
+fn a_freshly_issued_token_refused_at_once_stops_without_logging_in_again() {
+    let dir = Dir::new();
+    // Every login's token is dead on arrival.
+    let api = Smartflo::start(with_login(MockOptions {
+        token_life: Some(Duration::ZERO),
+        ..MockOptions::default()
+    }));
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    let r = run(login_submit(&api, &dir, &input).args(["--rate", "0"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
     let stats = api.server.stats();
-    assert_eq!(stats.logins, 2, "one login, one renewal, no more");
-    let res = results_csv(&dir, "in.results.csv");
-    assert_eq!(res.1.len(), 8, "every row recorded");
-    assert!(column(&res, "status").iter().any(|s| s == "not_attempted"));
+    assert_eq!((stats.logins, stats.created), (1, 0), "one login, no more");
+}
 
-    // With a token (no login to renew it), the first 401 mid-run is final.
+#[test]
+fn a_token_given_directly_that_expires_mid_run_stops_cleanly_and_says_to_log_in() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
-        rotate_token_after: Some(3),
+        rotate_token_after: Some(4),
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 5));
@@ -160,7 +176,20 @@ fn a_second_401_stops_the_run_with_exit_2() {
         .submit(&dir, &input)
         .args(["--rate", "0", "--concurrency", "1"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stopped working during the run"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("SMARTFLO_EMAIL"), "{}", r.stderr);
     assert_eq!(api.server.stats().logins, 0);
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(res.1.len(), 5, "every row recorded");
+    let created = column(&res, "status")
+        .iter()
+        .filter(|s| *s == "created")
+        .count() as u64;
+    assert_eq!(created, api.server.stats().created);
 }
 
 #[test]
@@ -205,7 +234,7 @@ fn a_token_file_others_can_read_draws_a_warning() {
         .env_remove("SMARTFLO_API_TOKEN")
         .arg("--token-file")
         .arg(&token_file)
-        .args(["-o", "b.csv"]));
+        .args(["-o", "b.csv", "--allow-existing-names"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("other users"), "{}", r.stderr);
 }

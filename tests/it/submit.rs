@@ -103,8 +103,8 @@ fn invalid_rows_are_never_sent_and_are_recorded_with_their_message() {
     );
     assert_eq!(
         api.server.stats().requests,
-        4,
-        "the auth check and three creates"
+        5,
+        "the auth check, the baseline listing and three creates"
     );
 }
 
@@ -420,19 +420,26 @@ fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
         drop_after_create: 1.0,
-        fail_list: 1.0,
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 2));
-    let r = run(api.submit(&dir, &input).args([
-        "--rate",
-        "0",
-        "--timeout",
-        "0.5",
-        "--max-retries",
-        "1",
-    ]));
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    let child = api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--timeout", "0.5", "--settle", "1"])
+        .args(["--max-retries", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The account could be listed at the start; once both creates are in, it cannot.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.server.stats().created < 2 {
+        assert!(Instant::now() < deadline, "the creates never came");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    api.server.break_listing();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["unknown"; 2]);
     assert!(
@@ -471,8 +478,8 @@ fn max_errors_stops_sending_and_records_the_rest_as_not_attempted() {
     assert!(column(&res, "message")[2].contains("--max-errors"));
     assert_eq!(
         api.server.stats().requests,
-        3,
-        "the auth check and two creates"
+        4,
+        "the auth check, the baseline listing and two creates"
     );
 }
 

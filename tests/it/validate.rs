@@ -375,7 +375,18 @@ fn cells_no_spreadsheet_can_hold_are_refused_naming_their_column() {
     let report = parse_csv(&r.stdout);
     assert_eq!(column(&report, "success"), ["false", "false", "true"]);
     let messages = column(&report, "message");
-    assert!(messages[0].contains("column \"name\": a control character (byte 0x00)"), "{}", messages[0]);
-    assert!(messages[1].contains("a cell of 40000 characters; accepted: at most 32767"), "{}", messages[1]);
-    assert!(messages[1].len() < 400, "the message does not repeat the cell");
+    assert!(
+        messages[0].contains("column \"name\": a control character (byte 0x00)"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("a cell of 40000 characters; accepted: at most 32767"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[1].len() < 400,
+        "the message does not repeat the cell"
+    );
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{name_fingerprint, RowReader, Watched};
+use crate::input::{name_fingerprint, NameTracker, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 use crate::logging::Terminal;
 use crate::Exit;
@@ -32,9 +32,10 @@ pub(super) struct Check {
     /// The input file as checked, watched while it is sent, and the hash of what was read.
     pub watched: Watched,
     pub digest: u64,
-    /// The names (by fingerprint) the run may look for on the account: rows an earlier run
-    /// left uncertain, and with `--skip-existing` every valid row.
+    /// The names (by fingerprint) of rows an earlier run left uncertain: looked up first.
     pub wanted: HashSet<u64>,
+    /// Every name in the sheet, to take the baseline with (dropped once it is taken).
+    pub names: Option<NameTracker>,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -54,6 +55,7 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         watched,
         digest: 0,
         wanted: HashSet::new(),
+        names: None,
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -72,8 +74,7 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
-        let uncertain = before == Some(Recorded::Unknown);
-        if uncertain || (cfg.skip_existing && row.verdict.is_ok()) {
+        if before == Some(Recorded::Unknown) {
             check.wanted.insert(name_fingerprint(&row.name));
         }
         match (before, &row.verdict) {
@@ -107,6 +108,7 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         );
     }
     check.digest = check.watched.digest();
+    check.names = rows.take_names();
     let missing = prior.len() - recorded;
     if !mismatches.is_empty() || missing > 0 {
         let mut why = mismatches;

@@ -224,8 +224,9 @@ pub(super) async fn process(
         return not_attempted(run, row);
     }
     run.sent.fetch_add(1, Ordering::Relaxed);
-    let (reply, attempts, first_sent) = create(run, &row.body, cleared).await;
-    let Some(reply) = reply else {
+    let sent = run.send(cleared, || run.client.create(&row.body)).await;
+    let (attempts, first_sent, last_sent) = (sent.attempts, sent.first_sent, sent.last_sent);
+    let Some(reply) = sent.reply else {
         return not_attempted(run, row);
     };
     let (status, message) = judge(run, &reply, attempts);
@@ -248,32 +249,10 @@ pub(super) async fn process(
         elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
     };
     if status == Status::Unknown {
-        reconcile::remember(run, row, &outcome);
+        let sent_at = last_sent.unwrap_or_else(Instant::now);
+        reconcile::remember(run, row, &outcome, sent_at);
     }
     outcome
-}
-
-/// Send one create until a final reply; after a 401 with an expired token, log in again (once
-/// per run) and send again. The last reply (`None` if the run stopped before the first attempt),
-/// the attempts made and when the first went out.
-async fn create(
-    run: &RunState,
-    body: &Bytes,
-    mut cleared: bool,
-) -> (Option<Reply>, u32, Option<Instant>) {
-    let (mut attempts, mut first_sent) = (0, None);
-    loop {
-        let token = run.client.generation();
-        let sent = run.send(cleared, || run.client.create(body)).await;
-        attempts += sent.attempts;
-        first_sent = first_sent.or(sent.first_sent);
-        match sent.reply {
-            Some(r) if r.kind == ReplyKind::Unauthorized && run.relogin(token).await => {
-                cleared = false
-            }
-            other => return (other, attempts, first_sent),
-        }
-    }
 }
 
 /// A create's final reply as the row's status and message.
@@ -281,14 +260,8 @@ fn judge(run: &RunState, reply: &Reply, attempts: u32) -> (Status, String) {
     match reply.kind {
         ReplyKind::Ok => (Status::Created, reply.message.clone()),
         ReplyKind::Rejected => (Status::Rejected, reply.message.clone()),
-        ReplyKind::Unauthorized => {
-            run.stop(
-                "the server rejected the credentials (HTTP 401) during the run; stopped so as not \
-                 to lock the account with repeated failures",
-                true,
-            );
-            (Status::Failed, format!("HTTP 401: {}", reply.message))
-        }
+        // The run has stopped, saying why (see `tokens`).
+        ReplyKind::Unauthorized => (Status::Failed, format!("HTTP 401: {}", reply.message)),
         ReplyKind::Unknown => (
             Status::Unknown,
             format!(
@@ -342,8 +315,11 @@ mod tests {
             client,
             Gate::new(Rate::UNLIMITED, NonZeroU32::MIN),
             journal,
-            0,
-            None,
+            crate::cmd::submit::state::Limits {
+                max_retries: 0,
+                max_errors: None,
+                outage_wait: Duration::from_secs(60),
+            },
         )
     }
 

@@ -18,16 +18,20 @@
 //! The target is always an ordinary URL with credentials: a `--mock` rehearsal starts the
 //! simulation in `cmd::rehearsal` and hands its address here.
 
+mod authorise;
 mod check;
 mod collect;
 mod dispatch;
+mod listing;
+mod outage;
 mod reconcile;
 mod state;
+mod tokens;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
@@ -39,7 +43,7 @@ use crate::ledger::journal::{self, Journal};
 use crate::ledger::outcome::Status;
 use crate::ledger::prior::{Lookup, Record};
 use crate::logging::Terminal;
-use crate::net::client::{Client, ReplyKind};
+use crate::net::client::Client;
 use crate::net::gate::Gate;
 use crate::output::failed;
 use crate::output::progress::Progress;
@@ -48,8 +52,8 @@ use crate::output::summary::{Counters, Summary, Tally};
 use crate::secret::Auth;
 use crate::Exit;
 use check::Check;
-use reconcile::Known;
-use state::RunState;
+use reconcile::{Grace, Known};
+use state::{Limits, RunState};
 
 /// Where a run sends: the API's base URL and how to prove who it is, plus, for a target that
 /// can say what it saw (the simulation), a line for the end of the summary.
@@ -159,7 +163,7 @@ async fn submit_all(
     let Prepared {
         files,
         prior,
-        check,
+        mut check,
         _lock,
     } = prepared;
     let (run, mut results) = open_run(cfg, &files, &endpoint).map_err(RunError::BeforeSending)?;
@@ -167,14 +171,24 @@ async fn submit_all(
     // From here on Ctrl-C, SIGTERM and SIGHUP stop the run cleanly, even while logging in or
     // listing the account.
     watch_signals(run.clone(), terminal.clone());
-    let account = authorise(cfg, &run, &check, &endpoint.base_url)
-        .await
-        .map_err(RunError::BeforeSending)?;
+    let (baseline, account) = authorise::authorise(
+        cfg,
+        terminal,
+        &run,
+        &mut check,
+        &prior,
+        &files,
+        &endpoint.base_url,
+    )
+    .await
+    .map_err(RunError::BeforeSending)?;
     announce(cfg, &check, &endpoint.base_url);
 
     let known = Arc::new(Known {
+        baseline: baseline.clone(),
         account,
         skip_existing: cfg.skip_existing,
+        allow_existing: cfg.allow_existing_names,
     });
     let mut tally = send_rows(cfg, terminal, &run, &check, known, prior, &mut results)
         .await
@@ -182,11 +196,23 @@ async fn submit_all(
 
     // Rows that got no answer: look them up, send the absent ones again.
     let mut patches = HashMap::new();
-    let settle = cfg.timeout.min(Duration::from_secs(5));
-    reconcile::resolve_unknowns(&run, terminal, settle, cfg.concurrency, |o| {
-        tally.replace(Status::Unknown, o.status);
-        patches.insert(o.seq, o);
-    })
+    let grace = Grace {
+        timeout: cfg.timeout,
+        settle: cfg.settle,
+    };
+    let pages = cfg.max_listing_pages;
+    reconcile::resolve_unknowns(
+        &run,
+        terminal,
+        grace,
+        cfg.concurrency,
+        &baseline,
+        pages,
+        |o| {
+            tally.replace(Status::Unknown, o.status);
+            patches.insert(o.seq, o);
+        },
+    )
     .await;
 
     let written = results
@@ -229,56 +255,13 @@ fn open_run(
         client,
         Gate::new(cfg.rate, cfg.burst),
         journal,
-        cfg.max_retries,
-        cfg.max_errors,
+        Limits {
+            max_retries: cfg.max_retries,
+            max_errors: cfg.max_errors,
+            outage_wait: cfg.outage_wait,
+        },
     );
     Ok((Arc::new(run), results))
-}
-
-/// Stage 2: when anything will be asked of the account, log in if need be and check the
-/// credentials; list the account when rows need it. The listing, when taken.
-async fn authorise(
-    cfg: &SubmitConfig,
-    run: &RunState,
-    check: &Check,
-    base_url: &str,
-) -> Result<Option<Result<HashMap<String, String>, String>>> {
-    let need_account = check.unknown_before > 0 || cfg.skip_existing;
-    if check.to_send > 0 || need_account {
-        if run.logs_in() {
-            run.login().await?;
-        }
-        check_auth(run, base_url).await?;
-    }
-    if !need_account {
-        return Ok(None);
-    }
-    Ok(Some(
-        reconcile::account_at_start(run, cfg.skip_existing, &check.wanted).await?,
-    ))
-}
-
-/// One cheap authenticated call before anything else, so a bad token stops the run with
-/// nothing created.
-async fn check_auth(run: &RunState, base_url: &str) -> Result<()> {
-    let Some(reply) = run.send(false, || run.client.list(1, 1)).await.reply else {
-        anyhow::bail!("stopped before the first request");
-    };
-    match reply.kind {
-        ReplyKind::Ok => Ok(()),
-        ReplyKind::Unauthorized => anyhow::bail!(
-            "the API token was rejected (HTTP 401: {}); nothing was sent. Check SMARTFLO_API_TOKEN or --token-file",
-            reply.message
-        ),
-        _ if reply.status == Some(403) => {
-            anyhow::bail!("the API token is not allowed to use the broadcast API (HTTP 403: {}); nothing was sent", reply.message)
-        }
-        ReplyKind::NotSent => anyhow::bail!("cannot reach {base_url}: {}; nothing was sent", reply.message),
-        _ => {
-            tracing::warn!("the account check (listing broadcasts) answered: {}; going on", reply.message);
-            Ok(())
-        }
-    }
 }
 
 /// Say what is about to happen.
@@ -338,6 +321,7 @@ async fn send_rows(
         digest: check.digest,
         prior: Lookup::new(prior)?,
     };
+    run.outage.arm();
     let reading = run.clone();
     let reader_thread = std::thread::spawn(move || source.read(&reading, rows_tx));
     let dispatcher = tokio::spawn(dispatch::dispatch(

@@ -1,48 +1,78 @@
 //! Every decision about a row whose broadcast may or may not exist, in one place.
 //!
 //! A row is *uncertain* when a create was sent for it and no usable answer came back (which
-//! replies those are is [`crate::net::client`]'s classification, `ReplyKind::Unknown`), or when
-//! an earlier run journaled its `sent` and no outcome. An uncertain row is never sent again
-//! blindly: its name is looked up on the account first (`GET /v2/broadcasts`, every page).
+//! replies those are is [`crate::net::client`]'s classification, `ReplyKind::Unknown`: a
+//! timeout or a dropped connection after the body went out, a 5xx other than 503, a 2xx without
+//! a usable body), or when an earlier run journaled its `sent` and no outcome. An uncertain row
+//! is never sent again blindly: its name is looked up on the account first, and three rules
+//! make the answer trustworthy:
+//!
+//! - **Found** means a broadcast with the row's name that is not in the run's [`Baseline`] (what
+//!   was on the account before the first run's first create): an old namesake never passes for
+//!   this run's broadcast.
+//! - **Absent** is only believed from a complete listing ([`listing`]) taken after the request
+//!   could no longer land: its timeout plus `--settle` after it was sent — across processes too,
+//!   as the journal records when each row was sent.
+//! - When the listing cannot be completed, the row stays `unknown` and nothing is sent for it.
+//!
+//! Where the rules apply:
 //!
 //! - At dispatch ([`settle`]): a row an earlier run created is copied, not sent; a row an
-//!   earlier run left uncertain is looked up in the listing taken at the start — found means
-//!   created, absent means sent again, a listing that failed leaves it `unknown` and unsent.
-//!   With `--skip-existing`, a name already on the account counts as created.
-//! - During the run ([`remember`]): a row that got no answer is kept, with its body.
-//! - At the end ([`resolve_unknowns`]): after a settling pause, the account is listed again;
-//!   found rows become `created`, absent ones are sent again, for [`LOOKUP_ROUNDS`] rounds; a
-//!   listing that fails leaves them `unknown`.
+//!   earlier run left uncertain is judged by the listing taken at the start
+//!   ([`account_at_start`]); a row whose name was on the account before is counted as done with
+//!   `--skip-existing`, sent with `--allow-existing-names`, and otherwise never reaches here (the
+//!   run stops first, in `mod.rs`).
+//! - During the run ([`remember`]): a row that got no answer is kept, with its body and when it
+//!   was last sent.
+//! - At the end ([`resolve_unknowns`]): once the grace has passed, the account is listed; found
+//!   rows become `created`, absent ones are sent again, for [`LOOKUP_ROUNDS`] rounds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::dispatch::{self, Job, ToSend};
+use super::listing;
 use super::state::RunState;
 use crate::input::name_fingerprint;
+use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
 use crate::logging::Terminal;
-use crate::net::client::{broadcast_id, ReplyKind};
 
 /// Rounds of looking up rows that got no answer (and sending the absent ones again).
 const LOOKUP_ROUNDS: usize = 2;
 
-/// Page size for listing: the API's maximum.
-const PAGE: u32 = 100;
+/// How long after a create's last send its absence may be believed: its timeout, and the
+/// settling margin for a listing that lags behind a create.
+#[derive(Debug, Clone, Copy)]
+pub struct Grace {
+    pub timeout: Duration,
+    pub settle: Duration,
+}
+
+impl Grace {
+    fn after(self, sent: Instant) -> Instant {
+        sent + self.timeout + self.settle
+    }
+}
 
 /// What the dispatcher knows besides the rows (each of which carries what earlier runs
-/// recorded of it): the account's names when they were listed at the start.
+/// recorded of it).
 pub struct Known {
-    /// `None`: not listed; `Some(Err)`: listing failed.
+    /// What was on the account before the first create.
+    pub baseline: Arc<Baseline>,
+    /// Rows an earlier run left uncertain, looked up at the start: name → the id of a broadcast
+    /// made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
     pub account: Option<Result<HashMap<String, String>, String>>,
-    /// `--skip-existing`: a name already on the account counts as created.
+    /// `--skip-existing`: a name on the account before counts as created.
     pub skip_existing: bool,
+    /// `--allow-existing-names`: a name on the account before is created anyway.
+    pub allow_existing: bool,
 }
 
 /// Counts of rows settled without sending, for the summary.
@@ -70,11 +100,6 @@ pub fn settle(known: &Known, settled: &Settled, job: Job) -> Decision {
         verdict,
         prior,
     } = job;
-    let on_account = |name: &str| match &known.account {
-        Some(Ok(names)) => Ok(names.get(name).cloned()),
-        Some(Err(e)) => Err(e.clone()),
-        None => Ok(None),
-    };
     let send = |name, body| {
         Send(ToSend {
             seq,
@@ -83,43 +108,54 @@ pub fn settle(known: &Known, settled: &Settled, job: Job) -> Decision {
             body,
         })
     };
+    let unsent = |name, status, message| Done(Outcome::unsent(seq, line, name, status, message));
     match (prior, verdict) {
         (Some(Prior::Created(o)), _) => {
             settled.done_before.fetch_add(1, Ordering::Relaxed);
             Done(o.with_seq(seq))
         }
-        (Some(Prior::Unknown), verdict) => match on_account(&name) {
-            Ok(Some(id)) => {
-                settled.reconciled.fetch_add(1, Ordering::Relaxed);
-                Done(reconciled(seq, line, name, id))
-            }
-            Err(e) => Done(Outcome::unsent(
-                seq,
-                line,
+        (Some(Prior::Unknown), verdict) => match &known.account {
+            Some(Ok(found)) => match (found.get(&name), verdict) {
+                (Some(id), _) => {
+                    settled.reconciled.fetch_add(1, Ordering::Relaxed);
+                    Done(reconciled(seq, line, name, id.clone()))
+                }
+                (None, Ok(body)) => send(name, body),
+                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+            },
+            Some(Err(e)) => unsent(
                 name,
                 Status::Unknown,
                 format!("an earlier attempt may have created it, and the account could not be checked ({e}); not sent. Resume again to retry the check"),
-            )),
-            Ok(None) => match verdict {
-                Ok(body) => send(name, body),
-                Err(msg) => Done(Outcome::unsent(seq, line, name, Status::Invalid, msg)),
-            },
+            ),
+            None => unsent(
+                name,
+                Status::Unknown,
+                "an earlier attempt may have created it, and the account was not checked; not sent".into(),
+            ),
         },
-        (_, Err(msg)) => Done(Outcome::unsent(seq, line, name, Status::Invalid, msg)),
-        (_, Ok(body)) => match known.skip_existing.then(|| on_account(&name)) {
-            Some(Ok(Some(id))) => {
+        (_, Err(msg)) => unsent(name, Status::Invalid, msg),
+        (_, Ok(body)) => match known.baseline.existing(&name) {
+            None => send(name, body),
+            Some(_) if known.allow_existing => send(name, body),
+            Some(ids) if known.skip_existing => {
                 settled.already_existing.fetch_add(1, Ordering::Relaxed);
                 let mut o = Outcome::unsent(
                     seq,
                     line,
                     name,
                     Status::Created,
-                    "already on the account (--skip-existing); not sent".into(),
+                    "already on the account before this run (--skip-existing); not sent".into(),
                 );
-                o.broadcast_id = Some(id);
+                o.broadcast_id = ids.first().cloned();
                 Done(o)
             }
-            _ => send(name, body),
+            // The run stops before sending when such rows exist; this is only a safeguard.
+            Some(_) => unsent(
+                name,
+                Status::NotAttempted,
+                "a broadcast of this name was on the account before this run; not sent (see --skip-existing and --allow-existing-names)".into(),
+            ),
         },
     }
 }
@@ -142,46 +178,71 @@ fn reconciled(seq: u64, line: u64, name: String, id: String) -> Outcome {
 pub struct Unresolved {
     row: ToSend,
     outcome: Outcome,
+    /// When its last request went out.
+    sent_at: Instant,
 }
 
 /// Keep a row whose create got no answer (`outcome`, status `unknown`) for the end of the run.
-pub fn remember(run: &RunState, row: ToSend, outcome: &Outcome) {
+pub fn remember(run: &RunState, row: ToSend, outcome: &Outcome, sent_at: Instant) {
     crate::lock(&run.unresolved).push(Unresolved {
         row,
         outcome: outcome.clone(),
+        sent_at,
     });
 }
 
-/// The account's names at the start of a run, when the run needs them (rows an earlier run
-/// left uncertain, or `--skip-existing`). A listing that fails is fatal for `--skip-existing`
-/// (the error says why) and otherwise kept as the error, so that uncertain rows stay unsent.
+/// The broadcasts made since the baseline among `found`: name → the first such id.
+fn made_since(found: listing::Found, baseline: &Baseline) -> HashMap<String, String> {
+    found
+        .into_iter()
+        .filter_map(|(name, ids)| {
+            let id = ids.into_iter().find(|id| baseline.is_new(&name, id))?;
+            Some((name, id))
+        })
+        .collect()
+}
+
+/// Look up the rows an earlier run left uncertain (their names, by fingerprint, are `wanted`),
+/// once `ready_at` has passed. A listing that fails is kept as the error, so that those rows
+/// stay unsent.
 pub async fn account_at_start(
     run: &RunState,
-    skip_existing: bool,
-    wanted: &HashSet<u64>,
-) -> anyhow::Result<Result<HashMap<String, String>, String>> {
-    let names = names(run, wanted).await;
-    match &names {
-        Err(e) if skip_existing => anyhow::bail!(
-            "--skip-existing: cannot list the account's broadcasts: {e}; nothing was sent"
-        ),
+    terminal: &Terminal,
+    wanted: &std::collections::HashSet<u64>,
+    baseline: &Baseline,
+    ready_at: Option<Instant>,
+    max_pages: u32,
+) -> Result<HashMap<String, String>, String> {
+    if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
+        terminal.say(&format!(
+            "waiting {} s before looking up rows an earlier run sent without an answer (its requests may still land)",
+            (at - Instant::now()).as_secs() + 1
+        ));
+        tokio::select! {
+            _ = run.stop.cancelled() => return Err("the run stopped".into()),
+            _ = tokio::time::sleep_until(at.into()) => {}
+        }
+    }
+    let found = listing::list(run, &|n| wanted.contains(&name_fingerprint(n)), max_pages).await;
+    match &found {
         Err(e) => {
             tracing::warn!("cannot list the account to check rows with no known outcome: {e}")
         }
-        Ok(names) => tracing::info!("the account has {} broadcasts", names.len()),
+        Ok(found) => tracing::info!("{} of those names are on the account", found.len()),
     }
-    Ok(names)
+    found.map(|f| made_since(f, baseline))
 }
 
 /// Look up, by name on the account, the rows whose create got no answer in this run; record
-/// the ones found as created and send the absent ones again, for a few rounds. A request the
-/// server was still working on gets `settle` to finish first. Each row's new outcome (in place
-/// of its `unknown` one) is journaled and handed to `patch`.
+/// the ones found as created and send the absent ones again, for a few rounds. Each row's new
+/// outcome (in place of its `unknown` one) is journaled and handed to `patch`.
 pub async fn resolve_unknowns(
     run: &Arc<RunState>,
     terminal: &Terminal,
-    settle: Duration,
+    grace: Grace,
     concurrency: usize,
+    baseline: &Baseline,
+    max_pages: u32,
     mut patch: impl FnMut(Outcome),
 ) {
     let mut patch = |o: Outcome| {
@@ -195,25 +256,33 @@ pub async fn resolve_unknowns(
         if pending.is_empty() || run.stop.is_cancelled() {
             return;
         }
+        let ready = pending
+            .iter()
+            .map(|u| grace.after(u.sent_at))
+            .max()
+            .unwrap_or_else(Instant::now);
         terminal.say(&format!(
-            "{} rows got no answer; looking their names up on the account before sending any again",
-            pending.len()
+            "{} rows got no answer; looking their names up on the account (in {} s, once their requests can no longer land) before sending any again",
+            pending.len(),
+            ready.saturating_duration_since(Instant::now()).as_secs()
         ));
         tokio::select! {
             _ = run.stop.cancelled() => return,
-            _ = tokio::time::sleep(settle) => {}
+            _ = tokio::time::sleep_until(ready.into()) => {}
         }
-        let wanted = pending
+        let wanted: std::collections::HashSet<u64> = pending
             .iter()
             .map(|u| name_fingerprint(&u.row.name))
             .collect();
-        let names = match names(run, &wanted).await {
-            Ok(names) => names,
+        let listed =
+            listing::list(run, &|n| wanted.contains(&name_fingerprint(n)), max_pages).await;
+        let found = match listed {
+            Ok(found) => made_since(found, baseline),
             Err(e) => {
                 for u in pending {
                     let mut o = u.outcome;
                     o.message = format!(
-                        "{}; the account could not be checked ({e}): resume to check again",
+                        "{}; the account could not be checked ({e}): nothing was sent again; resume to check again",
                         o.message
                     );
                     patch(o);
@@ -224,7 +293,7 @@ pub async fn resolve_unknowns(
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut resent = JoinSet::new();
         for u in pending {
-            if let Some(id) = names.get(&u.row.name) {
+            if let Some(id) = found.get(&u.row.name) {
                 run.settled.reconciled.fetch_add(1, Ordering::Relaxed);
                 let ToSend {
                     seq, line, name, ..
@@ -247,47 +316,4 @@ pub async fn resolve_unknowns(
             }
         }
     }
-}
-
-/// The broadcasts on the account whose names are `wanted` (by [`name_fingerprint`]), name → id
-/// (the first id listed for a name), read through `GET /v2/broadcasts` page by page (100 each,
-/// through the same gate as every call). Only wanted names are kept, so memory follows the rows
-/// asked about, not the account's size. `Err` says why the account could not be read to the
-/// end.
-async fn names(run: &RunState, wanted: &HashSet<u64>) -> Result<HashMap<String, String>, String> {
-    let mut names = HashMap::new();
-    let mut seen_ids = HashSet::new();
-    for page in 1.. {
-        let Some(reply) = run.send(false, || run.client.list(PAGE, page)).await.reply else {
-            return Err("the run stopped".into());
-        };
-        if reply.kind != ReplyKind::Ok {
-            return Err(format!("listing page {page} failed: {}", reply.message));
-        }
-        let results = reply
-            .body
-            .as_ref()
-            .and_then(|b| b["results"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        let mut new = 0;
-        for b in &results {
-            let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
-                continue;
-            };
-            if seen_ids.insert(name_fingerprint(&id)) {
-                new += 1;
-                let name = name.trim();
-                if wanted.contains(&name_fingerprint(name)) {
-                    names.entry(name.to_owned()).or_insert(id);
-                }
-            }
-        }
-        // A short page is the last; a page of nothing new means the server ignores `page`.
-        if results.len() < PAGE as usize || new == 0 {
-            break;
-        }
-    }
-    tracing::debug!("the account has {} broadcasts", names.len());
-    Ok(names)
 }

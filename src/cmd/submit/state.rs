@@ -1,6 +1,6 @@
-//! The run's shared state ([`RunState`]) and the one loop every request goes through: the gate,
-//! the attempt, and a retry after what may be retried. Logging in (and again after a 401) lives
-//! here too, as it is a request like any other.
+//! The run's shared state ([`RunState`]) and the one loop every request goes through: an
+//! outage waited out, the gate, a token renewed when due, the attempt, and a retry after what
+//! may be retried (a 401 on a renewable token is logged in again and sent again).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
+use super::outage::Outage;
 use super::reconcile::{Settled, Unresolved};
+use super::tokens::Tokens;
 use crate::ledger::journal::{Journal, Pending};
 use crate::net::client::{Client, Reply, ReplyKind};
 use crate::net::gate::{self, Gate};
@@ -48,10 +50,8 @@ pub struct RunState {
     pub settled: Settled,
     /// Rows whose outcome is unknown, for the lookup round at the end.
     pub unresolved: Mutex<Vec<Unresolved>>,
-    /// Email and password, when the run logs in rather than using a token.
-    login: Option<(String, Secret)>,
-    /// Logins after the first (at most one, after a 401).
-    relogins: tokio::sync::Mutex<u32>,
+    pub tokens: Tokens,
+    pub outage: Outage,
 }
 
 impl RunState {
@@ -60,9 +60,13 @@ impl RunState {
         client: Client,
         gate: Gate,
         journal: Journal,
-        max_retries: u32,
-        max_errors: Option<u64>,
+        limits: Limits,
     ) -> RunState {
+        let Limits {
+            max_retries,
+            max_errors,
+            outage_wait,
+        } = limits;
         RunState {
             client,
             gate,
@@ -81,68 +85,19 @@ impl RunState {
             latency: Mutex::new(latency_histogram()),
             settled: Settled::default(),
             unresolved: Mutex::new(Vec::new()),
-            login,
-            relogins: tokio::sync::Mutex::new(0),
+            tokens: Tokens::new(login),
+            outage: Outage::new(outage_wait),
         }
     }
 
     /// Whether the run logs in with an email and password (rather than using a token).
     pub fn logs_in(&self) -> bool {
-        self.login.is_some()
+        self.tokens.logs_in()
     }
 
-    /// Log in with the run's email and password and use the token from now on. Goes through
-    /// the gate like every call; a refusal is not retried (failed logins lock accounts).
+    /// Log in with the run's email and password and use the token from now on.
     pub async fn login(&self) -> anyhow::Result<()> {
-        let Some((email, password)) = &self.login else {
-            anyhow::bail!("no email and password to log in with");
-        };
-        let Some(reply) = self
-            .send(false, || self.client.login(email, password))
-            .await
-            .reply
-        else {
-            anyhow::bail!("stopped before logging in");
-        };
-        match reply.kind {
-            ReplyKind::Ok => {
-                let token = reply.body.as_ref().and_then(|b| b["access_token"].as_str()).unwrap_or_default();
-                if token.is_empty() {
-                    anyhow::bail!("the login reply carried no access_token");
-                }
-                self.client.set_token(&Secret::new(token))
-            }
-            ReplyKind::Unauthorized => anyhow::bail!(
-                "the login for {email} was rejected (HTTP 401: {}); not tried again, as repeated failed \
-                 logins lock Smartflo accounts",
-                reply.message
-            ),
-            _ => anyhow::bail!("logging in failed: {}", reply.message),
-        }
-    }
-
-    /// After a 401 on a request sent with token generation `used`: whether a fresh token is now
-    /// in place to send again with. Logs in again at most once per run.
-    pub async fn relogin(&self, used: u64) -> bool {
-        if self.login.is_none() {
-            return false;
-        }
-        let mut done = self.relogins.lock().await;
-        if self.client.generation() > used {
-            return true; // another task already logged in again
-        }
-        if *done >= 1 {
-            return false;
-        }
-        *done += 1;
-        tracing::info!("the token was rejected (401); logging in again, once");
-        match self.login().await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!("{e:#}");
-                false
-            }
-        }
+        self.tokens.login(self).await
     }
 
     /// Append the `sent` event of a row about to be sent; `None` (and the run stopped) when the
@@ -200,8 +155,12 @@ impl RunState {
         crate::lock(&self.latency).saturating_record(us);
     }
 
-    /// Wait for the gate unless the run stops first; `false` when it stopped.
+    /// Wait for the API to be up and for the gate, unless the run stops first; `false` when it
+    /// stopped.
     pub async fn cleared(&self) -> bool {
+        if self.outage.is_down() && !self.outage.wait_up(self).await {
+            return false;
+        }
         tokio::select! {
             biased;
             _ = self.stop.cancelled() => false,
@@ -209,9 +168,26 @@ impl RunState {
         }
     }
 
+    /// [`RunState::send`] for the one call that carries no token: logging in.
+    pub async fn send_unauthenticated<F, Fut>(&self, attempt: F) -> Sent
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Reply>,
+    {
+        self.send_as(false, false, attempt).await
+    }
+
     /// Send until a final reply, retrying what may be retried. Every attempt passes the gate;
     /// `cleared` says the caller already passed it for the first one.
-    pub async fn send<F, Fut>(&self, mut cleared: bool, mut attempt: F) -> Sent
+    pub async fn send<F, Fut>(&self, cleared: bool, attempt: F) -> Sent
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Reply>,
+    {
+        self.send_as(cleared, true, attempt).await
+    }
+
+    async fn send_as<F, Fut>(&self, mut cleared: bool, authorized: bool, mut attempt: F) -> Sent
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Reply>,
@@ -220,13 +196,20 @@ impl RunState {
             reply: None,
             attempts: 0,
             first_sent: None,
+            last_sent: None,
         };
+        // Retries spent (a fresh token's second try after a 401 is not one).
+        let mut spent = 0u32;
         loop {
             if !std::mem::take(&mut cleared) && !self.cleared().await {
                 return sent;
             }
+            if authorized {
+                // Boxed: renewing sends a login, through this same loop.
+                Box::pin(self.tokens.refresh_if_due(self)).await;
+            }
+            let generation = self.client.generation();
             sent.attempts += 1;
-            let attempts = sent.attempts;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let reply = tokio::select! {
@@ -234,7 +217,7 @@ impl RunState {
                 _ = self.abandon.cancelled() => Reply {
                     kind: ReplyKind::Unknown,
                     status: None,
-                    message: "abandoned at the second Ctrl-C while in flight; the broadcast may have been created".into(),
+                    message: "abandoned at the second signal while in flight; the broadcast may have been created".into(),
                     body: None,
                     unreachable: false,
                 },
@@ -242,14 +225,23 @@ impl RunState {
             };
             self.record_latency(started.elapsed());
             sent.first_sent.get_or_insert(started);
+            sent.last_sent = Some(started);
+            self.outage.observe(&reply);
             let wait = match reply.kind {
+                ReplyKind::Unauthorized if authorized => {
+                    if Box::pin(self.tokens.after_401(self, generation)).await {
+                        continue; // a fresh token: send again at once, no retry spent
+                    }
+                    sent.reply = Some(reply);
+                    return sent;
+                }
                 ReplyKind::TooManyRequests { retry_after } => {
                     self.too_many_requests.fetch_add(1, Ordering::Relaxed);
                     // The account is over its limit: everyone waits, at least the limit's window.
                     let pause = retry_after.map_or_else(
                         || {
                             Duration::from_secs(1)
-                                + gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
+                                + gate::backoff(spent + 1, BACKOFF_BASE, BACKOFF_CAP)
                         },
                         |d| d.min(MAX_RETRY_AFTER),
                     );
@@ -258,16 +250,22 @@ impl RunState {
                     Duration::ZERO
                 }
                 ReplyKind::Retryable | ReplyKind::NotSent => {
-                    gate::backoff(attempts, BACKOFF_BASE, BACKOFF_CAP)
+                    gate::backoff(spent + 1, BACKOFF_BASE, BACKOFF_CAP)
                 }
                 _ => {
+                    if reply.status.is_some() {
+                        self.tokens.worked(generation);
+                    }
                     sent.reply = Some(reply);
                     return sent;
                 }
             };
-            tracing::debug!("attempt {attempts}: {}", reply.message);
+            tracing::debug!("attempt {}: {}", sent.attempts, reply.message);
             sent.reply = Some(reply);
-            if attempts > self.max_retries {
+            // While the API is down, a row waits in `cleared` without trying (or spending its
+            // retries) until it answers again.
+            spent += 1;
+            if spent > self.max_retries {
                 return sent;
             }
             self.retries.fetch_add(1, Ordering::Relaxed);
@@ -280,6 +278,14 @@ impl RunState {
     }
 }
 
+/// The limits a run keeps to.
+pub struct Limits {
+    pub max_retries: u32,
+    pub max_errors: Option<u64>,
+    /// How long an outage is waited out.
+    pub outage_wait: Duration,
+}
+
 /// What [`RunState::send`] came to.
 pub struct Sent {
     /// The last reply; `None` if the run stopped before the first attempt.
@@ -287,4 +293,6 @@ pub struct Sent {
     pub attempts: u32,
     /// When the first attempt went out (time waiting for the rate is not the server's).
     pub first_sent: Option<Instant>,
+    /// When the last attempt went out.
+    pub last_sent: Option<Instant>,
 }

@@ -1,0 +1,138 @@
+//! Reading the account's broadcasts through `GET /v2/broadcasts`: complete, or an error.
+//!
+//! The endpoint has no filter by name, and its reference leaves open the order (oldest or newest
+//! first), whether `limit` is honoured up to 100, whether a total is given and how soon a new
+//! broadcast appears. So a listing is only trusted when it is whole:
+//!
+//! - pages are read until an empty page, or until the total the reply states;
+//! - a reply without a `results` array, a page with nothing new (the server ignores `page`), a
+//!   listing that goes past the total it stated or past `--max-listing-pages`, is an error;
+//! - a page shorter than asked is only the end if the next page is empty; if the next page has
+//!   broadcasts, the server caps its pages, and the listing starts again at that size (as it
+//!   does when a reply states a smaller `limit` than asked);
+//! - broadcasts are de-duplicated by id across pages (pages shift while broadcasts are created
+//!   when the list is newest first).
+//!
+//! Only the names a caller asks about are kept, so memory follows the rows, not the account.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::state::RunState;
+use crate::input::name_fingerprint;
+use crate::net::client::{broadcast_id, ReplyKind};
+
+/// Page size asked for: the API's maximum.
+const PAGE: usize = 100;
+
+/// The broadcasts with wanted names: name → every id that carries it, in listing order.
+pub type Found = HashMap<String, Vec<String>>;
+
+/// List the whole account, keeping the broadcasts whose name `wanted` accepts.
+pub async fn list(
+    run: &RunState,
+    wanted: &dyn Fn(&str) -> bool,
+    max_pages: u32,
+) -> Result<Found, String> {
+    let mut limit = PAGE;
+    loop {
+        match list_at(run, wanted, limit, max_pages).await? {
+            Pass::Done(found) => return Ok(found),
+            Pass::Smaller(cap) => {
+                tracing::info!(
+                    "the API lists at most {cap} broadcasts a page; listing again at that size"
+                );
+                limit = cap;
+            }
+        }
+    }
+}
+
+enum Pass {
+    Done(Found),
+    /// The server holds pages to this size: start again with it.
+    Smaller(usize),
+}
+
+async fn list_at(
+    run: &RunState,
+    wanted: &dyn Fn(&str) -> bool,
+    limit: usize,
+    max_pages: u32,
+) -> Result<Pass, String> {
+    let mut found = Found::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut short: Option<usize> = None;
+    for page in 1..=max_pages {
+        let asked = u32::try_from(limit).unwrap_or(100);
+        let Some(reply) = run.send(false, || run.client.list(asked, page)).await.reply else {
+            return Err("the run stopped".into());
+        };
+        if reply.kind != ReplyKind::Ok {
+            return Err(format!("listing page {page} failed: {}", reply.message));
+        }
+        let body = reply.body.unwrap_or(Value::Null);
+        let Some(results) = body["results"].as_array() else {
+            return Err(format!(
+                "page {page} of the listing has no `results` array (an answer of unexpected shape)"
+            ));
+        };
+        if let Some(stated) = body["limit"].as_u64().and_then(|l| usize::try_from(l).ok()) {
+            if (1..limit).contains(&stated) {
+                return Ok(Pass::Smaller(stated));
+            }
+        }
+        if results.is_empty() {
+            return Ok(Pass::Done(found));
+        }
+        if let Some(len) = short {
+            // The page before was short, yet this one has broadcasts: pages are capped.
+            return Ok(Pass::Smaller(len));
+        }
+        let mut new = 0;
+        for b in results {
+            let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
+                return Err(format!(
+                    "page {page} of the listing has a broadcast without a name and an id"
+                ));
+            };
+            if seen.insert(name_fingerprint(&id)) {
+                new += 1;
+                let name = name.trim();
+                if wanted(name) {
+                    found.entry(name.to_owned()).or_default().push(id);
+                }
+            }
+        }
+        if new == 0 {
+            return Err(format!(
+                "page {page} of the listing repeats earlier pages (the API seems to ignore `page`)"
+            ));
+        }
+        if let Some(total) = stated_total(&body) {
+            if seen.len() > total {
+                return Err(format!(
+                    "the listing goes on past the {total} broadcasts it says the account has"
+                ));
+            }
+            if seen.len() == total {
+                return Ok(Pass::Done(found));
+            }
+        }
+        if results.len() < limit {
+            short = Some(results.len());
+        }
+    }
+    Err(format!(
+        "the listing did not end within {max_pages} pages (--max-listing-pages)"
+    ))
+}
+
+/// The number of broadcasts a listing reply says the account has, if it says.
+fn stated_total(body: &Value) -> Option<usize> {
+    ["total", "total_count"]
+        .iter()
+        .find_map(|k| body[*k].as_u64())
+        .and_then(|t| usize::try_from(t).ok())
+}

@@ -1,0 +1,153 @@
+//! Waiting out an API that does not answer.
+//!
+//! After [`FAILURES`] requests in a row fail as an outage does — no connection, a timeout, a
+//! 502, 503 or 504 — with no answer in between, the API counts as down: no new row is
+//! released, and rows waiting to be retried do not spend their retries. One task probes with
+//! one cheap call at a time (a one-broadcast listing) with a capped backoff, saying "API
+//! unreachable since …, retrying in …", and everything goes on at the normal rate once it
+//! answers. After `--outage-wait` the run stops, leaving the rows not yet sent `not_attempted`
+//! for `--resume`.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::state::RunState;
+use crate::net::client::Reply;
+
+/// Outage-like failures in a row before the API counts as down.
+pub const FAILURES: u32 = 5;
+/// The first wait between probes, and the longest.
+const PROBE_FIRST: Duration = Duration::from_secs(1);
+const PROBE_CAP: Duration = Duration::from_secs(30);
+
+pub struct Outage {
+    /// Outage-like failures since the last answer.
+    failures: AtomicU32,
+    /// Since when the API counts as down, if it does.
+    since: Mutex<Option<Instant>>,
+    /// Whether the API is down, for the tasks that wait on it.
+    down: watch::Sender<bool>,
+    /// A task is probing.
+    probing: AtomicBool,
+    /// How long to wait it out.
+    wait: Duration,
+    /// Counting from the first row sent: before that, a failure to reach the API stops the
+    /// run with nothing sent.
+    armed: AtomicBool,
+}
+
+impl Outage {
+    pub fn new(wait: Duration) -> Outage {
+        Outage {
+            failures: AtomicU32::new(0),
+            since: Mutex::new(None),
+            down: watch::channel(false).0,
+            probing: AtomicBool::new(false),
+            wait,
+            armed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_down(&self) -> bool {
+        *self.down.borrow()
+    }
+
+    /// From now on, wait outages out.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Count a reply: an outage-like failure, or an answer.
+    pub fn observe(&self, reply: &Reply) {
+        if !self.armed.load(Ordering::SeqCst) {
+            return;
+        }
+        if !reply.unreachable {
+            self.failures.store(0, Ordering::SeqCst);
+            return;
+        }
+        let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= FAILURES && !self.is_down() {
+            let mut since = crate::lock(&self.since);
+            if since.is_none() {
+                *since = Some(Instant::now());
+                tracing::warn!(
+                    "the API is not answering ({n} failures in a row, last: {}); holding every row until it does",
+                    reply.message
+                );
+                self.down.send_replace(true);
+            }
+        }
+    }
+
+    /// Wait until the API answers again (one waiting task probes it); `false` when the run
+    /// stopped meanwhile, or gave up.
+    pub async fn wait_up(&self, run: &RunState) -> bool {
+        let mut down = self.down.subscribe();
+        while *down.borrow_and_update() {
+            if !self.probing.swap(true, Ordering::SeqCst) {
+                let up = self.probe(run).await;
+                self.probing.store(false, Ordering::SeqCst);
+                return up;
+            }
+            tokio::select! {
+                biased;
+                _ = run.stop.cancelled() => return false,
+                changed = down.changed() => if changed.is_err() { return false },
+            }
+        }
+        !run.stop.is_cancelled()
+    }
+
+    /// Probe until the API answers or the wait runs out.
+    async fn probe(&self, run: &RunState) -> bool {
+        let since = crate::lock(&self.since).unwrap_or_else(Instant::now);
+        let mut pause = PROBE_FIRST;
+        loop {
+            let down_for = since.elapsed();
+            if down_for >= self.wait {
+                run.stop(
+                    format!(
+                        "the API did not answer for {} (--outage-wait); stopped. Rows not sent are \
+                         recorded as not attempted: --resume carries on once it answers",
+                        humantime::format_duration(Duration::from_secs(down_for.as_secs()))
+                    ),
+                    false,
+                );
+                return false;
+            }
+            let pause_now = pause.min(self.wait - down_for);
+            tracing::warn!(
+                "API unreachable since {} ago; retrying in {}",
+                humantime::format_duration(Duration::from_secs(down_for.as_secs())),
+                humantime::format_duration(Duration::from_secs(pause_now.as_secs().max(1)))
+            );
+            tokio::select! {
+                biased;
+                _ = run.stop.cancelled() => return false,
+                _ = tokio::time::sleep(pause_now) => {}
+            }
+            pause = (pause * 2).min(PROBE_CAP);
+            tokio::select! {
+                biased;
+                _ = run.stop.cancelled() => return false,
+                _ = run.gate.ready() => {}
+            }
+            run.requests.fetch_add(1, Ordering::Relaxed);
+            let reply = run.client.list(1, 1).await;
+            if !reply.unreachable {
+                tracing::warn!(
+                    "the API answers again after {}; going on",
+                    humantime::format_duration(Duration::from_secs(since.elapsed().as_secs()))
+                );
+                self.failures.store(0, Ordering::SeqCst);
+                *crate::lock(&self.since) = None;
+                self.down.send_replace(false);
+                return true;
+            }
+        }
+    }
+}

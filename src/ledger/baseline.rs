@@ -1,0 +1,138 @@
+//! What was on the account before a run's first create: the broadcasts whose names the sheet
+//! also uses, by name, with their ids.
+//!
+//! Smartflo takes no idempotency key, so a broadcast is found again by its name. A name that
+//! was already on the account — last year's "Diwali offer - Pune" — must never pass for this
+//! run's broadcast: during reconciliation a name only counts as found when a broadcast that is
+//! not in the baseline carries it. The baseline is taken once, before the first run's first
+//! create, and kept with the run's record (`<results>.baseline`) so that every `--resume`
+//! judges against it. It is written beside its path, synced, renamed into place and its folder
+//! synced before anything is sent.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::csvio;
+
+/// Names already on the account, each with the ids that carried it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Baseline {
+    ids: HashMap<String, Vec<String>>,
+}
+
+impl Baseline {
+    pub fn new(ids: HashMap<String, Vec<String>>) -> Baseline {
+        Baseline { ids }
+    }
+
+    /// The ids that carried `name` before the run, if any did.
+    pub fn existing(&self, name: &str) -> Option<&[String]> {
+        self.ids
+            .get(name)
+            .map(Vec::as_slice)
+            .filter(|ids| !ids.is_empty())
+    }
+
+    /// Whether the broadcast `id` named `name` was made after the baseline was taken.
+    pub fn is_new(&self, name: &str, id: &str) -> bool {
+        !self
+            .ids
+            .get(name)
+            .is_some_and(|ids| ids.iter().any(|i| i == id))
+    }
+
+    /// Names on the account before the run.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Read the baseline at `path`; `None` when there is none.
+    pub fn load(path: &Path) -> Result<Option<Baseline>> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mut csv = csvio::reader(io::BufReader::new(file), b',');
+        let header = csv.headers().ok().map(|h| h.iter().collect::<Vec<_>>());
+        if header.as_deref() != Some(&["name", "id"][..]) {
+            bail!("{} is not a bulkcast baseline", path.display());
+        }
+        let mut ids: HashMap<String, Vec<String>> = HashMap::new();
+        for rec in csv.records() {
+            let rec = rec.with_context(|| format!("reading {}", path.display()))?;
+            let (Some(name), Some(id)) = (rec.get(0), rec.get(1)) else {
+                bail!(
+                    "{} is damaged (a row without a name and an id)",
+                    path.display()
+                );
+            };
+            ids.entry(csvio::unmark_text(name).to_owned())
+                .or_default()
+                .push(csvio::unmark_text(id).to_owned());
+        }
+        Ok(Some(Baseline { ids }))
+    }
+
+    /// Write the baseline to `path` so that it survives a power cut before anything is sent.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut staged = path.as_os_str().to_owned();
+        staged.push(".new");
+        let staged = std::path::PathBuf::from(staged);
+        let write = || -> io::Result<()> {
+            let mut out = csvio::writer(BufWriter::new(File::create(&staged)?));
+            out.write_record(["name", "id"])?;
+            let mut names: Vec<_> = self.ids.iter().collect();
+            names.sort();
+            for (name, ids) in names {
+                for id in ids {
+                    out.write_record([&*csvio::safe_cell(name), &*csvio::safe_cell(id)])?;
+                }
+            }
+            let file = out
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?
+                .into_inner()
+                .map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&staged, path)?;
+            super::sync_parent(path)
+        };
+        write().with_context(|| format!("cannot write the baseline {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_baseline_reads_back_as_written_and_tells_old_ids_from_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv.baseline");
+        assert_eq!(Baseline::load(&path).unwrap(), None);
+        let mut ids = HashMap::new();
+        ids.insert(
+            "Diwali offer - Pune".to_owned(),
+            vec!["17".to_owned(), "18".to_owned()],
+        );
+        ids.insert("=odd, name".to_owned(), vec!["3".to_owned()]);
+        let b = Baseline::new(ids);
+        b.save(&path).unwrap();
+        let back = Baseline::load(&path).unwrap().unwrap();
+        assert_eq!(back, b);
+        assert!(!back.is_new("Diwali offer - Pune", "17"));
+        assert!(back.is_new("Diwali offer - Pune", "3176"));
+        assert!(back.is_new("never seen", "17"));
+        assert_eq!(back.existing("=odd, name"), Some(&["3".to_owned()][..]));
+        assert_eq!(back.existing("never seen"), None);
+    }
+}
