@@ -153,7 +153,16 @@ fn a_run_with_every_fault_plus_resumes_ends_with_exactly_one_broadcast_per_valid
         .filter(|n| n != "Campaign 7" && n != "Campaign 21")
         .collect();
 
-    let args = ["--rate", "0", "--timeout", "0.5", "--max-retries", "2"];
+    let args = [
+        "--rate",
+        "0",
+        "--timeout",
+        "0.5",
+        "--settle",
+        "0",
+        "--max-retries",
+        "2",
+    ];
     run(api.submit(&dir, &input).args(args));
     let mut runs = 1;
     while !all_valid_created(&dir) {

@@ -51,7 +51,8 @@ fn secrets_never_reach_output_logs_results_or_summaries_at_any_verbosity() {
         .submit(&dir, &input)
         .env("SMARTFLO_API_TOKEN", TOKEN)
         .env("RUST_LOG", "trace")
-        .args(["-vvv", "--rate", "0", "--summary-json", "s1.json"])));
+        .args(["-vvv", "--rate", "0", "--summary-json", "s1.json"])
+        .args(["--timeout", "1", "--settle", "0"])));
     record(run(login_submit(&api, &dir, &input)
         .env("RUST_LOG", "trace")
         .args([
@@ -66,6 +67,10 @@ fn secrets_never_reach_output_logs_results_or_summaries_at_any_verbosity() {
             "f2.csv",
             // The same names again, on purpose.
             "--allow-existing-names",
+            "--timeout",
+            "1",
+            "--settle",
+            "0",
         ])));
     record(run(api
         .submit(&dir, &input)
@@ -335,7 +340,15 @@ fn a_results_file_that_cannot_be_written_stops_sending_at_once() {
     assert!(created < 400, "sending stopped: {created} created");
 
     // With room again, a resume finishes the job without doubling anything.
-    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--timeout",
+        "1",
+        "--settle",
+        "0",
+    ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let stats = api.server.stats();
     assert!(stats.duplicates.is_empty(), "{:?}", stats.duplicates);
@@ -358,6 +371,8 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
         "1",
         "--timeout",
         "1",
+        "--settle",
+        "0",
         "-o",
         "garbage.csv",
     ]));
@@ -384,6 +399,8 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
         "1",
         "--timeout",
         "1",
+        "--settle",
+        "0",
         "-o",
         "huge.csv",
     ]));

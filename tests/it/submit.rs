@@ -370,6 +370,8 @@ fn a_connection_dropped_after_sending_is_looked_up_not_sent_again() {
         "0",
         "--timeout",
         "1",
+        "--settle",
+        "0",
         "--summary-json",
         "summary.json",
     ]));
@@ -406,9 +408,10 @@ fn a_reply_slower_than_the_timeout_is_looked_up_not_sent_again() {
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 2));
-    let r = run(api
-        .submit(&dir, &input)
-        .args(["--rate", "0", "--timeout", "0.5s"]));
+    let r =
+        run(api
+            .submit(&dir, &input)
+            .args(["--rate", "0", "--timeout", "0.5s", "--settle", "0"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let res = results_csv(&dir, "in.results.csv");
     assert_eq!(column(&res, "status"), ["created"; 2]);
