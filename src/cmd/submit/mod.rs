@@ -130,11 +130,15 @@ impl Prepared {
             .build()?;
         let files = self.files.clone();
         let journal_existed = journal::exists(&files.journal);
+        let baseline_existed = files.baseline.exists();
         let outcome = rt.block_on(submit_all(cfg, terminal, self, endpoint));
         if let Err(RunError::BeforeSending(_)) = &outcome {
             let _ = std::fs::remove_file(&files.partial);
             if !journal_existed {
                 let _ = std::fs::remove_file(&files.journal);
+            }
+            if !baseline_existed {
+                let _ = std::fs::remove_file(&files.baseline);
             }
         }
         outcome.map_err(RunError::into_inner)
