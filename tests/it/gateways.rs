@@ -279,3 +279,45 @@ fn a_redirect_is_a_final_error_naming_where_it_points() {
         "not re-posted"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_resume_right_after_a_kill_waits_for_the_dead_runs_requests_before_judging_them_absent() {
+    let dir = Dir::new();
+    // Creates are stored at once but answered late, and the listing shows them 2 s late.
+    let api = Smartflo::start(MockOptions {
+        slow_after_create: 1.0,
+        slow_delay: Duration::from_secs(3),
+        list_lag: Duration::from_secs(2),
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 60));
+    let mut child = api
+        .submit(&dir, &input)
+        .args(["--rate", "20", "--timeout", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while api.server.stats().created < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // rows created on the server, their replies not yet in
+    child.wait().unwrap();
+    api.server.heal();
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--timeout",
+        "1",
+        "--settle",
+        "3",
+        "--resume",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(60));
+}

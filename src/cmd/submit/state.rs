@@ -204,7 +204,7 @@ impl RunState {
             if !std::mem::take(&mut cleared) && !self.cleared().await {
                 return sent;
             }
-            if authorized {
+            if authorized && self.tokens.due() {
                 // Boxed: renewing sends a login, through this same loop.
                 Box::pin(self.tokens.refresh_if_due(self)).await;
             }

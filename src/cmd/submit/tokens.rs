@@ -116,7 +116,8 @@ impl Tokens {
         }
     }
 
-    fn due(&self) -> bool {
+    /// Whether the token should be renewed before the next request.
+    pub fn due(&self) -> bool {
         self.logs_in() && crate::lock(&self.renew_at).is_some_and(|t| Instant::now() >= t)
     }
 
