@@ -167,23 +167,7 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
     };
     let status = resp.status();
     if status.is_redirection() {
-        // Never followed: a create body or a token is not sent on to wherever it points.
-        let to = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("nowhere stated");
-        return Reply {
-            kind: ReplyKind::Rejected,
-            status: Some(status.as_u16()),
-            message: format!(
-                "HTTP {} redirect to {} (not followed: the API does not redirect; check --base-url)",
-                status.as_u16(),
-                one_line(to)
-            ),
-            body: None,
-            unreachable: false,
-        };
+        return redirect(&resp);
     }
     let retry_after = resp
         .headers()
@@ -259,6 +243,26 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         message,
         body,
         unreachable: gateway_trouble(status),
+    }
+}
+
+/// A 3xx, never followed: a create body or a token is not sent on to wherever it points.
+fn redirect(resp: &reqwest::Response) -> Reply {
+    let status = resp.status().as_u16();
+    let to = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("nowhere stated");
+    Reply {
+        kind: ReplyKind::Rejected,
+        status: Some(status),
+        message: format!(
+            "HTTP {status} redirect to {} (not followed: the API does not redirect; check --base-url)",
+            one_line(to)
+        ),
+        body: None,
+        unreachable: false,
     }
 }
 
