@@ -44,9 +44,10 @@ pub struct InputArgs {
     /// Column delimiter: `,` `;` `tab` or any single character [default: detected from the header]
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
-    /// Another date layout to accept, in strftime codes, e.g. `%d/%m/%Y %H:%M`
+    /// Another date layout to accept, in strftime codes, e.g. `%d/%m/%Y %H:%M` (repeatable;
+    /// tried in order after the standard forms)
     #[arg(long, value_name = "LAYOUT")]
-    pub date_format: Option<String>,
+    pub date_format: Vec<String>,
     /// A value for FIELD in every row whose cell is empty or whose column is absent (repeatable).
     /// A non-empty cell in the file wins.
     #[arg(long = "set", value_name = "FIELD=VALUE")]

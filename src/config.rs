@@ -48,8 +48,7 @@ pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
 /// Turn the input flags into [`InputOptions`].
 pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
     let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
-    let dates =
-        DateFormats::with_custom(args.date_format.as_deref()).map_err(anyhow::Error::msg)?;
+    let dates = DateFormats::with_layouts(&args.date_format).map_err(anyhow::Error::msg)?;
     let mut defaults: Vec<(Field, String)> = Vec::new();
     for set in &args.set {
         let Some((name, value)) = set.split_once('=') else {

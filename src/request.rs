@@ -18,7 +18,8 @@ pub struct BroadcastRequest {
     pub name: String,
     pub description: String,
     pub phone_number_list: u64,
-    /// `ivr||<id>` or `auto_attend||<id>` on the wire, always with the double bar.
+    /// `ivr||<id>`, `auto_attend||<id>` or `auto_attendant||<id>` on the wire, always with the
+    /// double bar.
     #[serde(serialize_with = "as_text")]
     pub destination: Destination,
     /// Seconds a call rings, at least 40; a string of digits on the wire.
@@ -56,6 +57,8 @@ impl BroadcastRequest {
 pub enum Destination {
     Ivr(u64),
     AutoAttend(u64),
+    /// The spelling public clients of this API use.
+    AutoAttendant(u64),
 }
 
 impl fmt::Display for Destination {
@@ -63,6 +66,7 @@ impl fmt::Display for Destination {
         match self {
             Destination::Ivr(id) => write!(f, "ivr||{id}"),
             Destination::AutoAttend(id) => write!(f, "auto_attend||{id}"),
+            Destination::AutoAttendant(id) => write!(f, "auto_attendant||{id}"),
         }
     }
 }

@@ -15,6 +15,9 @@ use crate::Exit;
 /// Check the input, start the simulation, and submit to it.
 pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let prepared = Prepared::check(&cfg)?;
+    if let Some(exit) = prepared.nothing_to_do(&cfg, terminal) {
+        return Ok(exit);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -57,6 +57,13 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Success),
         Err(e) => return Err(e),
     };
+    if valid + invalid == 0 {
+        tracing::error!(
+            "no rows: {} has a header and nothing under it",
+            cfg.input.display()
+        );
+        return Ok(Exit::SomeFailed);
+    }
     let blank = rows.blank_rows();
     tracing::info!(
         "{} rows: {valid} valid, {invalid} invalid{}",

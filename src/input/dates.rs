@@ -1,5 +1,6 @@
 //! The date layouts a date cell may be written in: the three standard forms, read by a fast
-//! path, and a user's own layout from `--date-format`, checked once at startup.
+//! path, and the user's own layouts from `--date-format` (repeatable, tried in order after the
+//! standard forms), each checked once at startup.
 
 use std::fmt::Write as _;
 
@@ -9,8 +10,8 @@ use chrono::NaiveDateTime;
 /// The date layouts accepted in date cells.
 #[derive(Debug, Clone, Default)]
 pub struct DateFormats {
-    /// A user-given chrono/strftime layout, tried before the standard ones.
-    custom: Option<String>,
+    /// User-given chrono/strftime layouts, tried in order after the standard ones.
+    custom: Vec<String>,
     accepted: String,
 }
 
@@ -18,34 +19,29 @@ const STANDARD_DATE_TEXT: &str = "yyyy-mm-dd hh:mm:ss, yyyy-mm-dd hh:mm or yyyy-
 
 impl DateFormats {
     /// Accept `custom` (a strftime layout such as `%d/%m/%Y %H:%M`) besides the standard forms.
-    /// The layout must name a whole date and time: it is checked by writing a sample date with it
-    /// and reading it back.
     pub fn with_custom(custom: Option<&str>) -> Result<Self, String> {
-        let Some(layout) = custom else {
+        let layouts: Vec<String> = custom.into_iter().map(str::to_owned).collect();
+        DateFormats::with_layouts(&layouts)
+    }
+
+    /// Accept each of `layouts` besides the standard forms, in order. A layout must name a whole
+    /// date and time: it is checked by writing a sample date with it and reading it back.
+    pub fn with_layouts(layouts: &[String]) -> Result<Self, String> {
+        if layouts.is_empty() {
             return Ok(DateFormats {
-                custom: None,
+                custom: Vec::new(),
                 accepted: format!("{STANDARD_DATE_TEXT} (or give --date-format)"),
             });
-        };
-        if StrftimeItems::new(layout).any(|i| matches!(i, Item::Error)) {
-            return Err(format!(
-                "--date-format {layout:?} is not a valid layout; use strftime codes such as %d/%m/%Y %H:%M"
-            ));
         }
-        let sample = chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
-            .and_then(|d| d.and_hms_opt(23, 58, 0))
-            .expect("a fixed valid date");
-        let mut written = String::new();
-        let round_trips = write!(written, "{}", sample.format(layout)).is_ok()
-            && NaiveDateTime::parse_from_str(&written, layout) == Ok(sample);
-        if !round_trips {
-            return Err(format!(
-                "--date-format {layout:?} does not name a whole date and time (year, month, day, hour and minute), e.g. %d/%m/%Y %H:%M"
-            ));
+        for layout in layouts {
+            check_layout(layout)?;
         }
         Ok(DateFormats {
-            custom: Some(layout.to_owned()),
-            accepted: format!("{layout} (from --date-format) or {STANDARD_DATE_TEXT}"),
+            custom: layouts.to_vec(),
+            accepted: format!(
+                "{} (from --date-format) or {STANDARD_DATE_TEXT}",
+                layouts.join(" or ")
+            ),
         })
     }
 
@@ -54,21 +50,46 @@ impl DateFormats {
         &self.accepted
     }
 
-    /// A date cell's value, in the custom layout or a standard one.
+    /// A date cell's value, in a standard layout or one of the user's.
     pub fn parse(&self, s: &str) -> Option<NaiveDateTime> {
-        if let Some(custom) = &self.custom {
-            if let Ok(dt) = NaiveDateTime::parse_from_str(s, custom) {
-                return Some(dt);
-            }
+        if let Some(dt) = standard_forms(s) {
+            return Some(dt);
         }
-        // The fast path takes the usual shapes; chrono's parser takes the looser ones it also
-        // accepts for these layouts (a one-digit hour, say).
-        standard_date(s).or_else(|| {
-            ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
-                .into_iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        })
+        self.custom
+            .iter()
+            .find_map(|layout| NaiveDateTime::parse_from_str(s, layout).ok())
     }
+}
+
+/// The standard forms: the fast path takes the usual shapes; chrono's parser takes the looser
+/// ones it also accepts for these layouts (a one-digit hour, say).
+fn standard_forms(s: &str) -> Option<NaiveDateTime> {
+    standard_date(s).or_else(|| {
+        ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .into_iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    })
+}
+
+/// A user's layout must be valid strftime and name a whole date and time.
+fn check_layout(layout: &str) -> Result<(), String> {
+    if StrftimeItems::new(layout).any(|i| matches!(i, Item::Error)) {
+        return Err(format!(
+            "--date-format {layout:?} is not a valid layout; use strftime codes such as %d/%m/%Y %H:%M"
+        ));
+    }
+    let sample = chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 58, 0))
+        .expect("a fixed valid date");
+    let mut written = String::new();
+    let round_trips = write!(written, "{}", sample.format(layout)).is_ok()
+        && NaiveDateTime::parse_from_str(&written, layout) == Ok(sample);
+    if !round_trips {
+        return Err(format!(
+            "--date-format {layout:?} does not name a whole date and time (year, month, day, hour and minute), e.g. %d/%m/%Y %H:%M"
+        ));
+    }
+    Ok(())
 }
 
 /// The standard forms (`yyyy-mm-dd hh:mm[:ss]`, `yyyy-mm-ddThh:mm:ss`) read straight from the

@@ -164,14 +164,25 @@ fn text(field: Field, s: &str) -> Result<String, Problem> {
     Ok(s.to_owned())
 }
 
+/// `9.18069E+11`, or `9,18069E+11` as a European Excel writes it: a number a spreadsheet showed
+/// in scientific notation because its column was narrow.
+fn looks_scientific(s: &str) -> bool {
+    let Some((mantissa, exponent)) = s.split_once(['E', 'e']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let (int, frac) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
+    digits(int) && digits(frac) && digits(exponent)
+}
+
 /// A whole number written with digits only: no sign, no decimals, no thousands separators.
 fn whole(s: &str) -> Result<u64, Option<String>> {
     if s.is_empty() {
         return Err(None);
     }
     if !s.bytes().all(|b| b.is_ascii_digit()) {
-        let looks_scientific = s.contains(['E', 'e']) && s.contains(['+', '.']);
-        let why = if looks_scientific {
+        let why = if looks_scientific(s) {
             "looks like scientific notation: format the column as Text in the spreadsheet"
         } else if s.contains('.') || s.contains(',') {
             "not a whole number"
@@ -220,9 +231,11 @@ fn with_detail(p: Problem, detail: Option<String>) -> Problem {
     }
 }
 
-/// `ivr||<id>` or `auto_attend||<id>`; a single bar is accepted and sent as the double bar.
+/// `ivr||<id>`, `auto_attend||<id>` or `auto_attendant||<id>` (each sent as written); a single
+/// bar is accepted and sent as the double bar.
 fn destination(s: &str) -> Result<Destination, Problem> {
-    const ACCEPTED: &str = "ivr||<id> or auto_attend||<id>, id a whole number of at least 1";
+    const ACCEPTED: &str =
+        "ivr||<id>, auto_attend||<id> or auto_attendant||<id>, id a whole number of at least 1";
     let bad = || Problem::new(Field::Destination, s, ACCEPTED);
     let (kind, id) = s
         .split_once("||")
@@ -233,6 +246,8 @@ fn destination(s: &str) -> Result<Destination, Problem> {
         Destination::Ivr
     } else if kind.eq_ignore_ascii_case("auto_attend") {
         Destination::AutoAttend
+    } else if kind.eq_ignore_ascii_case("auto_attendant") {
+        Destination::AutoAttendant
     } else {
         return Err(bad().because(format!(
             "unknown destination type {:?}",
@@ -252,7 +267,7 @@ fn caller_id(s: &str) -> Result<String, Problem> {
     let mut cleaned = String::with_capacity(s.len());
     s.split(dropped).for_each(|part| cleaned.push_str(part));
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
-    if s.contains(['E', 'e']) && s.contains('+') && s.contains('.') {
+    if looks_scientific(s) {
         return Err(Problem::new(Field::CallerIdNumber, s, ACCEPTED).because(
             "looks like scientific notation: format the column as Text in the spreadsheet",
         ));
@@ -432,6 +447,24 @@ mod tests {
     }
 
     #[test]
+    fn a_european_scientific_number_gets_the_same_hint() {
+        for v in ["9,18069E+11", "9.18069E+11", "9E11"] {
+            let p = &problems(Field::CallerIdNumber, v)[0];
+            assert!(p.to_string().contains("scientific notation"), "{v}: {p}");
+        }
+        let p = &problems(Field::PhoneNumberList, "2,14864E+05")[0];
+        assert!(p.to_string().contains("scientific notation"), "{p}");
+        assert!(!looks_scientific("12E"));
+        assert!(!looks_scientific("+91 80 6900"));
+    }
+
+    #[test]
+    fn auto_attendant_is_sent_as_written() {
+        let r = accepts(Field::Destination, "auto_attendant||55");
+        assert_eq!(r.destination.to_string(), "auto_attendant||55");
+    }
+
+    #[test]
     fn destination_takes_ivr_or_auto_attend_with_one_or_two_bars() {
         assert_eq!(
             accepts(Field::Destination, "ivr|7926")
@@ -454,7 +487,9 @@ mod tests {
         for bad in ["ivr", "7926", "queue||5", "ivr||0", "ivr||x", "ivr|||5", ""] {
             let p = problems(Field::Destination, bad);
             assert_eq!(p[0].field, Field::Destination, "{bad}");
-            assert!(p[0].to_string().contains("ivr||<id> or auto_attend||<id>"));
+            assert!(p[0]
+                .to_string()
+                .contains("ivr||<id>, auto_attend||<id> or auto_attendant||<id>"));
         }
     }
 

@@ -54,14 +54,15 @@ impl Errors {
             .as_str()
             .and_then(|s| s.split_once("||"))
             .is_some_and(|(kind, id)| {
-                (kind == "ivr" || kind == "auto_attend")
+                matches!(kind, "ivr" | "auto_attend" | "auto_attendant")
                     && id.parse::<u64>().is_ok_and(|n| n > 0)
                     && id.bytes().all(|b| b.is_ascii_digit())
             });
         if !dest_ok {
             self.fail(
                 "destination",
-                "The destination must be ivr||<id> or auto_attend||<id>.".into(),
+                "The destination must be ivr||<id>, auto_attend||<id> or auto_attendant||<id>."
+                    .into(),
             );
         }
         let caller_ok = body["caller_id_number"].as_str().is_some_and(|s| {

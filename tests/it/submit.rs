@@ -622,3 +622,19 @@ fn a_repeated_name_is_invalid_in_the_results_and_the_first_row_is_created_once()
     assert_eq!(stats.created, 3);
     assert!(stats.duplicates.is_empty(), "{:?}", stats.duplicates);
 }
+
+#[test]
+fn auto_attendant_destinations_are_sent_as_written() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write(
+        "in.csv",
+        good_csv(",", "\n", 1).replace("ivr||7926", "auto_attendant||55"),
+    );
+    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        api.server.broadcasts()[0].body["destination"],
+        "auto_attendant||55"
+    );
+}

@@ -390,3 +390,45 @@ fn cells_no_spreadsheet_can_hold_are_refused_naming_their_column() {
         "the message does not repeat the cell"
     );
 }
+
+#[test]
+fn a_sheet_with_only_a_header_says_no_rows_and_exits_1() {
+    let dir = Dir::new();
+    let only_header = good_csv(",", "\n", 0);
+    let input = dir.write("in.csv", &only_header);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no rows"), "{}", r.stderr);
+    let r = run(dir.cmd().arg("submit").arg(&input).arg("--mock"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no rows"), "{}", r.stderr);
+    assert!(!dir.path("in.mock-results.csv").exists());
+}
+
+#[test]
+fn date_formats_can_be_given_more_than_once_and_are_tried_in_order() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 3)
+        .replacen("2026-12-02 09:00:00", "02/12/2026 09:00", 1)
+        .replacen("2026-12-02 09:00:00", "2026.12.02 09.00", 1);
+    let input = dir.write("in.csv", csv);
+    let r = run(dir.cmd().arg("validate").arg(&input).args([
+        "--date-format",
+        "%d/%m/%Y %H:%M",
+        "--date-format",
+        "%Y.%m.%d %H.%M",
+    ]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .args(["--date-format", "%d/%m/%Y %H:%M"]));
+    assert_eq!(r.code, 1);
+    let report = parse_csv(&r.stdout);
+    assert!(
+        column(&report, "message")[1].contains("%d/%m/%Y %H:%M (from --date-format)"),
+        "{:?}",
+        column(&report, "message")
+    );
+}

@@ -67,6 +67,9 @@ pub struct Endpoint<'a> {
 /// Run `bulkcast submit` against the configured target (or, with `--dry-run`, against none).
 pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let prepared = Prepared::check(&cfg)?;
+    if let Some(exit) = prepared.nothing_to_do(&cfg, terminal) {
+        return Ok(exit);
+    }
     match cfg.target.clone() {
         None => Ok(check::dry_run_report(&cfg, &prepared.check, terminal)),
         Some(Target::Remote { base_url, auth }) => {
@@ -119,6 +122,17 @@ impl Prepared {
             prior: Arc::new(prior),
             check,
             _lock: lock,
+        })
+    }
+
+    /// A sheet with a header and no rows: said, and exit 1; nothing is written.
+    pub fn nothing_to_do(&self, cfg: &SubmitConfig, terminal: &Terminal) -> Option<Exit> {
+        (self.check.rows == 0).then(|| {
+            terminal.error(&format!(
+                "no rows: {} has a header and nothing under it; nothing was sent",
+                cfg.input.display()
+            ));
+            Exit::SomeFailed
         })
     }
 
