@@ -52,6 +52,14 @@ pub struct InputArgs {
     /// A non-empty cell in the file wins.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
+    /// A column header in your own words and the field it holds, e.g. `--map "Caller ID=caller_id_number"`
+    /// (repeatable)
+    #[arg(long = "map", value_name = "HEADER=FIELD")]
+    pub map: Vec<String>,
+    /// A file of `HEADER=FIELD` lines, as `--map` takes them (`#` starts a comment), for a team
+    /// that reuses its own headers
+    #[arg(long, value_name = "PATH")]
+    pub map_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -70,8 +70,55 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         delimiter,
         dates,
         defaults,
+        aliases: aliases(args)?,
         known_duplicates: None,
     })
+}
+
+/// `--map HEADER=FIELD` and the lines of `--map-file`, as (squashed header, field).
+fn aliases(args: &InputArgs) -> Result<Vec<(String, Field)>> {
+    let mut lines: Vec<(String, String)> = args
+        .map
+        .iter()
+        .map(|m| (format!("--map {m:?}"), m.clone()))
+        .collect();
+    if let Some(path) = &args.map_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the map file {}", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if !line.is_empty() {
+                lines.push((
+                    format!("{} line {}", path.display(), i + 1),
+                    line.to_owned(),
+                ));
+            }
+        }
+    }
+    let mut out: Vec<(String, Field)> = Vec::new();
+    for (whence, m) in lines {
+        let Some((header, name)) = m.rsplit_once('=') else {
+            bail!("{whence}: expected HEADER=FIELD, e.g. --map \"Caller ID=caller_id_number\"");
+        };
+        let Some(field) = Field::from_header(name) else {
+            let fields: Vec<&str> = Field::ALL.iter().map(|f| f.api_name()).collect();
+            bail!(
+                "{whence}: {name:?} is not a field; fields are {}",
+                fields.join(", ")
+            );
+        };
+        let squashed = crate::input::squash(header);
+        if squashed.is_empty() {
+            bail!("{whence}: the header is empty");
+        }
+        if let Some((_, other)) = out.iter().find(|(h, _)| *h == squashed) {
+            if *other != field {
+                bail!("{whence}: {header:?} is already mapped to {other}");
+            }
+        }
+        out.push((squashed, field));
+    }
+    Ok(out)
 }
 
 fn parse_delimiter(s: &str) -> Result<u8> {

@@ -90,7 +90,7 @@ impl fmt::Display for Field {
 }
 
 /// Lower-case letters and digits of `s`, everything else dropped.
-fn normalize(s: &str) -> String {
+pub(super) fn normalize(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)

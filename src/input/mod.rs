@@ -42,6 +42,8 @@ pub struct InputOptions {
     pub dates: DateFormats,
     /// `--set FIELD=VALUE`: a value for rows whose cell is empty or whose column is absent.
     pub defaults: Vec<(Field, String)>,
+    /// `--map HEADER=FIELD`: a column header in the team's own words, and the field it holds.
+    pub aliases: Vec<(String, Field)>,
     /// An earlier pass over the same file already checked its names: the line of each row
     /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
     /// names are then not tracked again.
@@ -56,13 +58,16 @@ pub enum InputError {
     #[error("{path} has no header line: the first line must name the columns")]
     Empty { path: PathBuf },
     #[error(
-        "{path} lacks required column(s): {missing}. Columns found: {found}. \
-         Add the column(s), or give a value for every row with --set FIELD=VALUE"
+        "{path} lacks required column(s): {missing}. Columns found: {found}.{hints} \
+         Add the column(s), name a column in your own words with --map \"HEADER=FIELD\", or give a \
+         value for every row with --set FIELD=VALUE"
     )]
     MissingColumns {
         path: PathBuf,
         missing: String,
         found: String,
+        /// " Did you mean …?" for columns that look like a missing field, or nothing.
+        hints: String,
     },
     #[error("{path}: columns {first:?} and {second:?} both mean the field {field}; keep one")]
     DuplicateColumn {
@@ -170,7 +175,7 @@ impl RowReader {
             });
         }
         let headers = header_names(&header);
-        let (columns, unknown) = map_columns(&headers, path)?;
+        let (columns, unknown) = map_columns(&headers, &opts.aliases, path)?;
         let mut defaults: [Option<String>; 14] = Default::default();
         for (f, v) in &opts.defaults {
             defaults[f.index()] = Some(v.trim().to_owned());
@@ -411,6 +416,11 @@ fn spreadsheet_limits(
         refused.push(col);
     }
     refused
+}
+
+/// A header squashed as headers are compared: letters and digits, lower-case.
+pub fn squash(header: &str) -> String {
+    fields::normalize(header)
 }
 
 /// `str::trim`, without looking at characters when the cell plainly starts and ends with

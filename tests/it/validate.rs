@@ -432,3 +432,51 @@ fn date_formats_can_be_given_more_than_once_and_are_tried_in_order() {
         column(&report, "message")
     );
 }
+
+#[test]
+fn headers_in_the_teams_own_words_get_a_hint_and_can_be_mapped() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 2)
+        .replacen("name,", "Campaign Name,", 1)
+        .replacen("caller_id_number", "Caller ID", 1);
+    let input = dir.write("in.csv", csv);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(r#"Did you mean "Campaign Name" for name? Add --map "Campaign Name=name""#),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(r#"Did you mean "Caller ID" for caller_id_number?"#),
+        "{}",
+        r.stderr
+    );
+    let r = run(dir.cmd().arg("validate").arg(&input).args([
+        "--map",
+        "Campaign Name=name",
+        "--map",
+        "caller id=Caller ID Number",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let map = dir.write(
+        "team.map",
+        "# our sheet's headers\nCampaign Name = name\nCaller ID=caller_id_number\n",
+    );
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--map-file")
+        .arg(&map));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .args(["--map", "Campaign Name=colour"]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a field"), "{}", r.stderr);
+}
