@@ -56,6 +56,10 @@ pub struct InputArgs {
     /// (repeatable)
     #[arg(long = "map", value_name = "HEADER=FIELD")]
     pub map: Vec<String>,
+    /// Read the file in this encoding (`windows-1252`, `utf-16le`, `latin1`, ...) [default:
+    /// detected: a byte-order mark, UTF-8, or the legacy code page the bytes look like]
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
     /// A file of `HEADER=FIELD` lines, as `--map` takes them (`#` starts a comment), for a team
     /// that reuses its own headers
     #[arg(long, value_name = "PATH")]

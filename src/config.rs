@@ -71,6 +71,17 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         dates,
         defaults,
         aliases: aliases(args)?,
+        encoding: args
+            .encoding
+            .as_deref()
+            .map(|label| {
+                crate::input::encoding::by_label(label).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--encoding {label:?} is not an encoding; try windows-1252, utf-8, utf-16le or latin1"
+                    )
+                })
+            })
+            .transpose()?,
         known_duplicates: None,
     })
 }

@@ -81,8 +81,12 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     })
 }
 
-/// Say once which columns are ignored.
+/// Say once which encoding the file was read in (when not plain UTF-8), and which columns are
+/// ignored.
 pub fn warn_unknown_columns(rows: &RowReader) {
+    if let Some(note) = rows.encoding_note() {
+        tracing::info!("{note}");
+    }
     let unknown = rows.unknown_columns();
     if !unknown.is_empty() {
         tracing::warn!(

@@ -9,6 +9,7 @@
 //! instead, and keeps nothing per row.
 
 mod dates;
+pub mod encoding;
 pub mod fields;
 mod header;
 mod names;
@@ -44,6 +45,8 @@ pub struct InputOptions {
     pub defaults: Vec<(Field, String)>,
     /// `--map HEADER=FIELD`: a column header in the team's own words, and the field it holds.
     pub aliases: Vec<(String, Field)>,
+    /// `--encoding NAME`: read the file in this encoding, whatever it looks like.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// An earlier pass over the same file already checked its names: the line of each row
     /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
     /// names are then not tracked again.
@@ -126,6 +129,8 @@ pub struct RowReader {
     /// The input's size, to estimate its row count from the first rows; `None` when unknown
     /// (standard input) or when no names are tracked (duplicates known from an earlier pass).
     size_for_estimate: Option<u64>,
+    /// How the file's bytes were read (none for standard input).
+    sniffed: Option<encoding::Sniffed>,
 }
 
 /// After this many rows, the name table is sized for the whole file from their average length.
@@ -135,15 +140,48 @@ impl RowReader {
     /// Open `path` (`-` for standard input), detect its delimiter and map its header. Fails when
     /// a required column is neither in the file nor given with `--set`.
     pub fn open(path: &Path, opts: &InputOptions) -> Result<Self, InputError> {
-        let input = csvio::open_input(path).map_err(|source| InputError::Open {
+        let open = |source| InputError::Open {
             path: path.to_owned(),
             source,
-        })?;
-        let mut reader = RowReader::from_reader(input, path, opts)?;
-        if opts.known_duplicates.is_none() && path.as_os_str() != "-" {
+        };
+        if path.as_os_str() == "-" {
+            // Standard input cannot be read twice: taken as UTF-8 (a byte-order mark is dropped).
+            let input = csvio::open_input(path).map_err(open)?;
+            return RowReader::from_reader(input, path, opts);
+        }
+        let mut file = std::fs::File::open(path).map_err(open)?;
+        let sniffed = encoding::sniff(&mut file, opts.encoding).map_err(open)?;
+        let input = std::io::BufReader::with_capacity(256 * 1024, encoding::decoded(file, sniffed));
+        let mut reader = RowReader::from_reader(Box::new(input), path, opts)?;
+        reader.sniffed = Some(sniffed);
+        if opts.known_duplicates.is_none() {
             reader.size_for_estimate = std::fs::metadata(path).ok().map(|m| m.len());
         }
         Ok(reader)
+    }
+
+    /// How the file was read, when it was read from a file.
+    pub fn sniffed(&self) -> Option<encoding::Sniffed> {
+        self.sniffed
+    }
+
+    /// A line for the user when the file was not plain UTF-8: which encoding it was read as.
+    pub fn encoding_note(&self) -> Option<String> {
+        let s = self.sniffed?;
+        (!s.is_utf8()).then(|| {
+            let how = if s.guessed {
+                "detected"
+            } else if s.bom {
+                "marked"
+            } else {
+                "as asked"
+            };
+            format!(
+                "read {} as {} ({how}); names are sent as UTF-8, as Excel shows them",
+                self.path.display(),
+                encoding::name(s)
+            )
+        })
     }
 
     /// Read CSV from `input`; `path` only names it in messages.
@@ -198,6 +236,7 @@ impl RowReader {
             names: opts.known_duplicates.is_none().then(NameTracker::default),
             known_duplicates: opts.known_duplicates.clone().unwrap_or_default(),
             size_for_estimate: None,
+            sniffed: None,
         })
     }
 

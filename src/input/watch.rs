@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use super::encoding::{self, Sniffed};
 use super::{InputError, InputOptions, RowReader};
 
 /// What identifies the file's content without reading it.
@@ -48,6 +49,8 @@ pub struct Watched {
     file: File,
     stamp: Stamp,
     hasher: Arc<Mutex<DefaultHasher>>,
+    /// How the bytes are read (the hash is of the bytes on disk).
+    sniffed: Sniffed,
 }
 
 /// Feeds every byte read into the hasher (SipHash's `write` streams: how the bytes are split
@@ -75,13 +78,15 @@ impl RowReader {
             path: path.to_owned(),
             source,
         };
-        let file = File::open(path).map_err(open)?;
+        let mut file = File::open(path).map_err(open)?;
         let stamp = Stamp::of(path).map_err(open)?;
+        let sniffed = encoding::sniff(&mut file, opts.encoding).map_err(open)?;
         let watched = Watched {
             path: path.to_owned(),
             file,
             stamp,
             hasher: Arc::default(),
+            sniffed,
         };
         let reader = watched.reader(opts)?;
         Ok((reader, watched))
@@ -96,14 +101,13 @@ impl Watched {
         };
         let mut file = self.file.try_clone().map_err(open)?;
         file.seek(SeekFrom::Start(0)).map_err(open)?;
-        let input = BufReader::with_capacity(
-            256 * 1024,
-            Hashing {
-                inner: file,
-                hasher: self.hasher.clone(),
-            },
-        );
+        let hashing = Hashing {
+            inner: file,
+            hasher: self.hasher.clone(),
+        };
+        let input = BufReader::with_capacity(256 * 1024, encoding::decoded(hashing, self.sniffed));
         let mut reader = RowReader::from_reader(Box::new(input), &self.path, opts)?;
+        reader.sniffed = Some(self.sniffed);
         if opts.known_duplicates.is_none() {
             reader.size_for_estimate = Some(self.stamp.len);
         }
@@ -120,6 +124,7 @@ impl Watched {
             })?,
             stamp: self.stamp.clone(),
             hasher: Arc::default(),
+            sniffed: self.sniffed,
         };
         let reader = again.reader(opts)?;
         Ok((reader, again))
@@ -172,6 +177,11 @@ mod tests {
             file,
             stamp: Stamp::of(&path).unwrap(),
             hasher: Arc::default(),
+            sniffed: Sniffed {
+                encoding: encoding_rs::UTF_8,
+                bom: false,
+                guessed: false,
+            },
         };
         assert_eq!(w.changed(), None);
         std::fs::write(&path, "name,description\na,b\nc,d\n").unwrap();
