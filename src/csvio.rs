@@ -74,6 +74,11 @@ pub fn record_reader<R: Read>(input: R) -> csv::Reader<R> {
         .from_reader(input)
 }
 
+/// The UTF-8 byte-order mark: written first in files meant to open in Excel beside a sheet that
+/// came from Excel, which then reads them as UTF-8 (without it, Excel reads a CSV in the
+/// machine's legacy code page and garbles every accent).
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The writer for every CSV bulkcast writes (reports, results, journals).
 pub fn writer<W: Write>(output: W) -> csv::Writer<W> {
     writer_with(output, b',')

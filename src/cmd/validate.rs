@@ -25,7 +25,13 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     let mut rows = RowReader::open(&cfg.input, &cfg.input_opts)?;
     warn_unknown_columns(&rows);
 
-    let mut report = csvio::writer(BufWriter::new(out));
+    let mut out = BufWriter::new(out);
+    // A report meant to open in Excel beside a sheet that came from Excel carries a BOM (into
+    // the buffer: a closed pipe shows when it is written out).
+    if bom_first(&rows) {
+        out.write_all(csvio::BOM)?;
+    }
+    let mut report = csvio::writer(out);
     let outcome = (|| -> Result<(u64, u64)> {
         report.write_record(["line", "name", "success", "message"])?;
         let (mut valid, mut invalid) = (0u64, 0u64);
@@ -79,6 +85,11 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     } else {
         Exit::SomeFailed
     })
+}
+
+/// Whether files written for this input should start with a UTF-8 byte-order mark.
+fn bom_first(rows: &RowReader) -> bool {
+    rows.sniffed().is_some_and(|s| s.from_excel())
 }
 
 /// Say once which encoding the file was read in (when not plain UTF-8), and which columns are

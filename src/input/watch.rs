@@ -156,6 +156,11 @@ impl Watched {
         }
     }
 
+    /// How the file's bytes are read.
+    pub fn sniffed(&self) -> Sniffed {
+        self.sniffed
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

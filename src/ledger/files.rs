@@ -191,8 +191,14 @@ fn patch_results(
     patches: &HashMap<u64, Outcome>,
     target: &str,
 ) -> Result<()> {
-    let mut csv = csvio::reader(std::fs::File::open(from)?, b',');
-    let mut out = csvio::writer(std::fs::File::create(to)?);
+    let mut source = std::io::BufReader::new(std::fs::File::open(from)?);
+    let bom = std::io::BufRead::fill_buf(&mut source)?.starts_with(csvio::BOM);
+    let mut csv = csvio::reader(source, b',');
+    let mut file = std::fs::File::create(to)?;
+    if bom {
+        file.write_all(csvio::BOM)?;
+    }
+    let mut out = csvio::writer(file);
     out.write_record(HEADER)?;
     let mut rec = csv::ByteRecord::new();
     let mut seq = 0u64;

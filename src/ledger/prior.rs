@@ -470,7 +470,7 @@ mod tests {
     }
 
     fn results(files: &RunFiles, target: &str, rows: &[(u64, Status)]) {
-        let mut w = ResultsWriter::create(&files.results, target).unwrap();
+        let mut w = ResultsWriter::create(&files.results, target, false).unwrap();
         for &(line, status) in rows {
             w.push(outcome(line, status)).unwrap();
         }
@@ -557,7 +557,7 @@ mod tests {
     fn partial_results_without_a_journal_are_damage() {
         let dir = tempfile::tempdir().unwrap();
         let files = RunFiles::new(&dir.path().join("r.csv"));
-        let mut w = ResultsWriter::create(&files.partial, "T").unwrap();
+        let mut w = ResultsWriter::create(&files.partial, "T", false).unwrap();
         w.push(outcome(2, Status::Created)).unwrap();
         w.finish().unwrap();
         let err = Record::load(&files, "T").unwrap_err();

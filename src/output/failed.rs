@@ -3,7 +3,7 @@
 //! `error` column is ignored as an unknown column).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -23,8 +23,13 @@ pub fn write(path: &Path, input: &Path, opts: &InputOptions, results: &Path) -> 
     let Some(columns) = res.headers().ok().and_then(Columns::from_header) else {
         bail!("{} is not a bulkcast results file", results.display());
     };
-    let out = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut out = csvio::writer_with(BufWriter::new(out), rows.delimiter());
+    let mut out = BufWriter::new(
+        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    if rows.sniffed().is_some_and(|s| s.from_excel()) {
+        out.write_all(csvio::BOM)?;
+    }
+    let mut out = csvio::writer_with(out, rows.delimiter());
     let headers: Vec<String> = rows
         .headers()
         .iter()

@@ -23,9 +23,14 @@ pub struct ResultsWriter<W: Write> {
 }
 
 impl ResultsWriter<File> {
-    /// Create (or empty) `path` and write the header.
-    pub fn create(path: &Path, target: &str) -> io::Result<ResultsWriter<File>> {
-        ResultsWriter::new(File::create(path)?, target)
+    /// Create (or empty) `path` and write the header, after a UTF-8 byte-order mark when `bom`
+    /// (the input came from Excel, where the results will be opened).
+    pub fn create(path: &Path, target: &str, bom: bool) -> io::Result<ResultsWriter<File>> {
+        let mut file = File::create(path)?;
+        if bom {
+            file.write_all(csvio::BOM)?;
+        }
+        ResultsWriter::new(file, target)
     }
 }
 

@@ -99,3 +99,31 @@ fn excels_default_csv_in_windows_1252_is_detected_and_sent_as_utf8() {
         .args(["--encoding", "klingon"]));
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn outputs_carry_a_bom_when_the_sheet_came_from_excel_and_resume_reads_them_back() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.txt", utf16(&sheet("\t"), true));
+    let report = dir.path("report.csv");
+    let r = run(dir.cmd().arg("validate").arg(&input).arg("-o").arg(&report));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read(&report).unwrap().starts_with(b"\xEF\xBB\xBF"));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--failed", "failed.txt"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let results = std::fs::read(dir.path("in.results.csv")).unwrap();
+    assert!(results.starts_with(b"\xEF\xBB\xBFline,name,"));
+    // A resume reads a marked results file back: nothing is sent again.
+    let before = api.server.stats().requests;
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.stats().requests, before);
+
+    // A plain UTF-8 sheet gets plain UTF-8 outputs.
+    let plain = dir.write("plain.csv", sheet(","));
+    let r = run(dir.cmd().arg("validate").arg(&plain).arg("-o").arg(&report));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read(&report).unwrap().starts_with(b"line,"));
+}

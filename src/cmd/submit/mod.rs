@@ -185,7 +185,8 @@ async fn submit_all(
         mut check,
         _lock,
     } = prepared;
-    let (run, mut results) = open_run(cfg, &files, &endpoint).map_err(RunError::BeforeSending)?;
+    let (run, mut results) = open_run(cfg, &files, &endpoint, check.watched.sniffed().from_excel())
+        .map_err(RunError::BeforeSending)?;
     let started = Instant::now();
     // From here on Ctrl-C, SIGTERM and SIGHUP stop the run cleanly, even while logging in or
     // listing the account.
@@ -254,6 +255,7 @@ fn open_run(
     cfg: &SubmitConfig,
     files: &RunFiles,
     endpoint: &Endpoint,
+    bom: bool,
 ) -> Result<(Arc<RunState>, ResultsWriter<std::fs::File>)> {
     let (token, login) = match endpoint.auth.clone() {
         Auth::Token(token) => (Some(token), None),
@@ -267,7 +269,7 @@ fn open_run(
     )?;
     let journal = Journal::open(&files.journal, &cfg.target_name)
         .with_context(|| format!("cannot write the journal {}", files.journal.display()))?;
-    let results = ResultsWriter::create(&files.partial, &cfg.target_name)
+    let results = ResultsWriter::create(&files.partial, &cfg.target_name, bom)
         .with_context(|| format!("cannot write {}", files.partial.display()))?;
     let run = RunState::new(
         login,
