@@ -60,6 +60,9 @@ pub struct InputArgs {
     /// detected: a byte-order mark, UTF-8, or the legacy code page the bytes look like]
     #[arg(long, value_name = "NAME")]
     pub encoding: Option<String>,
+    /// The sheet of a workbook to read, by name or position (1 = the first) [default: the first]
+    #[arg(long, value_name = "NAME|N")]
+    pub sheet: Option<String>,
     /// A file of `HEADER=FIELD` lines, as `--map` takes them (`#` starts a comment), for a team
     /// that reuses its own headers
     #[arg(long, value_name = "PATH")]

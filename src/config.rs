@@ -71,6 +71,7 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         dates,
         defaults,
         aliases: aliases(args)?,
+        sheet: args.sheet.clone(),
         encoding: args
             .encoding
             .as_deref()

@@ -15,6 +15,7 @@ mod header;
 mod names;
 pub mod rules;
 mod watch;
+pub mod workbook;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -47,6 +48,8 @@ pub struct InputOptions {
     pub aliases: Vec<(String, Field)>,
     /// `--encoding NAME`: read the file in this encoding, whatever it looks like.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// `--sheet NAME|N`: the workbook sheet to read (the first by default).
+    pub sheet: Option<String>,
     /// An earlier pass over the same file already checked its names: the line of each row
     /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
     /// names are then not tracked again.
@@ -79,6 +82,8 @@ pub enum InputError {
         first: String,
         second: String,
     },
+    #[error("{path}: {message}")]
+    Workbook { path: PathBuf, message: String },
     #[error("reading {path} near line {line}: {source}")]
     Read {
         path: PathBuf,
@@ -111,7 +116,9 @@ impl Row {
 /// Streams an input file into [`Row`]s.
 pub struct RowReader {
     path: PathBuf,
-    csv: csv::Reader<Box<dyn BufRead + Send>>,
+    source: Source,
+    /// Error cells of the current workbook row: (column, what the cell shows).
+    cell_errors: Vec<(usize, String)>,
     delimiter: u8,
     /// For each field, the column that holds it.
     columns: [Option<usize>; 14],
@@ -133,6 +140,12 @@ pub struct RowReader {
     sniffed: Option<encoding::Sniffed>,
 }
 
+/// Where rows come from: a CSV (any encoding, decoded to UTF-8), or a workbook's sheet.
+enum Source {
+    Csv(csv::Reader<Box<dyn BufRead + Send>>),
+    Sheet(workbook::SheetRows),
+}
+
 /// After this many rows, the name table is sized for the whole file from their average length.
 const ROWS_BEFORE_ESTIMATE: u64 = 1024;
 
@@ -150,6 +163,13 @@ impl RowReader {
             return RowReader::from_reader(input, path, opts);
         }
         let mut file = std::fs::File::open(path).map_err(open)?;
+        if workbook::sniff(&mut file).map_err(open)? {
+            return RowReader::from_sheet(
+                workbook::open(&file, path, opts.sheet.as_deref())?,
+                path,
+                opts,
+            );
+        }
         let sniffed = encoding::sniff(&mut file, opts.encoding).map_err(open)?;
         let input = std::io::BufReader::with_capacity(256 * 1024, encoding::decoded(file, sniffed));
         let mut reader = RowReader::from_reader(Box::new(input), path, opts)?;
@@ -207,12 +227,50 @@ impl RowReader {
                 source,
             })?
             .clone();
+        RowReader::build(Source::Csv(csv), &header, delimiter, path, opts)
+    }
+
+    /// Read the rows of a workbook's sheet; its first row is the header.
+    pub fn from_sheet(
+        mut sheet: workbook::SheetRows,
+        path: &Path,
+        opts: &InputOptions,
+    ) -> Result<Self, InputError> {
+        let mut header = ByteRecord::new();
+        let mut errors = Vec::new();
+        if !sheet.next_record(&mut header, &mut errors) {
+            return Err(InputError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let rows = sheet.rows() as u64;
+        tracing::debug!("reading the sheet {:?} of {}", sheet.sheet, path.display());
+        let mut reader = RowReader::build(Source::Sheet(sheet), &header, b',', path, opts)?;
+        // A workbook came from a spreadsheet program: files written for it carry a BOM.
+        reader.sniffed = Some(encoding::Sniffed {
+            encoding: encoding_rs::UTF_8,
+            bom: true,
+            guessed: false,
+        });
+        if opts.known_duplicates.is_none() {
+            reader.names = Some(NameTracker::with_expected(rows));
+        }
+        Ok(reader)
+    }
+
+    fn build(
+        source: Source,
+        header: &ByteRecord,
+        delimiter: u8,
+        path: &Path,
+        opts: &InputOptions,
+    ) -> Result<Self, InputError> {
         if header.is_empty() || header.iter().all(|h| h.is_empty()) {
             return Err(InputError::Empty {
                 path: path.to_owned(),
             });
         }
-        let headers = header_names(&header);
+        let headers = header_names(header);
         let (columns, unknown) = map_columns(&headers, &opts.aliases, path)?;
         let mut defaults: [Option<String>; 14] = Default::default();
         for (f, v) in &opts.defaults {
@@ -222,7 +280,8 @@ impl RowReader {
 
         Ok(RowReader {
             path: path.to_owned(),
-            csv,
+            source,
+            cell_errors: Vec::new(),
             delimiter,
             columns,
             width: headers.len(),
@@ -274,7 +333,13 @@ impl RowReader {
     /// an error: anything wrong with a row's content is in its verdict.
     pub fn next_row(&mut self) -> Option<Result<Row, InputError>> {
         loop {
-            match self.csv.read_byte_record(&mut self.record) {
+            let read = match &mut self.source {
+                Source::Csv(csv) => csv.read_byte_record(&mut self.record),
+                Source::Sheet(sheet) => {
+                    Ok(sheet.next_record(&mut self.record, &mut self.cell_errors))
+                }
+            };
+            match read {
                 Ok(false) => return None,
                 Ok(true) => {}
                 Err(source) => {
@@ -357,7 +422,14 @@ impl RowReader {
         let mut messages = Vec::new();
         let mut not_utf8 = [false; 14];
         let mut cells: rules::Cells<'_> = [""; 14];
-        let refused = spreadsheet_limits(record, &self.headers, &mut messages);
+        let mut refused = spreadsheet_limits(record, &self.headers, &mut messages);
+        for (col, shown) in &self.cell_errors {
+            let column = self.headers.get(*col).map_or("(unnamed)", String::as_str);
+            messages.push(format!(
+                "column {column:?}: the cell shows the error {shown}; accepted: a value (fix the formula or type the value)"
+            ));
+            refused.push(*col);
+        }
         for f in Field::ALL {
             let from_file = match self.columns[f.index()] {
                 Some(col) if refused.contains(&col) => {

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::encoding::{self, Sniffed};
+use super::workbook;
 use super::{InputError, InputOptions, RowReader};
 
 /// What identifies the file's content without reading it.
@@ -51,6 +52,9 @@ pub struct Watched {
     hasher: Arc<Mutex<DefaultHasher>>,
     /// How the bytes are read (the hash is of the bytes on disk).
     sniffed: Sniffed,
+    /// A workbook, read through calamine (its identity, size and time are watched; its bytes
+    /// are not hashed).
+    workbook: bool,
 }
 
 /// Feeds every byte read into the hasher (SipHash's `write` streams: how the bytes are split
@@ -80,13 +84,24 @@ impl RowReader {
         };
         let mut file = File::open(path).map_err(open)?;
         let stamp = Stamp::of(path).map_err(open)?;
-        let sniffed = encoding::sniff(&mut file, opts.encoding).map_err(open)?;
+        let workbook = workbook::sniff(&mut file).map_err(open)?;
+        let sniffed = if workbook {
+            // From a spreadsheet program: outputs carry a BOM.
+            Sniffed {
+                encoding: encoding_rs::UTF_8,
+                bom: true,
+                guessed: false,
+            }
+        } else {
+            encoding::sniff(&mut file, opts.encoding).map_err(open)?
+        };
         let watched = Watched {
             path: path.to_owned(),
             file,
             stamp,
             hasher: Arc::default(),
             sniffed,
+            workbook,
         };
         let reader = watched.reader(opts)?;
         Ok((reader, watched))
@@ -95,6 +110,10 @@ impl RowReader {
 
 impl Watched {
     fn reader(&self, opts: &InputOptions) -> Result<RowReader, InputError> {
+        if self.workbook {
+            let sheet = workbook::open(&self.file, &self.path, opts.sheet.as_deref())?;
+            return RowReader::from_sheet(sheet, &self.path, opts);
+        }
         let open = |source| InputError::Open {
             path: self.path.clone(),
             source,
@@ -125,6 +144,7 @@ impl Watched {
             stamp: self.stamp.clone(),
             hasher: Arc::default(),
             sniffed: self.sniffed,
+            workbook: self.workbook,
         };
         let reader = again.reader(opts)?;
         Ok((reader, again))
@@ -187,6 +207,7 @@ mod tests {
                 bom: false,
                 guessed: false,
             },
+            workbook: false,
         };
         assert_eq!(w.changed(), None);
         std::fs::write(&path, "name,description\na,b\nc,d\n").unwrap();

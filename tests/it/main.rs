@@ -10,3 +10,4 @@ mod security;
 mod submit;
 mod util;
 mod validate;
+mod workbooks;

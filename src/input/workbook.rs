@@ -1,0 +1,202 @@
+//! Workbooks read directly: `.xlsx`, `.xlsm`, `.xlsb`, `.xls` and `.ods`, recognised by their
+//! content (a zip or an OLE compound file), through `calamine`.
+//!
+//! A sheet's typed cells become the text the API needs, as Excel shows them: whole numbers as
+//! integers (`918069000000`, never `9.18069E+11` or `918069000000.0`), dates and date-times as
+//! `yyyy-mm-dd hh:mm:ss` (calamine applies the workbook's 1900 or 1904 date system), booleans
+//! and formulas' cached values as they are. An error cell (`#N/A`, `#REF!`) is a row error
+//! naming its cell. Each row keeps the sheet's row number as its line.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use calamine::{Data, Range, Reader, Sheets};
+use csv::{ByteRecord, Position};
+
+use super::InputError;
+
+/// Whether `head` (a file's first bytes) starts a workbook: a zip (`.xlsx`, `.xlsm`, `.xlsb`,
+/// `.ods`) or an OLE compound file (`.xls`).
+pub fn is_workbook(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04")
+        || head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
+}
+
+/// Whether the file at the start of `file` is a workbook (the file is left at its start).
+pub fn sniff(file: &mut File) -> std::io::Result<bool> {
+    let mut head = [0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(is_workbook(&head[..n]))
+}
+
+/// One sheet's rows, as records of text cells.
+pub struct SheetRows {
+    range: Range<Data>,
+    /// The next row of the range to hand out.
+    next: usize,
+    /// The sheet row number of the range's first row.
+    first_line: u64,
+    /// The name of the sheet read.
+    pub sheet: String,
+}
+
+/// Open the workbook in `file` and take the sheet `wanted` (a name, or a position from 1),
+/// or the first sheet.
+pub fn open(file: &File, path: &Path, wanted: Option<&str>) -> Result<SheetRows, InputError> {
+    let bad = |message: String| InputError::Workbook {
+        path: path.to_owned(),
+        message,
+    };
+    let reader = || -> Result<BufReader<File>, InputError> {
+        let mut f = file.try_clone().map_err(|e| bad(e.to_string()))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| bad(e.to_string()))?;
+        Ok(BufReader::with_capacity(256 * 1024, f))
+    };
+    use calamine::{Ods, Xls, Xlsb, Xlsx};
+    let mut book: Sheets<BufReader<File>> = if let Ok(b) =
+        calamine::open_workbook_from_rs::<Xlsx<_>, _>(reader()?)
+    {
+        Sheets::Xlsx(b)
+    } else if let Ok(b) = calamine::open_workbook_from_rs::<Xls<_>, _>(reader()?) {
+        Sheets::Xls(b)
+    } else if let Ok(b) = calamine::open_workbook_from_rs::<Xlsb<_>, _>(reader()?) {
+        Sheets::Xlsb(b)
+    } else if let Ok(b) = calamine::open_workbook_from_rs::<Ods<_>, _>(reader()?) {
+        Sheets::Ods(b)
+    } else {
+        return Err(bad(
+                "it looks like a workbook but is not one bulkcast can read (.xlsx, .xlsm, .xlsb, .xls, .ods)"
+                    .into(),
+            ));
+    };
+    let names = book.sheet_names();
+    let sheet = match wanted {
+        None => names.first().cloned(),
+        Some(w) => names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(w.trim()))
+            .cloned()
+            .or_else(|| {
+                let i: usize = w.trim().parse().ok()?;
+                names.get(i.checked_sub(1)?).cloned()
+            }),
+    };
+    let Some(sheet) = sheet else {
+        return Err(bad(format!(
+            "it has no sheet {:?}; its sheets are {}",
+            wanted.unwrap_or(""),
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| bad(format!("cannot read the sheet {sheet:?}: {e}")))?;
+    let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
+    Ok(SheetRows {
+        range,
+        next: 0,
+        first_line,
+        sheet,
+    })
+}
+
+impl SheetRows {
+    /// Fill `record` with the next row's cells; its sheet row number is the record's line.
+    /// Error cells are handed back in `errors` (column, what the cell shows) and left empty.
+    /// `false` at the end of the sheet.
+    pub fn next_record(
+        &mut self,
+        record: &mut ByteRecord,
+        errors: &mut Vec<(usize, String)>,
+    ) -> bool {
+        errors.clear();
+        if self.next >= self.range.height() {
+            return false;
+        }
+        record.clear();
+        for col in 0..self.range.width() {
+            let cell = self.range.get((self.next, col)).unwrap_or(&Data::Empty);
+            match text(cell) {
+                Ok(t) => record.push_field(t.as_bytes()),
+                Err(shown) => {
+                    errors.push((col, shown));
+                    record.push_field(b"");
+                }
+            }
+        }
+        let mut pos = Position::new();
+        pos.set_line(self.first_line + self.next as u64);
+        record.set_position(Some(pos));
+        self.next += 1;
+        true
+    }
+
+    /// Rows in the sheet's used range, header included.
+    pub fn rows(&self) -> usize {
+        self.range.height()
+    }
+}
+
+/// A cell as Excel shows it; `Err` with what an error cell shows.
+fn text(cell: &Data) -> Result<String, String> {
+    Ok(match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => whole_or_shortest(*f),
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        Data::DateTime(dt) => match dt.as_datetime() {
+            Some(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+            None => whole_or_shortest(dt.as_f64()),
+        },
+        Data::Error(e) => return Err(e.to_string()),
+    })
+}
+
+/// A number as the API wants it: a whole number as an integer (a double holds every integer up
+/// to 2^53 exactly, beyond Excel's 15 significant digits), anything else in its shortest form.
+fn whole_or_shortest(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_excel_shows_them() {
+        assert_eq!(whole_or_shortest(918_069_000_000.0), "918069000000");
+        assert_eq!(whole_or_shortest(40.0), "40");
+        assert_eq!(whole_or_shortest(2.5), "2.5");
+        assert_eq!(text(&Data::Bool(true)).unwrap(), "TRUE");
+        assert_eq!(
+            text(&Data::Error(calamine::CellErrorType::NA)).unwrap_err(),
+            "#N/A"
+        );
+    }
+
+    #[test]
+    fn workbooks_are_told_by_their_first_bytes() {
+        assert!(is_workbook(b"PK\x03\x04rest"));
+        assert!(is_workbook(&[
+            0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1
+        ]));
+        assert!(!is_workbook(b"name,description"));
+    }
+}

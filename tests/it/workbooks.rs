@@ -1,0 +1,154 @@
+//! Workbooks read directly: typed cells, blank rows, a second sheet, the sheet's row numbers,
+//! and `submit` end to end with `--failed` and `--resume`.
+
+use bulkcast::mock::MockOptions;
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+use crate::util::{column, parse_csv, results_csv, run, Dir, Smartflo};
+
+const HEADER: [&str; 15] = [
+    "name",
+    "description",
+    "phone_number_list",
+    "destination",
+    "timeout",
+    "concurrent_limit",
+    "retry_after_minutes",
+    "caller_id_number",
+    "number_of_retry",
+    "start_date_time",
+    "end_date_time",
+    "time_group",
+    "dialstatus",
+    "retry_dialstatus",
+    "Active",
+];
+
+/// A workbook whose first sheet "Plan" has the header on row 1, rows on 2, 3, 5 and 6 (row 4
+/// blank; row 5 has a 30-second timeout), typed as Excel types them; and a second sheet
+/// "Later" with one row.
+fn workbook(dir: &Dir) -> std::path::PathBuf {
+    let path = dir.path("plan.xlsx");
+    let mut book = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    let names = [
+        "Diwali offer - Pune",
+        "दिवाली ऑफ़र मुंबई",
+        "Short ring",
+        "Café Offer",
+    ];
+    for (sheet, rows) in [("Plan", &[1u32, 2, 4, 5][..]), ("Later", &[1u32][..])] {
+        let ws = book.add_worksheet();
+        ws.set_name(sheet).unwrap();
+        for (c, h) in HEADER.iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (i, &r) in rows.iter().enumerate() {
+            let name = if sheet == "Later" {
+                "Later offer"
+            } else {
+                names[i]
+            };
+            ws.write_string(r, 0, name).unwrap();
+            ws.write_string(r, 1, "Details").unwrap();
+            ws.write_number(r, 2, 214864.0).unwrap();
+            ws.write_string(r, 3, "ivr||7926").unwrap();
+            ws.write_number(r, 4, if i == 2 { 30.0 } else { 40.0 })
+                .unwrap();
+            ws.write_number(r, 5, 5.0).unwrap();
+            ws.write_string(r, 6, "5;10").unwrap();
+            ws.write_number(r, 7, 918069000000.0).unwrap();
+            ws.write_number(r, 8, 2.0).unwrap();
+            let start = ExcelDateTime::parse_from_str("2026-12-02 09:00:00").unwrap();
+            let end = ExcelDateTime::parse_from_str("2026-12-02 18:30:00").unwrap();
+            ws.write_datetime_with_format(r, 9, &start, &date).unwrap();
+            ws.write_datetime_with_format(r, 10, &end, &date).unwrap();
+            ws.write_number(r, 11, 1234.0).unwrap();
+            ws.write_string(r, 12, "1;2;3;4;5").unwrap();
+            ws.write_string(r, 13, "1;3").unwrap();
+            ws.write_boolean(r, 14, true).unwrap();
+        }
+    }
+    book.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn a_workbook_is_validated_on_its_sheets_row_numbers() {
+    let dir = Dir::new();
+    let path = workbook(&dir);
+    let r = run(dir.cmd().arg("validate").arg(&path));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = r.stdout.trim_start_matches('\u{feff}');
+    let report = parse_csv(text);
+    assert_eq!(column(&report, "line"), ["2", "3", "5", "6"]);
+    assert_eq!(
+        column(&report, "success"),
+        ["true", "true", "false", "true"]
+    );
+    assert!(column(&report, "message")[2].starts_with("timeout: found \"30\""));
+    assert!(r.stderr.contains("1 blank rows skipped"), "{}", r.stderr);
+
+    // Another sheet, by name or position; a missing one lists the sheets.
+    for which in ["Later", "2", "later"] {
+        let r = run(dir
+            .cmd()
+            .arg("validate")
+            .arg(&path)
+            .args(["--sheet", which]));
+        assert_eq!(r.code, 0, "{which}: {}", r.stderr);
+        assert!(r.stdout.contains("Later offer"), "{}", r.stdout);
+    }
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&path)
+        .args(["--sheet", "Summer"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(r#"its sheets are "Plan", "Later""#),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_workbook_is_submitted_end_to_end_with_typed_cells_sent_as_the_api_wants_them() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let path = workbook(&dir);
+    let r = run(api
+        .submit(&dir, &path)
+        .args(["--rate", "0", "--failed", "failed.csv"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let mut stored = api.server.broadcasts();
+    stored.sort_by_key(|b| b.name.clone());
+    assert_eq!(stored.len(), 3);
+    let body = &stored
+        .iter()
+        .find(|b| b.name == "Diwali offer - Pune")
+        .unwrap()
+        .body;
+    assert_eq!(body["caller_id_number"], "918069000000");
+    assert_eq!(body["phone_number_list"], 214864);
+    assert_eq!(body["timeout"], "40");
+    assert_eq!(body["start_date_time"], "2026-12-02 09:00:00");
+    assert_eq!(body["end_date_time"], "2026-12-02 18:30:00");
+    assert!(stored.iter().any(|b| b.name == "दिवाली ऑफ़र मुंबई"));
+    let res = results_csv(&dir, "plan.results.csv");
+    assert_eq!(column(&res, "line"), ["2", "3", "5", "6"]);
+
+    // The failed row, as a CSV that re-uploads as it is (once its timeout is fixed).
+    let failed = std::fs::read_to_string(dir.path("failed.csv")).unwrap();
+    assert!(failed.starts_with('\u{feff}'), "a BOM: it opens in Excel");
+    assert!(failed.contains("Short ring"), "{failed}");
+    let fixed = dir.write("fixed.csv", failed.replace(",30,", ",40,"));
+    let r = run(api.submit(&dir, &fixed).args(["--rate", "0"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.count_named("Short ring"), 1);
+
+    // A resume of the workbook's run sends nothing twice.
+    let r = run(api.submit(&dir, &path).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(api.server.count_named("Diwali offer - Pune"), 1);
+}
