@@ -238,7 +238,13 @@ impl RowReader {
     ) -> Result<Self, InputError> {
         let mut header = ByteRecord::new();
         let mut errors = Vec::new();
-        if !sheet.next_record(&mut header, &mut errors) {
+        let found = sheet
+            .next_record(&mut header, &mut errors)
+            .map_err(|message| InputError::Workbook {
+                path: path.to_owned(),
+                message,
+            })?;
+        if !found {
             return Err(InputError::Empty {
                 path: path.to_owned(),
             });
@@ -336,7 +342,15 @@ impl RowReader {
             let read = match &mut self.source {
                 Source::Csv(csv) => csv.read_byte_record(&mut self.record),
                 Source::Sheet(sheet) => {
-                    Ok(sheet.next_record(&mut self.record, &mut self.cell_errors))
+                    match sheet.next_record(&mut self.record, &mut self.cell_errors) {
+                        Ok(more) => Ok(more),
+                        Err(message) => {
+                            return Some(Err(InputError::Workbook {
+                                path: self.path.clone(),
+                                message,
+                            }))
+                        }
+                    }
                 }
             };
             match read {

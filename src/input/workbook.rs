@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::mpsc;
 
 use calamine::{Data, Range, Reader, Sheets};
 use csv::{ByteRecord, Position};
@@ -39,14 +40,44 @@ pub fn sniff(file: &mut File) -> std::io::Result<bool> {
 
 /// One sheet's rows, as records of text cells.
 pub struct SheetRows {
-    range: Range<Data>,
-    /// The next row of the range to hand out.
-    next: usize,
-    /// The sheet row number of the range's first row.
-    first_line: u64,
+    inner: Inner,
     /// The name of the sheet read.
     pub sheet: String,
+    /// About how many rows the sheet has, header included.
+    rows: usize,
 }
+
+enum Inner {
+    /// A sheet read whole (`.xls`, `.xlsb`, `.ods`).
+    Range {
+        range: Range<Data>,
+        /// The next row of the range to hand out.
+        next: usize,
+        /// The sheet row number of the range's first row.
+        first_line: u64,
+    },
+    /// An `.xlsx` sheet streamed from its XML by a thread of its own, a batch of rows at a
+    /// time through a bounded channel: memory follows the batch, not the sheet.
+    Stream {
+        rx: mpsc::Receiver<Result<Vec<StreamRow>, String>>,
+        batch: std::vec::IntoIter<StreamRow>,
+        /// The next row with cells, when rows without any come first.
+        pending: Option<StreamRow>,
+        /// The line last handed out.
+        last_line: Option<u64>,
+        width: usize,
+    },
+}
+
+/// A row as the streaming thread hands it over: its line and its cells by column.
+struct StreamRow {
+    line: u64,
+    cells: Vec<(usize, Result<String, String>)>,
+}
+
+/// Rows handed over at a time, and batches in flight.
+const STREAM_BATCH: usize = 256;
+const STREAM_DEPTH: usize = 4;
 
 /// Open the workbook in `file` and take the sheet `wanted` (a name, or a position from 1),
 /// or the first sheet.
@@ -100,53 +131,190 @@ pub fn open(file: &File, path: &Path, wanted: Option<&str>) -> Result<SheetRows,
                 .join(", ")
         )));
     };
+    if let Sheets::Xlsx(xlsx) = book {
+        return Ok(stream(xlsx, sheet));
+    }
     let range = book
         .worksheet_range(&sheet)
         .map_err(|e| bad(format!("cannot read the sheet {sheet:?}: {e}")))?;
     let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
     Ok(SheetRows {
-        range,
-        next: 0,
-        first_line,
+        rows: range.height(),
+        inner: Inner::Range {
+            range,
+            next: 0,
+            first_line,
+        },
         sheet,
     })
 }
 
+/// Stream the `.xlsx` sheet `sheet` on a thread of its own.
+fn stream(mut book: calamine::Xlsx<BufReader<File>>, sheet: String) -> SheetRows {
+    let (tx, rx) = mpsc::sync_channel(STREAM_DEPTH);
+    let name = sheet.clone();
+    let (dims_tx, dims_rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let mut cells = match book.worksheet_cells_reader(&name) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = dims_tx.send((0, 0));
+                let _ = tx.send(Err(format!("cannot read the sheet {name:?}: {e}")));
+                return;
+            }
+        };
+        let d = cells.dimensions();
+        let _ = dims_tx.send((
+            (d.end.0.saturating_sub(d.start.0) as usize) + 1,
+            d.end.1 as usize + 1,
+        ));
+        let mut batch = Vec::with_capacity(STREAM_BATCH);
+        let mut row: Option<StreamRow> = None;
+        loop {
+            let cell = match cells.next_cell() {
+                Ok(Some(cell)) => cell,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("cannot read the sheet {name:?}: {e}")));
+                    return;
+                }
+            };
+            let (r, c) = cell.get_position();
+            let line = u64::from(r) + 1;
+            if row.as_ref().is_some_and(|row| row.line != line) {
+                batch.extend(row.take());
+                if batch.len() >= STREAM_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                    if tx.send(Ok(full)).is_err() {
+                        return; // the reader went away
+                    }
+                }
+            }
+            let data = Data::from(cell.get_value().clone());
+            row.get_or_insert_with(|| StreamRow {
+                line,
+                cells: Vec::new(),
+            })
+            .cells
+            .push((c as usize, text(&data)));
+        }
+        batch.extend(row);
+        let _ = tx.send(Ok(batch));
+    });
+    let (rows, width) = dims_rx.recv().unwrap_or((0, 0));
+    SheetRows {
+        inner: Inner::Stream {
+            rx,
+            batch: Vec::new().into_iter(),
+            pending: None,
+            last_line: None,
+            width,
+        },
+        sheet,
+        rows,
+    }
+}
+
 impl SheetRows {
-    /// Fill `record` with the next row's cells; its sheet row number is the record's line.
-    /// Error cells are handed back in `errors` (column, what the cell shows) and left empty.
-    /// `false` at the end of the sheet.
+    /// Fill `record` with the next row's cells; its sheet row number is the record's line (a
+    /// row with no cells between two that have some is handed out empty, so that it counts as
+    /// blank). Error cells are handed back in `errors` (column, what the cell shows) and left
+    /// empty. `Ok(false)` at the end of the sheet.
     pub fn next_record(
         &mut self,
         record: &mut ByteRecord,
         errors: &mut Vec<(usize, String)>,
-    ) -> bool {
+    ) -> Result<bool, String> {
         errors.clear();
-        if self.next >= self.range.height() {
-            return false;
-        }
         record.clear();
-        for col in 0..self.range.width() {
-            let cell = self.range.get((self.next, col)).unwrap_or(&Data::Empty);
-            match text(cell) {
-                Ok(t) => record.push_field(t.as_bytes()),
-                Err(shown) => {
-                    errors.push((col, shown));
-                    record.push_field(b"");
+        let line = match &mut self.inner {
+            Inner::Range {
+                range,
+                next,
+                first_line,
+            } => {
+                if *next >= range.height() {
+                    return Ok(false);
                 }
+                for col in 0..range.width() {
+                    let cell = range.get((*next, col)).unwrap_or(&Data::Empty);
+                    push(record, errors, col, text(cell));
+                }
+                *next += 1;
+                *first_line + *next as u64 - 1
             }
-        }
-        let mut pos = Position::new();
-        pos.set_line(self.first_line + self.next as u64);
-        record.set_position(Some(pos));
-        self.next += 1;
-        true
+            Inner::Stream {
+                rx,
+                batch,
+                pending,
+                last_line,
+                width,
+            } => {
+                let row = match pending.take().or_else(|| batch.next()) {
+                    Some(row) => row,
+                    None => match rx.recv() {
+                        Ok(Ok(rows)) => {
+                            *batch = rows.into_iter();
+                            match batch.next() {
+                                Some(row) => row,
+                                None => return Ok(false),
+                            }
+                        }
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => return Ok(false),
+                    },
+                };
+                let gap = last_line.is_some_and(|last| row.line > last + 1);
+                if gap {
+                    // A row with no cells: handed out empty.
+                    let blank = last_line.map_or(row.line, |l| l + 1);
+                    *pending = Some(row);
+                    *last_line = Some(blank);
+                    set_line(record, blank);
+                    return Ok(true);
+                }
+                *last_line = Some(row.line);
+                let wide = row.cells.iter().map(|(c, _)| c + 1).max().unwrap_or(0);
+                *width = (*width).max(wide);
+                let mut cells = row.cells.into_iter().peekable();
+                for col in 0..*width {
+                    match cells.next_if(|(c, _)| *c == col) {
+                        Some((_, t)) => push(record, errors, col, t),
+                        None => record.push_field(b""),
+                    }
+                }
+                row.line
+            }
+        };
+        set_line(record, line);
+        Ok(true)
     }
 
-    /// Rows in the sheet's used range, header included.
+    /// About how many rows the sheet has, header included.
     pub fn rows(&self) -> usize {
-        self.range.height()
+        self.rows
     }
+}
+
+fn push(
+    record: &mut ByteRecord,
+    errors: &mut Vec<(usize, String)>,
+    col: usize,
+    t: Result<String, String>,
+) {
+    match t {
+        Ok(t) => record.push_field(t.as_bytes()),
+        Err(shown) => {
+            errors.push((col, shown));
+            record.push_field(b"");
+        }
+    }
+}
+
+fn set_line(record: &mut ByteRecord, line: u64) {
+    let mut pos = Position::new();
+    pos.set_line(line);
+    record.set_position(Some(pos));
 }
 
 /// A cell as Excel shows it; `Err` with what an error cell shows.
