@@ -73,6 +73,56 @@ fn parse_validate(c: &mut Criterion) {
     group.finish();
 }
 
+/// A workbook of `rows` rows of [`sheet`], typed as Excel types them: counts as numbers, dates
+/// as dates.
+fn workbook(path: &Path, rows: usize) {
+    let text = sheet(rows);
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    for (r, rec) in csv.records().enumerate() {
+        let rec = rec.unwrap();
+        for (c, cell) in rec.iter().enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if r > 0 && matches!(c, 2 | 4 | 5 | 8 | 11) {
+                ws.write_number(r, c, cell.parse::<f64>().unwrap()).unwrap();
+            } else if r > 0 && matches!(c, 9 | 10) {
+                let dt = rust_xlsxwriter::ExcelDateTime::parse_from_str(&cell[..16]).unwrap();
+                ws.write_datetime_with_format(r, c, &dt, &date).unwrap();
+            } else {
+                ws.write_string(r, c, cell).unwrap();
+            }
+        }
+    }
+    book.save(path).unwrap();
+}
+
+/// Reading a workbook: `validate`'s work on an `.xlsx` of 10,000 rows (streamed from its XML).
+fn workbook_read(c: &mut Criterion) {
+    const ROWS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sheet.xlsx");
+    workbook(&path, ROWS);
+    let opts = InputOptions::default();
+    let mut group = c.benchmark_group("workbook_read");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(20);
+    group.bench_function("xlsx_10k_rows", |b| {
+        b.iter(|| {
+            let mut rows = RowReader::open(&path, &opts).unwrap();
+            let mut valid = 0;
+            while let Some(row) = rows.next_row() {
+                valid += usize::from(row.unwrap().is_valid());
+            }
+            assert_eq!(valid, ROWS, "every bench row is valid");
+        })
+    });
+    group.finish();
+}
+
 fn submit(c: &mut Criterion) {
     const ROWS: usize = 2_000;
     let server_rt = tokio::runtime::Runtime::new().unwrap();
@@ -221,5 +271,11 @@ fn results_writer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_validate, submit, results_writer);
+criterion_group!(
+    benches,
+    parse_validate,
+    workbook_read,
+    submit,
+    results_writer
+);
 criterion_main!(benches);

@@ -152,3 +152,59 @@ fn a_workbook_is_submitted_end_to_end_with_typed_cells_sent_as_the_api_wants_the
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(api.server.count_named("Diwali offer - Pune"), 1);
 }
+
+#[test]
+fn formulas_give_their_cached_values_and_error_cells_are_row_errors_naming_the_column() {
+    let dir = Dir::new();
+    let path = dir.path("formulas.xlsx");
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in HEADER.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in [1u32, 2] {
+        let cells = [
+            format!("Offer {r}"),
+            "d".into(),
+            "214864".into(),
+            "ivr||7926".into(),
+            "40".into(),
+            "5".into(),
+            "5".into(),
+            "918069000000".into(),
+            "2".into(),
+            "2026-12-02 09:00:00".into(),
+            "2026-12-02 18:00:00".into(),
+            "1234".into(),
+            "1".into(),
+            "1".into(),
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            ws.write_string(r, c as u16, v).unwrap();
+        }
+    }
+    // Row 2: the timeout is a formula (its cached value is read); row 3: the caller id is #N/A.
+    ws.write_formula(
+        1,
+        4,
+        rust_xlsxwriter::Formula::new("=20*2").set_result("40"),
+    )
+    .unwrap();
+    ws.write_formula(
+        2,
+        7,
+        rust_xlsxwriter::Formula::new("=NA()").set_result("#N/A"),
+    )
+    .unwrap();
+    book.save(&path).unwrap();
+    let r = run(dir.cmd().arg("validate").arg(&path));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = parse_csv(r.stdout.trim_start_matches('\u{feff}'));
+    assert_eq!(column(&report, "success"), ["true", "false"]);
+    let msg = &column(&report, "message")[1];
+    assert!(
+        msg.contains("column \"caller_id_number\": the cell shows the error #N/A"),
+        "{msg}"
+    );
+    assert!(!msg.contains("caller_id_number: empty"), "said once: {msg}");
+}
