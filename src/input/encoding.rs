@@ -182,6 +182,32 @@ pub fn name(sniffed: Sniffed) -> &'static str {
     sniffed.encoding.name()
 }
 
+impl super::RowReader {
+    /// How the file was read, when it was read from a file.
+    pub fn sniffed(&self) -> Option<Sniffed> {
+        self.sniffed
+    }
+
+    /// A line for the user when the file was not plain UTF-8: which encoding it was read as.
+    pub fn encoding_note(&self) -> Option<String> {
+        let s = self.sniffed?;
+        (!s.is_utf8()).then(|| {
+            let how = if s.guessed {
+                "detected"
+            } else if s.bom {
+                "marked"
+            } else {
+                "as asked"
+            };
+            format!(
+                "read {} as {} ({how}); names are sent as UTF-8, as Excel shows them",
+                self.path.display(),
+                name(s)
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

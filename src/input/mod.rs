@@ -8,8 +8,10 @@
 //! (`submit` sends in one after checking in another) is handed the first pass's duplicates
 //! instead, and keeps nothing per row.
 
+mod cells;
 mod dates;
 pub mod encoding;
+mod error;
 pub mod fields;
 mod header;
 mod names;
@@ -19,14 +21,15 @@ pub mod workbook;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::{self, BufRead};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use csv::ByteRecord;
-use thiserror::Error;
 
+use cells::{spreadsheet_limits, MAX_CELL_CHARS};
 pub use dates::DateFormats;
+pub use error::InputError;
 pub use fields::Field;
 pub use names::NameTracker;
 pub use rules::Problem;
@@ -54,42 +57,6 @@ pub struct InputOptions {
     /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
     /// names are then not tracked again.
     pub known_duplicates: Option<Arc<HashMap<u64, u64>>>,
-}
-
-/// Problems that stop a file from being read at all.
-#[derive(Debug, Error)]
-pub enum InputError {
-    #[error("cannot read {path}: {source}")]
-    Open { path: PathBuf, source: io::Error },
-    #[error("{path} has no header line: the first line must name the columns")]
-    Empty { path: PathBuf },
-    #[error(
-        "{path} lacks required column(s): {missing}. Columns found: {found}.{hints} \
-         Add the column(s), name a column in your own words with --map \"HEADER=FIELD\", or give a \
-         value for every row with --set FIELD=VALUE"
-    )]
-    MissingColumns {
-        path: PathBuf,
-        missing: String,
-        found: String,
-        /// " Did you mean …?" for columns that look like a missing field, or nothing.
-        hints: String,
-    },
-    #[error("{path}: columns {first:?} and {second:?} both mean the field {field}; keep one")]
-    DuplicateColumn {
-        path: PathBuf,
-        field: Field,
-        first: String,
-        second: String,
-    },
-    #[error("{path}: {message}")]
-    Workbook { path: PathBuf, message: String },
-    #[error("reading {path} near line {line}: {source}")]
-    Read {
-        path: PathBuf,
-        line: u64,
-        source: csv::Error,
-    },
 }
 
 /// One data row of the input and its verdict.
@@ -141,7 +108,7 @@ pub struct RowReader {
 }
 
 /// Where rows come from: a CSV (any encoding, decoded to UTF-8), or a workbook's sheet.
-enum Source {
+pub(super) enum Source {
     Csv(csv::Reader<Box<dyn BufRead + Send>>),
     Sheet(workbook::SheetRows),
 }
@@ -180,30 +147,6 @@ impl RowReader {
         Ok(reader)
     }
 
-    /// How the file was read, when it was read from a file.
-    pub fn sniffed(&self) -> Option<encoding::Sniffed> {
-        self.sniffed
-    }
-
-    /// A line for the user when the file was not plain UTF-8: which encoding it was read as.
-    pub fn encoding_note(&self) -> Option<String> {
-        let s = self.sniffed?;
-        (!s.is_utf8()).then(|| {
-            let how = if s.guessed {
-                "detected"
-            } else if s.bom {
-                "marked"
-            } else {
-                "as asked"
-            };
-            format!(
-                "read {} as {} ({how}); names are sent as UTF-8, as Excel shows them",
-                self.path.display(),
-                encoding::name(s)
-            )
-        })
-    }
-
     /// Read CSV from `input`; `path` only names it in messages.
     pub fn from_reader(
         mut input: Box<dyn BufRead + Send>,
@@ -230,41 +173,7 @@ impl RowReader {
         RowReader::build(Source::Csv(csv), &header, delimiter, path, opts)
     }
 
-    /// Read the rows of a workbook's sheet; its first row is the header.
-    pub fn from_sheet(
-        mut sheet: workbook::SheetRows,
-        path: &Path,
-        opts: &InputOptions,
-    ) -> Result<Self, InputError> {
-        let mut header = ByteRecord::new();
-        let mut errors = Vec::new();
-        let found = sheet
-            .next_record(&mut header, &mut errors)
-            .map_err(|message| InputError::Workbook {
-                path: path.to_owned(),
-                message,
-            })?;
-        if !found {
-            return Err(InputError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let rows = sheet.rows() as u64;
-        tracing::debug!("reading the sheet {:?} of {}", sheet.sheet, path.display());
-        let mut reader = RowReader::build(Source::Sheet(sheet), &header, b',', path, opts)?;
-        // A workbook came from a spreadsheet program: files written for it carry a BOM.
-        reader.sniffed = Some(encoding::Sniffed {
-            encoding: encoding_rs::UTF_8,
-            bom: true,
-            guessed: false,
-        });
-        if opts.known_duplicates.is_none() {
-            reader.names = Some(NameTracker::with_expected(rows));
-        }
-        Ok(reader)
-    }
-
-    fn build(
+    pub(super) fn build(
         source: Source,
         header: &ByteRecord,
         delimiter: u8,
@@ -494,53 +403,6 @@ impl RowReader {
             None => self.known_duplicates.get(&line).copied(),
         }
     }
-}
-
-/// The most characters a spreadsheet cell holds (Excel's limit).
-const MAX_CELL_CHARS: usize = 32_767;
-
-/// Cells no spreadsheet can hold: over [`MAX_CELL_CHARS`], or with control characters other
-/// than tab and line breaks (a NUL, say). Their messages are added to `messages`; the columns
-/// are returned (their cells are not judged further).
-fn spreadsheet_limits(
-    record: &ByteRecord,
-    headers: &[String],
-    messages: &mut Vec<String>,
-) -> Vec<usize> {
-    let control = |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f;
-    let long = |c: &[u8]| {
-        c.len() > MAX_CELL_CHARS && String::from_utf8_lossy(c).chars().count() > MAX_CELL_CHARS
-    };
-    // Most rows have neither: one pass over the row's bytes says so (a fold over short chunks,
-    // which the compiler turns into vector compares, rather than a byte-at-a-time search).
-    let bytes = record.as_slice();
-    let suspicious = bytes.len() > MAX_CELL_CHARS
-        || bytes.chunks(64).any(|c| {
-            c.iter()
-                .fold(false, |any, &b| any | (b < 0x20) | (b == 0x7f))
-        });
-    if !suspicious {
-        return Vec::new();
-    }
-    let mut refused = Vec::new();
-    for (col, c) in record.iter().enumerate() {
-        let column = headers.get(col).map_or("(unnamed)", String::as_str);
-        let why = if long(c) {
-            format!(
-                "column {column:?}: a cell of {} characters; accepted: at most {MAX_CELL_CHARS} (a spreadsheet cell's limit)",
-                String::from_utf8_lossy(c).chars().count()
-            )
-        } else if let Some(&b) = c.iter().find(|b| control(b)) {
-            format!(
-                "column {column:?}: a control character (byte {b:#04x}) in the cell; accepted: text with no control characters but tab and line breaks"
-            )
-        } else {
-            continue;
-        };
-        messages.push(why);
-        refused.push(col);
-    }
-    refused
 }
 
 /// A header squashed as headers are compared: letters and digits, lower-case.

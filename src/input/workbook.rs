@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use calamine::{Data, Range, Reader, Sheets};
 use csv::{ByteRecord, Position};
 
-use super::InputError;
+use super::{InputError, InputOptions, NameTracker, RowReader, Source};
 
 /// Whether `head` (a file's first bytes) starts a workbook: a zip (`.xlsx`, `.xlsm`, `.xlsb`,
 /// `.ods`) or an OLE compound file (`.xls`).
@@ -315,6 +315,42 @@ fn set_line(record: &mut ByteRecord, line: u64) {
     let mut pos = Position::new();
     pos.set_line(line);
     record.set_position(Some(pos));
+}
+
+impl super::RowReader {
+    /// Read the rows of a workbook's sheet; its first row is the header.
+    pub fn from_sheet(
+        mut sheet: SheetRows,
+        path: &Path,
+        opts: &InputOptions,
+    ) -> Result<Self, InputError> {
+        let mut header = ByteRecord::new();
+        let mut errors = Vec::new();
+        let found = sheet
+            .next_record(&mut header, &mut errors)
+            .map_err(|message| InputError::Workbook {
+                path: path.to_owned(),
+                message,
+            })?;
+        if !found {
+            return Err(InputError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let rows = sheet.rows() as u64;
+        tracing::debug!("reading the sheet {:?} of {}", sheet.sheet, path.display());
+        let mut reader = RowReader::build(Source::Sheet(sheet), &header, b',', path, opts)?;
+        // A workbook came from a spreadsheet program: files written for it carry a BOM.
+        reader.sniffed = Some(super::encoding::Sniffed {
+            encoding: encoding_rs::UTF_8,
+            bom: true,
+            guessed: false,
+        });
+        if opts.known_duplicates.is_none() {
+            reader.names = Some(NameTracker::with_expected(rows));
+        }
+        Ok(reader)
+    }
 }
 
 /// A cell as Excel shows it; `Err` with what an error cell shows.
