@@ -64,8 +64,14 @@ pub fn sniff<F: Read + Seek>(
             guessed: false,
         });
     }
-    let scan = Scan::of(file)?;
+    // Most files are UTF-8: one validating pass says so. Only a file with bytes that are not
+    // UTF-8 is read again, counting what of it is.
+    let mut scan = Scan::of(file, false)?;
     file.seek(SeekFrom::Start(0))?;
+    if scan.invalid > 0 {
+        scan = Scan::of(file, true)?;
+        file.seek(SeekFrom::Start(0))?;
+    }
     if scan.invalid == 0 || scan.utf8_chars > scan.invalid {
         return Ok(Sniffed {
             encoding: UTF_8,
@@ -101,7 +107,9 @@ struct Scan {
 }
 
 impl Scan {
-    fn of<R: Read>(r: &mut R) -> io::Result<Scan> {
+    /// Scan `r`; `count` the multi-byte characters too (a pass over every byte).
+    fn of<R: Read>(r: &mut R, count: bool) -> io::Result<Scan> {
+        let multibyte = |valid: &[u8]| if count { multibyte(valid) } else { 0 };
         let mut scan = Scan {
             utf8_chars: 0,
             invalid: 0,
@@ -272,7 +280,7 @@ mod tests {
     fn a_sequence_cut_by_the_scan_buffer_is_not_counted_as_invalid() {
         let mut bytes = vec![b'a'; (1 << 20) - 1];
         bytes.extend_from_slice("é\n".as_bytes());
-        let scan = Scan::of(&mut Cursor::new(bytes)).unwrap();
+        let scan = Scan::of(&mut Cursor::new(bytes), true).unwrap();
         assert_eq!((scan.utf8_chars, scan.invalid), (1, 0));
     }
 }
