@@ -2,23 +2,12 @@
 //! damaged journal, an input that changes under a run, and outputs that would destroy the input.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use bulkcast::mock::MockOptions;
 
-use crate::util::{assert_exactly_once, column, good_csv, names, results_csv, run, Dir, Smartflo};
-
-/// Wait (bounded) until the server has created at least `n` broadcasts.
-fn wait_for_created(api: &Smartflo, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while api.server.stats().created < n {
-        assert!(
-            Instant::now() < deadline,
-            "the server never reached {n} broadcasts"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use crate::util::{
+    assert_exactly_once, column, good_csv, names, results_csv, run, wait_for_created, Dir, Smartflo,
+};
 
 fn signal(child: &Child, name: &str) {
     let sent = Command::new("kill")

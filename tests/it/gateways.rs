@@ -9,7 +9,8 @@ use std::time::Duration;
 use bulkcast::mock::MockOptions;
 
 use crate::util::{
-    assert_exactly_once, column, good_csv, names, results_csv, run, summary_json, Dir, Smartflo,
+    assert_exactly_once, column, good_csv, names, results_csv, run, summary_json, wait_for_created,
+    Dir, Smartflo,
 };
 
 /// Fast lookups: no listing lag is simulated unless a test says so.
@@ -298,14 +299,7 @@ fn a_resume_right_after_a_kill_waits_for_the_dead_runs_requests_before_judging_t
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while api.server.stats().created < 10 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_created(&api, 10);
     child.kill().unwrap(); // rows created on the server, their replies not yet in
     child.wait().unwrap();
     api.server.heal();

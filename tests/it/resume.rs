@@ -1,26 +1,14 @@
 //! Running again, always safely: `--resume` after a crash or a finished run, reconciliation of
 //! rows with no known outcome, `--failed` and `--skip-existing`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bulkcast::mock::MockOptions;
 
 use crate::util::{
     assert_exactly_once, column, good_csv, names, parse_csv, results_csv, run, sample,
-    summary_json, Dir, Smartflo,
+    summary_json, wait_for_created, Dir, Smartflo,
 };
-
-/// Wait (bounded) until the server has created at least `n` broadcasts.
-fn wait_for_created(api: &Smartflo, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while api.server.stats().created < n {
-        assert!(
-            Instant::now() < deadline,
-            "the server never reached {n} broadcasts"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn a_resume_after_a_complete_run_sends_nothing() {

@@ -197,3 +197,15 @@ pub fn assert_exactly_once(server: &MockServer, names: &[String]) {
     }
     assert_eq!(stats.created, names.len() as u64, "{stats:?}");
 }
+
+/// Wait (bounded) until the server has created at least `n` broadcasts.
+pub fn wait_for_created(api: &Smartflo, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.server.stats().created < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never reached {n} broadcasts"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
