@@ -232,6 +232,9 @@ async fn handle(
     }
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    if let Some(delay) = state.jitter() {
+        tokio::time::sleep(delay).await;
+    }
     let _in_flight = state.arrive();
     let response = if state.in_outage() {
         state.lock().stats.faults.outage += 1;
@@ -354,6 +357,20 @@ impl State {
     fn over_rate_limit(&self) -> bool {
         let limit = u64::from(self.opts.rate_limit);
         limit > 0 && self.lock().window.1 > limit
+    }
+
+    /// A transit delay drawn from 0 up to `--jitter`, if there is any jitter.
+    fn jitter(&self) -> Option<std::time::Duration> {
+        let max = self.opts.jitter;
+        if max.is_zero() {
+            return None;
+        }
+        let share = self
+            .lock()
+            .rng
+            .as_mut()
+            .map_or(0.0, |rng| rng.random::<f64>());
+        Some(max.mul_f64(share))
     }
 
     /// Draw whether a fault of probability `p` happens now.

@@ -22,6 +22,10 @@ pub struct MockOptions {
     /// Account-wide requests per second over all endpoints, in fixed one-second windows (0 = none)
     #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,
+    /// Transit jitter: each request reaches the account's limiter after a random delay from 0
+    /// up to this, e.g. `300ms` (a trip across the internet)
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    pub jitter: Duration,
     /// Added latency before every reply, e.g. `50ms`
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     pub latency: Duration,

@@ -43,6 +43,16 @@ impl Tally {
     }
 }
 
+/// `n` per second of `d`: with two or more, the `n - 1` gaps over `d`, so that `n` creates
+/// spread evenly at rate `r` measure `r`; 0 when there is nothing to measure.
+fn per_second(n: u64, d: Duration) -> f64 {
+    let secs = d.as_secs_f64();
+    if n < 2 || secs <= 0.0 {
+        return 0.0;
+    }
+    (n - 1) as f64 / secs
+}
+
 /// Request latency percentiles, in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Latency {
@@ -84,6 +94,11 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Rows that reached the server, per second of wall time.
     pub rows_per_second: f64,
+    /// Broadcasts this run created, per second from the first of their requests to the last:
+    /// the rate the account granted while sending.
+    pub creates_per_second: f64,
+    /// 429s as a share of every request made (0 to 1).
+    pub too_many_requests_share: f64,
     /// Every HTTP request made, the auth check and retries included.
     pub requests: u64,
     pub retries: u64,
@@ -103,6 +118,9 @@ pub struct Summary {
 
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
+    /// Broadcasts this run created, and the time from the first of their requests to the last.
+    pub creates: u64,
+    pub sending: Duration,
     pub requests: u64,
     pub retries: u64,
     pub too_many_requests: u64,
@@ -139,6 +157,12 @@ impl Summary {
             } else {
                 0.0
             },
+            creates_per_second: per_second(counters.creates, counters.sending),
+            too_many_requests_share: if counters.requests > 0 {
+                counters.too_many_requests as f64 / counters.requests as f64
+            } else {
+                0.0
+            },
             requests: counters.requests,
             retries: counters.retries,
             too_many_requests: counters.too_many_requests,
@@ -165,6 +189,13 @@ impl Summary {
             self.retries,
             self.too_many_requests
         );
+        if self.creates_per_second > 0.0 {
+            out += &format!(
+                "while sending: {:.2} creates/s; 429s were {:.1}% of requests\n",
+                self.creates_per_second,
+                self.too_many_requests_share * 100.0
+            );
+        }
         if self.skipped_done + self.reconciled + self.already_on_account > 0 {
             out += &format!(
                 "this run sent {} rows; not sent: {} created by an earlier run, {} found on the account after no answer, {} already on the account\n",

@@ -362,3 +362,24 @@ fn the_subcommand_prints_its_real_port_and_serves() {
     child.wait().unwrap();
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn transit_jitter_delays_requests_before_they_reach_the_limiter() {
+    let server = start(MockOptions {
+        jitter: Duration::from_millis(100),
+        seed: 1,
+        ..MockOptions::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    for i in 0..10 {
+        let (status, _) = create(&server, &body(&format!("J{i}"))).await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+    }
+    let took = started.elapsed();
+    // Ten draws from 0-100 ms, one after the other (the seed makes the draws the same each run).
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}

@@ -638,3 +638,22 @@ fn auto_attendant_destinations_are_sent_as_written() {
         "auto_attendant||55"
     );
 }
+
+#[test]
+fn the_summary_reports_the_rate_achieved_while_sending_and_the_share_of_429s() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        rate_limit: 5,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 15));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "5", "--summary-json", "summary.json"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("creates/s"), "{}", r.stderr);
+    let s = summary_json(&dir);
+    let rate = s["creates_per_second"].as_f64().unwrap();
+    assert!((4.0..=5.3).contains(&rate), "{s}");
+    assert_eq!(s["too_many_requests_share"].as_f64(), Some(0.0), "{s}");
+}

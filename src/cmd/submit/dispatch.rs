@@ -230,7 +230,11 @@ pub(super) async fn process(
         return not_attempted(run, row);
     };
     let (status, message) = judge(run, &reply, attempts);
-    if status != Status::Created {
+    if status == Status::Created {
+        if let Some(at) = last_sent {
+            run.created(at);
+        }
+    } else {
         run.row_failed();
     }
     let outcome = Outcome {

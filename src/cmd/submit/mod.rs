@@ -410,6 +410,8 @@ fn report(
         &cfg.results.display().to_string(),
         tally,
         Counters {
+            creates: run.creates().0,
+            sending: run.creates().1,
             requests: run.requests.load(Ordering::Relaxed),
             retries: run.retries.load(Ordering::Relaxed),
             too_many_requests: run.too_many_requests.load(Ordering::Relaxed),

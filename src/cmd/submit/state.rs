@@ -44,6 +44,9 @@ pub struct RunState {
     pub too_many_requests: AtomicU64,
     /// Rows sent in this run.
     pub sent: AtomicU64,
+    /// Broadcasts this run's replies said were created: how many, and when the first and the
+    /// last of their requests went out.
+    creates: Mutex<(u64, Option<Instant>, Option<Instant>)>,
     failures: AtomicU64,
     pub latency: Mutex<Histogram<u64>>,
     /// Rows settled without sending, by why.
@@ -81,6 +84,7 @@ impl RunState {
             retries: AtomicU64::new(0),
             too_many_requests: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            creates: Mutex::new((0, None, None)),
             failures: AtomicU64::new(0),
             latency: Mutex::new(latency_histogram()),
             settled: Settled::default(),
@@ -129,6 +133,24 @@ impl RunState {
             self.fatal.store(true, Ordering::SeqCst);
         }
         self.stop.cancel();
+    }
+
+    /// Count a broadcast created by a request that went out `at`.
+    pub fn created(&self, at: Instant) {
+        let mut c = crate::lock(&self.creates);
+        c.0 += 1;
+        c.1 = Some(c.1.map_or(at, |t| t.min(at)));
+        c.2 = Some(c.2.map_or(at, |t| t.max(at)));
+    }
+
+    /// Broadcasts created, and the time from the first of their requests to the last.
+    pub fn creates(&self) -> (u64, Duration) {
+        let c = crate::lock(&self.creates);
+        let span = match (c.1, c.2) {
+            (Some(a), Some(b)) => b - a,
+            _ => Duration::ZERO,
+        };
+        (c.0, span)
     }
 
     /// Count a row that was sent and did not succeed; stop dispatching at `--max-errors`.
