@@ -160,7 +160,7 @@ fn multibyte(valid: &[u8]) -> u64 {
     valid.iter().filter(|&&b| b >= 0xC0).count() as u64
 }
 
-fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..])? {

@@ -8,7 +8,7 @@
 //! naming its cell. Each row keeps the sheet's row number as its line.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -27,13 +27,7 @@ pub fn is_workbook(head: &[u8]) -> bool {
 /// Whether the file at the start of `file` is a workbook (the file is left at its start).
 pub fn sniff(file: &mut File) -> std::io::Result<bool> {
     let mut head = [0u8; 8];
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
+    let n = super::encoding::read_up_to(file, &mut head)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(is_workbook(&head[..n]))
 }

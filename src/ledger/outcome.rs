@@ -106,6 +106,22 @@ impl Outcome {
         self.status == Status::Created
     }
 
+    /// A created-looking outcome for tests: row `seq` on line `seq + 2`, named `B{seq}`.
+    #[cfg(test)]
+    pub fn sample(seq: u64, status: Status) -> Outcome {
+        Outcome {
+            seq,
+            line: seq + 2,
+            name: format!("B{seq}"),
+            status,
+            http_status: Some(200),
+            message: String::new(),
+            broadcast_id: Some(format!("{}", 3000 + seq)),
+            attempts: 1,
+            elapsed: Duration::from_millis(12),
+        }
+    }
+
     /// The same outcome placed at another position among the rows.
     pub fn with_seq(mut self, seq: u64) -> Outcome {
         self.seq = seq;
@@ -224,17 +240,7 @@ mod tests {
     use crate::output::results::ResultsWriter;
 
     fn outcome(seq: u64, status: Status) -> Outcome {
-        Outcome {
-            seq,
-            line: seq + 2,
-            name: format!("B{seq}"),
-            status,
-            http_status: Some(200),
-            message: String::new(),
-            broadcast_id: Some(format!("{}", 3000 + seq)),
-            attempts: 1,
-            elapsed: Duration::from_millis(12),
-        }
+        Outcome::sample(seq, status)
     }
 
     #[test]

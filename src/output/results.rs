@@ -99,20 +99,9 @@ impl<W: Write> ResultsWriter<W> {
 mod tests {
     use super::*;
     use crate::ledger::outcome::Status;
-    use std::time::Duration;
 
     fn outcome(seq: u64, status: Status) -> Outcome {
-        Outcome {
-            seq,
-            line: seq + 2,
-            name: format!("B{seq}"),
-            status,
-            http_status: Some(200),
-            message: String::new(),
-            broadcast_id: Some(format!("{}", 3000 + seq)),
-            attempts: 1,
-            elapsed: Duration::from_millis(12),
-        }
+        Outcome::sample(seq, status)
     }
 
     #[test]

@@ -7,8 +7,8 @@ use bulkcast::mock::MockOptions;
 use serde_json::json;
 
 use crate::util::{
-    assert_exactly_once, column, good_csv, names, results_csv, run, sample, summary_json, Dir, Run,
-    Smartflo,
+    assert_exactly_once, column, good_csv, names, results_csv, run, sample, summary_json,
+    wait_for_created, Dir, Run, Smartflo,
 };
 
 #[test]
@@ -434,11 +434,7 @@ fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
         .spawn()
         .unwrap();
     // The account could be listed at the start; once both creates are in, it cannot.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while api.server.stats().created < 2 {
-        assert!(Instant::now() < deadline, "the creates never came");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_created(&api, 2);
     api.server.break_listing();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -569,11 +565,7 @@ fn ctrl_c_stops_sending_and_still_writes_every_row() {
         .spawn()
         .unwrap();
     // Wait (bounded) until the run is under way, then interrupt it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while api.server.stats().created < 3 {
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_created(&api, 3);
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

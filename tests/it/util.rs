@@ -97,26 +97,28 @@ pub fn column(csv: &(Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<String> 
     csv.1.iter().map(|r| r[i].clone()).collect()
 }
 
+/// The fourteen fields, in the contract's order: a test sheet's header.
+pub const FIELDS: [&str; 14] = [
+    "name",
+    "description",
+    "phone_number_list",
+    "destination",
+    "timeout",
+    "concurrent_limit",
+    "retry_after_minutes",
+    "caller_id_number",
+    "number_of_retry",
+    "start_date_time",
+    "end_date_time",
+    "time_group",
+    "dialstatus",
+    "retry_dialstatus",
+];
+
 /// The header and one good row of the contract's example, as CSV lines joined by `nl`, with the
 /// delimiter `d`; `rows` more rows are added with names `Campaign 2`, `Campaign 3`, ...
 pub fn good_csv(d: &str, nl: &str, rows: usize) -> String {
-    let header = [
-        "name",
-        "description",
-        "phone_number_list",
-        "destination",
-        "timeout",
-        "concurrent_limit",
-        "retry_after_minutes",
-        "caller_id_number",
-        "number_of_retry",
-        "start_date_time",
-        "end_date_time",
-        "time_group",
-        "dialstatus",
-        "retry_dialstatus",
-    ];
-    let mut out = header.join(d) + nl;
+    let mut out = FIELDS.join(d) + nl;
     for i in 1..=rows {
         let row = [
             format!("Campaign {i}"),

@@ -4,25 +4,12 @@
 use bulkcast::mock::MockOptions;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-use crate::util::{column, parse_csv, results_csv, run, Dir, Smartflo};
+use crate::util::{column, parse_csv, results_csv, run, Dir, Smartflo, FIELDS};
 
-const HEADER: [&str; 15] = [
-    "name",
-    "description",
-    "phone_number_list",
-    "destination",
-    "timeout",
-    "concurrent_limit",
-    "retry_after_minutes",
-    "caller_id_number",
-    "number_of_retry",
-    "start_date_time",
-    "end_date_time",
-    "time_group",
-    "dialstatus",
-    "retry_dialstatus",
-    "Active",
-];
+/// The fields, and a column that matches none (typed as a boolean).
+fn header() -> impl Iterator<Item = &'static str> {
+    FIELDS.into_iter().chain(["Active"])
+}
 
 /// A workbook whose first sheet "Plan" has the header on row 1, rows on 2, 3, 5 and 6 (row 4
 /// blank; row 5 has a 30-second timeout), typed as Excel types them; and a second sheet
@@ -40,8 +27,8 @@ fn workbook(dir: &Dir) -> std::path::PathBuf {
     for (sheet, rows) in [("Plan", &[1u32, 2, 4, 5][..]), ("Later", &[1u32][..])] {
         let ws = book.add_worksheet();
         ws.set_name(sheet).unwrap();
-        for (c, h) in HEADER.iter().enumerate() {
-            ws.write_string(0, c as u16, *h).unwrap();
+        for (c, h) in header().enumerate() {
+            ws.write_string(0, c as u16, h).unwrap();
         }
         for (i, &r) in rows.iter().enumerate() {
             let name = if sheet == "Later" {
@@ -159,8 +146,8 @@ fn formulas_give_their_cached_values_and_error_cells_are_row_errors_naming_the_c
     let path = dir.path("formulas.xlsx");
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
-    for (c, h) in HEADER.iter().enumerate() {
-        ws.write_string(0, c as u16, *h).unwrap();
+    for (c, h) in header().enumerate() {
+        ws.write_string(0, c as u16, h).unwrap();
     }
     for r in [1u32, 2] {
         let cells = [

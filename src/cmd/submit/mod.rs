@@ -405,13 +405,14 @@ fn report(
     started: Instant,
     endpoint: &Endpoint,
 ) -> Exit {
+    let (creates, sending) = run.creates();
     let summary = Summary::new(
         &cfg.input.display().to_string(),
         &cfg.results.display().to_string(),
         tally,
         Counters {
-            creates: run.creates().0,
-            sending: run.creates().1,
+            creates,
+            sending,
             requests: run.requests.load(Ordering::Relaxed),
             retries: run.retries.load(Ordering::Relaxed),
             too_many_requests: run.too_many_requests.load(Ordering::Relaxed),
