@@ -71,12 +71,36 @@ pub struct Journal {
 
 struct Inner {
     /// One writer for every event: its buffer is flushed to the file in one `write` per flush.
-    csv: csv::Writer<File>,
+    csv: csv::Writer<Guarded>,
     /// Events appended so far, how many of them are written to the file, and how many are
     /// synced to the disk.
     appended: u64,
     written: u64,
     durable: u64,
+}
+
+/// The journal's file, written through a guard: once a write has failed (a full disk), no
+/// other write reaches the file. A write that failed half-way leaves a torn last line, which is
+/// cut off when the journal is next opened; writing on would put the start of the buffer again
+/// after it (the CSV writer retries its whole buffer), damage in the middle of the journal.
+struct Guarded {
+    file: File,
+    broken: bool,
+}
+
+impl Write for Guarded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier write to the journal failed; nothing more is written to it",
+            ));
+        }
+        self.file.write(buf).inspect_err(|_| self.broken = true)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// A `sent` event appended to the journal but perhaps not yet on the disk: pass it to
@@ -111,7 +135,10 @@ impl Journal {
                 file.set_len(whole)?;
             }
         }
-        let mut csv = csvio::writer(file);
+        let mut csv = csvio::writer(Guarded {
+            file,
+            broken: false,
+        });
         csv.write_record(["target", "", &csvio::safe_cell(&escape(target))])?;
         Ok(Journal {
             inner: Mutex::new(Inner {
@@ -163,7 +190,7 @@ impl Journal {
                 return Ok(()); // synced while this row waited for its turn
             }
             j.write()?;
-            (j.csv.get_ref().try_clone()?, j.written)
+            (j.csv.get_ref().file.try_clone()?, j.written)
         };
         let sync = self.sync.clone();
         tokio::task::spawn_blocking(move || sync(&file))
@@ -612,6 +639,24 @@ mod tests {
             "a new event is written, with the outcome before it"
         );
         assert_eq!(syncs.load(Ordering::SeqCst), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn after_a_failed_write_nothing_more_reaches_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        std::fs::write(&path, header_line()).unwrap();
+        // A full disk: /dev/full answers every write with ENOSPC.
+        let mut g = Guarded {
+            file: OpenOptions::new().write(true).open("/dev/full").unwrap(),
+            broken: false,
+        };
+        assert!(g.write_all(b"sent,2,B2\n").is_err());
+        // Room again (the same guard, now on a file that takes writes): still nothing.
+        g.file = OpenOptions::new().append(true).open(&path).unwrap();
+        assert!(g.write_all(b"sent,2,B2\n").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), header_line());
     }
 
     #[tokio::test]
