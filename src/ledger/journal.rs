@@ -85,17 +85,20 @@ struct Inner {
 /// after it (the CSV writer retries its whole buffer), damage in the middle of the journal.
 struct Guarded {
     file: File,
-    broken: bool,
+    /// What made the first write fail.
+    broken: Option<String>,
 }
 
 impl Write for Guarded {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.broken {
-            return Err(io::Error::other(
-                "an earlier write to the journal failed; nothing more is written to it",
-            ));
+        if let Some(why) = &self.broken {
+            return Err(io::Error::other(format!(
+                "{why} (an earlier write to the journal failed; nothing more is written to it)"
+            )));
         }
-        self.file.write(buf).inspect_err(|_| self.broken = true)
+        self.file
+            .write(buf)
+            .inspect_err(|e| self.broken = Some(e.to_string()))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -135,10 +138,7 @@ impl Journal {
                 file.set_len(whole)?;
             }
         }
-        let mut csv = csvio::writer(Guarded {
-            file,
-            broken: false,
-        });
+        let mut csv = csvio::writer(Guarded { file, broken: None });
         csv.write_record(["target", "", &csvio::safe_cell(&escape(target))])?;
         Ok(Journal {
             inner: Mutex::new(Inner {
@@ -650,12 +650,13 @@ mod tests {
         // A full disk: /dev/full answers every write with ENOSPC.
         let mut g = Guarded {
             file: OpenOptions::new().write(true).open("/dev/full").unwrap(),
-            broken: false,
+            broken: None,
         };
         assert!(g.write_all(b"sent,2,B2\n").is_err());
         // Room again (the same guard, now on a file that takes writes): still nothing.
         g.file = OpenOptions::new().append(true).open(&path).unwrap();
-        assert!(g.write_all(b"sent,2,B2\n").is_err());
+        let e = g.write_all(b"sent,2,B2\n").unwrap_err();
+        assert!(e.to_string().contains("No space left"), "says why: {e}");
         assert_eq!(std::fs::read(&path).unwrap(), header_line());
     }
 
