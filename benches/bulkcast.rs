@@ -156,7 +156,7 @@ fn submit(c: &mut Criterion) {
                             auth: Auth::Token(Secret::new(server.token())),
                         }),
                         target_name: server.url(),
-                        rate: Rate::UNLIMITED,
+                        rate: Rate::Unlimited,
                         burst: NonZeroU32::MIN,
                         concurrency,
                         max_retries: 5,

@@ -122,7 +122,8 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub mock: bool,
     /// Requests per second allowed on the account, for every call bulkcast makes: `3`, `3/s`,
-    /// `180/min`; `0` or `unlimited` to send as fast as the server answers
+    /// `180/min` (the most it sends; 429s slow it below); `auto` to find the account's rate,
+    /// starting at 1/s; `0` or `unlimited` to send as fast as the server answers
     #[arg(long, default_value = "3", value_name = "RATE")]
     pub rate: String,
     /// Requests that may go back to back before the rate applies

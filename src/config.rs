@@ -369,23 +369,23 @@ fn parse_seconds_or_zero(s: &str) -> Result<Duration> {
     }
 }
 
-/// Requests per second, or unlimited.
+/// Requests per second, unlimited, or found by probing (`--rate auto`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate(Option<f64>);
+pub enum Rate {
+    Unlimited,
+    PerSecond(f64),
+    Auto,
+}
 
 impl Rate {
-    pub const UNLIMITED: Rate = Rate(None);
-
-    #[cfg(test)]
-    pub fn per_second(n: f64) -> Rate {
-        Rate(Some(n))
-    }
-
-    /// `3`, `3/s`, `180/min`, `7200/h`, `0.5/s`; `0` or `unlimited` for no limit.
+    /// `3`, `3/s`, `180/min`, `7200/h`, `0.5/s`; `0` or `unlimited` for no limit; `auto`.
     pub fn parse(s: &str) -> Result<Rate> {
         let s = s.trim().to_ascii_lowercase();
         if s == "unlimited" || s == "none" {
-            return Ok(Rate::UNLIMITED);
+            return Ok(Rate::Unlimited);
+        }
+        if s == "auto" {
+            return Ok(Rate::Auto);
         }
         let (count, unit) = s.split_once('/').unwrap_or((&s, "s"));
         let per = match unit.trim() {
@@ -395,47 +395,40 @@ impl Rate {
             other => bail!("--rate {s:?}: unknown unit {other:?}; write 3, 3/s or 180/min"),
         };
         let count: f64 = count.trim().parse().map_err(|_| {
-            anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, or 0 for unlimited")
+            anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, auto, or 0 for unlimited")
         })?;
         if !count.is_finite() || count < 0.0 {
             bail!("--rate {s:?} must be 0 (unlimited) or more");
         }
         if count == 0.0 {
-            return Ok(Rate::UNLIMITED);
+            return Ok(Rate::Unlimited);
         }
         let rate = count / per;
         if rate < 1.0 / 3600.0 {
             bail!("--rate {s:?} is below one request an hour");
         }
-        Ok(Rate(Some(rate)))
+        Ok(Rate::PerSecond(rate))
     }
 
-    /// Requests per second; `None` when unlimited.
-    pub fn per_sec(self) -> Option<f64> {
-        self.0
-    }
-
-    /// The time between two requests; `None` when unlimited.
-    pub fn period(self) -> Option<Duration> {
-        self.0.map(|r| Duration::from_secs_f64(1.0 / r))
-    }
-
-    /// Enough requests in flight to hold the rate when a reply takes a second, plus one.
+    /// Enough requests in flight to hold the rate when a reply takes a second, plus one; with
+    /// `auto`, enough for 15/s.
     fn default_concurrency(self) -> usize {
-        match self.0 {
-            Some(r) => (r.ceil() as usize)
+        match self {
+            Rate::PerSecond(r) => (r.ceil() as usize)
                 .saturating_add(1)
                 .clamp(2, MAX_CONCURRENCY),
-            None => 32,
+            Rate::Auto => 16,
+            Rate::Unlimited => 32,
         }
     }
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            None => f.write_str("unlimited"),
-            Some(r) => write!(f, "{r}/s"),
+        match self {
+            Rate::Unlimited => f.write_str("unlimited"),
+            Rate::PerSecond(r) => write!(f, "{r}/s"),
+            Rate::Auto => f.write_str("a rate found by probing (--rate auto)"),
         }
     }
 }
@@ -446,26 +439,24 @@ mod tests {
 
     #[test]
     fn rates_take_every_documented_form() {
-        assert_eq!(Rate::parse("3").unwrap(), Rate::per_second(3.0));
-        assert_eq!(Rate::parse("3/s").unwrap(), Rate::per_second(3.0));
-        assert_eq!(Rate::parse("180/min").unwrap(), Rate::per_second(3.0));
-        assert_eq!(Rate::parse(" 7200/h ").unwrap(), Rate::per_second(2.0));
-        assert_eq!(Rate::parse("0").unwrap(), Rate::UNLIMITED);
-        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::UNLIMITED);
+        assert_eq!(Rate::parse("3").unwrap(), Rate::PerSecond(3.0));
+        assert_eq!(Rate::parse("3/s").unwrap(), Rate::PerSecond(3.0));
+        assert_eq!(Rate::parse("180/min").unwrap(), Rate::PerSecond(3.0));
+        assert_eq!(Rate::parse(" 7200/h ").unwrap(), Rate::PerSecond(2.0));
+        assert_eq!(Rate::parse("0").unwrap(), Rate::Unlimited);
+        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::Unlimited);
         for bad in ["", "fast", "3/day", "-1", "NaN", "0.5/h"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            Rate::per_second(4.0).period(),
-            Some(Duration::from_millis(250))
-        );
+        assert_eq!(Rate::parse(" Auto ").unwrap(), Rate::Auto);
     }
 
     #[test]
     fn default_concurrency_holds_the_rate_at_one_second_of_latency() {
-        assert_eq!(Rate::per_second(3.0).default_concurrency(), 4);
-        assert_eq!(Rate::per_second(0.5).default_concurrency(), 2);
-        assert_eq!(Rate::UNLIMITED.default_concurrency(), 32);
+        assert_eq!(Rate::PerSecond(3.0).default_concurrency(), 4);
+        assert_eq!(Rate::PerSecond(0.5).default_concurrency(), 2);
+        assert_eq!(Rate::Unlimited.default_concurrency(), 32);
+        assert_eq!(Rate::Auto.default_concurrency(), 16);
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! `bulkcast submit --mock`: a rehearsal against the built-in simulated Smartflo. The simulation
 //! is started here, on a runtime of its own, after the input has been checked, and `submit`
 //! is handed its address and token like any other target; `submit` never knows it is a mock.
-//! The simulation enforces the same limit the run paces itself to.
+//! The simulation enforces the same limit the run paces itself to; with `--rate auto` it is an
+//! account of [`AUTO_ACCOUNT`] requests a second, for the run to find.
 
 use anyhow::Result;
 
 use super::submit::{Endpoint, Prepared};
-use crate::config::SubmitConfig;
+use crate::config::{Rate, SubmitConfig};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
 use crate::secret::{Auth, Secret};
 use crate::Exit;
+
+/// The simulated account's limit when the run is to find it (`--rate auto`): a typical CPS.
+const AUTO_ACCOUNT: u32 = 3;
 
 /// Check the input, start the simulation, and submit to it.
 pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
@@ -22,7 +26,11 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let rate_limit = cfg.rate.per_sec().map_or(0, |r| r.ceil() as u32);
+    let rate_limit = match cfg.rate {
+        Rate::PerSecond(r) => r.ceil() as u32,
+        Rate::Auto => AUTO_ACCOUNT,
+        Rate::Unlimited => 0,
+    };
     let server = rt
         .block_on(MockServer::start(MockOptions {
             rate_limit,
@@ -33,6 +41,11 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
         "using the built-in simulated Smartflo at {}",
         server.url()
     ));
+    if cfg.rate == Rate::Auto {
+        terminal.say(&format!(
+            "the simulated account allows {AUTO_ACCOUNT} requests/s, for --rate auto to find"
+        ));
+    }
     let describe = || {
         let s = server.stats();
         format!(

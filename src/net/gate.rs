@@ -1,71 +1,93 @@
-//! The one gate every request bulkcast makes passes through: the account's rate, and a pause
-//! for everyone after a 429.
+//! The one gate every request bulkcast makes passes through: the account's rate, learnt from
+//! its 429s ([`Pacer`] makes every decision; this waits for them).
 //!
-//! Smartflo's limit is per account and shared by all calls, so the limiter is one GCRA
-//! (`governor`) for the whole run with an explicit burst (default 1, so the first second does
-//! not overshoot). A 429 means the account is over its limit whatever this process believes,
-//! so it pauses every request that has not yet passed the gate, not just the task that saw it.
-//! A pause does not reach requests already past the gate: the dispatcher passes the gate before
-//! it starts a row's task, so a row released just before the 429 still goes out during the
-//! pause. Tasks whose slot fell inside the pause wait for its end and then take new slots from
-//! the limiter, at most `burst` at once.
+//! Smartflo's limit is per account and shared by all calls, so there is one pacer for the
+//! whole run. Each caller takes a slot and sleeps until it falls due; a pause that begins while
+//! it sleeps (a `Retry-After`, or 429s that keep coming) holds it until the pause ends, and it
+//! then takes a new slot. A pause does not reach requests already past the gate: the
+//! dispatcher passes the gate before it starts a row's task, so a row released just before the
+//! 429 still goes out.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::pacer::{Mode, Pacer};
 use crate::config::Rate;
 
 pub struct Gate {
-    limiter: Option<DefaultDirectRateLimiter>,
-    paused_until: Mutex<Option<Instant>>,
+    pacer: Mutex<Pacer>,
+}
+
+/// What the account made of a request, as far as its rate limit goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Answer {
+    /// Anything but a 429: the request got past the limiter.
+    LetThrough,
+    /// 429, with the server's `Retry-After` if it gave one.
+    TooMany(Option<Duration>),
+}
+
+/// The pace a run kept, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub mode: Mode,
+    /// How many times a 429 cut the rate.
+    pub cuts: u64,
+    /// Requests let through per second over the last few dozen: what the account granted.
+    pub granted: Option<f64>,
 }
 
 impl Gate {
     pub fn new(rate: Rate, burst: NonZeroU32) -> Gate {
-        let limiter = rate
-            .period()
-            .and_then(Quota::with_period)
-            .map(|q| RateLimiter::direct(q.allow_burst(burst)));
+        let mode = match rate {
+            Rate::Unlimited => Mode::Unlimited,
+            Rate::PerSecond(r) => Mode::Ceiling(r),
+            Rate::Auto => Mode::Auto,
+        };
         Gate {
-            limiter,
-            paused_until: Mutex::new(None),
+            pacer: Mutex::new(Pacer::new(mode, burst.get())),
         }
     }
 
-    /// Wait until a request may go: no pause in force and a slot in the rate.
+    /// Wait until a request may go: a slot in the pace, and no pause in force.
     pub async fn ready(&self) {
         loop {
-            if let Some(until) = self.paused() {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
-            }
-            // A 429 may have arrived while this task waited for its slot.
-            if self.paused().is_none() {
-                return;
+            let slot = crate::lock(&self.pacer).reserve(Instant::now());
+            tokio::time::sleep_until(slot).await;
+            // A pause may have begun while this task waited for its slot.
+            let paused = crate::lock(&self.pacer).paused(Instant::now());
+            match paused {
+                None => return,
+                Some(until) => tokio::time::sleep_until(until).await,
             }
         }
     }
 
-    /// Hold every request back for `d` from now (a longer pause already in force stays).
-    pub fn pause_for(&self, d: Duration) {
-        let until = Instant::now() + d;
-        let mut p = crate::lock(&self.paused_until);
-        if p.is_none_or(|old| old < until) {
-            *p = Some(until);
+    /// Tell the pace what became of a request that went out at `sent`.
+    pub fn answered(&self, sent: Instant, answer: Answer) {
+        let mut pacer = crate::lock(&self.pacer);
+        match answer {
+            Answer::LetThrough => pacer.let_through(sent),
+            Answer::TooMany(retry_after) => {
+                pacer.too_many(Instant::now(), sent, retry_after);
+                if let Some(rate) = pacer.rate() {
+                    tracing::debug!("429: pace now {rate:.2}/s");
+                }
+            }
         }
     }
 
-    fn paused(&self) -> Option<Instant> {
-        let p = *crate::lock(&self.paused_until);
-        p.filter(|&until| until > Instant::now())
+    pub fn pace(&self) -> Pace {
+        let pacer = crate::lock(&self.pacer);
+        Pace {
+            mode: pacer.mode(),
+            cuts: pacer.cuts(),
+            granted: pacer.granted(),
+        }
     }
 }
 
@@ -101,33 +123,25 @@ mod tests {
         assert!(draws.iter().any(|d| *d > Duration::from_millis(800)));
     }
 
-    #[tokio::test]
-    async fn a_pause_holds_every_caller_and_a_shorter_one_does_not_shorten_it() {
-        let gate = Gate::new(Rate::UNLIMITED, NonZeroU32::MIN);
-        gate.pause_for(Duration::from_millis(200));
-        gate.pause_for(Duration::from_millis(10));
-        let started = std::time::Instant::now();
-        gate.ready().await;
-        assert!(
-            started.elapsed() >= Duration::from_millis(190),
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(gate.paused().is_none());
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_holds_a_caller_already_waiting_for_its_slot() {
+        let gate = Gate::new(Rate::PerSecond(1.0), NonZeroU32::MIN);
+        let start = Instant::now();
+        gate.ready().await; // the first slot is now
+        let waiting = gate.ready(); // the next is a second away
+        gate.answered(start, Answer::TooMany(Some(Duration::from_secs(5))));
+        waiting.await;
+        assert!(Instant::now() >= start + Duration::from_secs(5));
     }
 
-    #[tokio::test]
-    async fn the_limiter_paces_at_the_rate_after_a_burst_of_one() {
-        // 20/s: 5 requests need at least 4 periods of 50 ms.
-        let gate = Gate::new(Rate::per_second(20.0), NonZeroU32::MIN);
-        let started = std::time::Instant::now();
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_paces_at_the_rate_after_a_burst_of_one() {
+        // 20/s: 5 requests take exactly 4 periods of 50 ms on the virtual clock.
+        let gate = Gate::new(Rate::PerSecond(20.0), NonZeroU32::MIN);
+        let start = Instant::now();
         for _ in 0..5 {
             gate.ready().await;
         }
-        assert!(
-            started.elapsed() >= Duration::from_millis(195),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_eq!(Instant::now() - start, Duration::from_millis(200));
     }
 }

@@ -317,7 +317,7 @@ mod tests {
         RunState::new(
             None,
             client,
-            Gate::new(Rate::UNLIMITED, NonZeroU32::MIN),
+            Gate::new(Rate::Unlimited, NonZeroU32::MIN),
             journal,
             crate::cmd::submit::state::Limits {
                 max_retries: 0,

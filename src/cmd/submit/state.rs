@@ -15,7 +15,7 @@ use super::reconcile::{Settled, Unresolved};
 use super::tokens::Tokens;
 use crate::ledger::journal::{Journal, Pending};
 use crate::net::client::{Client, Reply, ReplyKind};
-use crate::net::gate::{self, Gate};
+use crate::net::gate::{self, Answer, Gate};
 use crate::output::summary::latency_histogram;
 use crate::secret::Secret;
 
@@ -234,6 +234,7 @@ impl RunState {
             sent.attempts += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
+            let gate_sent = tokio::time::Instant::now();
             let reply = tokio::select! {
                 biased;
                 _ = self.abandon.cancelled() => Reply {
@@ -249,6 +250,9 @@ impl RunState {
             sent.first_sent.get_or_insert(started);
             sent.last_sent = Some(started);
             self.outage.observe(&reply);
+            if reply.status.is_some_and(|s| s != 429) {
+                self.gate.answered(gate_sent, Answer::LetThrough);
+            }
             let wait = match reply.kind {
                 ReplyKind::Unauthorized if authorized => {
                     if Box::pin(self.tokens.after_401(self, generation)).await {
@@ -259,16 +263,9 @@ impl RunState {
                 }
                 ReplyKind::TooManyRequests { retry_after } => {
                     self.too_many_requests.fetch_add(1, Ordering::Relaxed);
-                    // The account is over its limit: everyone waits, at least the limit's window.
-                    let pause = retry_after.map_or_else(
-                        || {
-                            Duration::from_secs(1)
-                                + gate::backoff(spent + 1, BACKOFF_BASE, BACKOFF_CAP)
-                        },
-                        |d| d.min(MAX_RETRY_AFTER),
-                    );
-                    self.gate.pause_for(pause);
-                    tracing::debug!("429: pausing all requests for {pause:?}");
+                    // The pace learns from it; the row takes the next slot it is given.
+                    let retry_after = retry_after.map(|d| d.min(MAX_RETRY_AFTER));
+                    self.gate.answered(gate_sent, Answer::TooMany(retry_after));
                     Duration::ZERO
                 }
                 ReplyKind::Retryable | ReplyKind::NotSent => {
