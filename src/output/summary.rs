@@ -99,6 +99,13 @@ pub struct Summary {
     pub creates_per_second: f64,
     /// 429s as a share of every request made (0 to 1).
     pub too_many_requests_share: f64,
+    /// How the pace was set: `fixed` (`--rate N`), `auto` or `unlimited`.
+    pub rate_mode: &'static str,
+    /// How many times a 429 cut the pace.
+    pub rate_cuts: u64,
+    /// The rate settled on, with `--rate auto` or once 429s cut the pace: requests the account
+    /// let through per second over the last few dozen. `null` otherwise.
+    pub rate_settled: Option<f64>,
     /// Every HTTP request made, the auth check and retries included.
     pub requests: u64,
     pub retries: u64,
@@ -124,6 +131,11 @@ pub struct Counters {
     pub requests: u64,
     pub retries: u64,
     pub too_many_requests: u64,
+    /// `fixed`, `auto` or `unlimited`; the 429s that cut the pace; what the account granted
+    /// lately, when known.
+    pub rate_mode: &'static str,
+    pub rate_cuts: u64,
+    pub granted: Option<f64>,
     pub sent: u64,
     pub done_before: u64,
     pub reconciled: u64,
@@ -163,6 +175,12 @@ impl Summary {
             } else {
                 0.0
             },
+            rate_mode: counters.rate_mode,
+            rate_cuts: counters.rate_cuts,
+            rate_settled: counters
+                .granted
+                .filter(|_| counters.rate_mode == "auto" || counters.rate_cuts > 0)
+                .map(|r| (r * 100.0).round() / 100.0),
             requests: counters.requests,
             retries: counters.retries,
             too_many_requests: counters.too_many_requests,
@@ -195,6 +213,21 @@ impl Summary {
                 self.creates_per_second,
                 self.too_many_requests_share * 100.0
             );
+        }
+        match (self.rate_mode, self.rate_settled) {
+            ("auto", Some(r)) => {
+                out += &format!(
+                    "--rate auto: the account granted about {r:.1} requests/s ({} cuts after 429s)\n",
+                    self.rate_cuts
+                );
+            }
+            (_, Some(r)) => {
+                out += &format!(
+                    "429s cut the pace {} times; the account granted about {r:.1} requests/s at the end\n",
+                    self.rate_cuts
+                );
+            }
+            _ => {}
         }
         if self.skipped_done + self.reconciled + self.already_on_account > 0 {
             out += &format!(
@@ -241,6 +274,9 @@ mod tests {
             retries: 2,
             too_many_requests: 1,
             sent: 3,
+            rate_mode: "auto",
+            rate_cuts: 4,
+            granted: Some(4.8312),
             ..Counters::default()
         };
         let s = Summary::new(
@@ -273,6 +309,13 @@ mod tests {
             text.contains("6 requests, 2 retries, 1 answered 429"),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "--rate auto: the account granted about 4.8 requests/s (4 cuts after 429s)"
+            ),
+            "{text}"
+        );
+        assert_eq!(s.rate_settled, Some(4.83));
         assert_eq!(tally.unsuccessful(), 3);
     }
 }

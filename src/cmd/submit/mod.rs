@@ -46,6 +46,7 @@ use crate::ledger::prior::{Lookup, Record};
 use crate::logging::Terminal;
 use crate::net::client::Client;
 use crate::net::gate::Gate;
+use crate::net::pacer::Mode;
 use crate::output::failed;
 use crate::output::progress::Progress;
 use crate::output::results::ResultsWriter;
@@ -406,6 +407,7 @@ fn report(
     endpoint: &Endpoint,
 ) -> Exit {
     let (creates, sending) = run.creates();
+    let pace = run.gate.pace();
     let summary = Summary::new(
         &cfg.input.display().to_string(),
         &cfg.results.display().to_string(),
@@ -416,6 +418,13 @@ fn report(
             requests: run.requests.load(Ordering::Relaxed),
             retries: run.retries.load(Ordering::Relaxed),
             too_many_requests: run.too_many_requests.load(Ordering::Relaxed),
+            rate_mode: match pace.mode {
+                Mode::Ceiling(_) => "fixed",
+                Mode::Auto => "auto",
+                Mode::Unlimited => "unlimited",
+            },
+            rate_cuts: pace.cuts,
+            granted: pace.granted,
             sent: run.sent.load(Ordering::Relaxed),
             done_before: run.settled.done_before.load(Ordering::Relaxed),
             reconciled: run.settled.reconciled.load(Ordering::Relaxed),
