@@ -4,6 +4,7 @@ mod edges;
 mod encodings;
 mod gateways;
 mod mock;
+mod pace;
 mod props;
 mod resume;
 mod security;
