@@ -428,7 +428,7 @@ impl fmt::Display for Rate {
         match self {
             Rate::Unlimited => f.write_str("unlimited"),
             Rate::PerSecond(r) => write!(f, "{r}/s"),
-            Rate::Auto => f.write_str("a rate found by probing (--rate auto)"),
+            Rate::Auto => f.write_str("a rate it finds, starting at 1/s"),
         }
     }
 }

@@ -254,6 +254,10 @@ impl Pacer {
         };
         self.rate = (self.rate * keep).max(self.floor());
         if self.probing && self.mode == Mode::Auto {
+            if self.ceiling.is_none() {
+                // The climb is over: what the account grants is measured from here on.
+                self.recent.clear();
+            }
             self.ceiling = Some(self.rate);
         }
         self.probing = false;

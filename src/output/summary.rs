@@ -221,6 +221,9 @@ impl Summary {
                     self.rate_cuts
                 );
             }
+            ("auto", None) if self.creates_per_second > 0.0 => {
+                out += "--rate auto: the run ended before the pace settled\n";
+            }
             (_, Some(r)) => {
                 out += &format!(
                     "429s cut the pace {} times; the account granted about {r:.1} requests/s at the end\n",
