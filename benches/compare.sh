@@ -44,18 +44,7 @@ sheet() {
     }'
 }
 
-start_server() { # extra mock-server flags...
-    "$BIN" mock-server --port 0 "$@" >"$WORK/server.out" 2>/dev/null &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        URL=$(sed -n 's/^listening on //p' "$WORK/server.out")
-        [ -n "$URL" ] && return
-        sleep 0.05
-    done
-    echo "mock-server did not start" >&2
-    exit 1
-}
-stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+. benches/server.sh
 
 # Peak RSS (MB) and wall seconds of a command, from GNU time.
 timed() { # out-prefix command...

@@ -34,18 +34,7 @@ sheet() { # rows name-prefix
     }'
 }
 
-start_server() { # mock-server flags...
-    "$BIN" mock-server --port 0 --rate-limit "$LIMIT" --latency 300ms "$@" >"$WORK/server.out" 2>/dev/null &
-    SERVER_PID=$!
-    for _ in $(seq 100); do
-        URL=$(sed -n 's/^listening on //p' "$WORK/server.out")
-        [ -n "$URL" ] && return
-        sleep 0.05
-    done
-    echo "mock-server did not start" >&2
-    exit 1
-}
-stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+. benches/server.sh
 stat() { curl -s "$URL/__mock/stats" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 field() { sed -n "s/.*\"$2\": \([0-9.a-z\"]*\).*/\1/p" "$1" | tr -d '"'; }
 
@@ -90,7 +79,7 @@ for jitter in 300ms 0ms; do
     echo "one run, $ROWS rows, --rate $LIMIT, jitter 0-$jitter..." >&2
     solo=$WORK/solo-$jitter.csv
     sheet "$ROWS" "Solo $jitter" >"$solo"
-    start_server --jitter "$jitter"
+    start_server --rate-limit "$LIMIT" --latency 300ms --jitter "$jitter"
     submit "$solo" -- --rate "$LIMIT"
     created=$(stat created); tmr=$(stat too_many_requests); dupes=$(curl -s "$URL/__mock/stats" | grep -o '"duplicates":{[^}]*}')
     stop_server
@@ -109,7 +98,7 @@ done
 echo "two runs of $ROWS rows at once, both --rate $LIMIT, jitter 0-100ms..." >&2
 sheet "$ROWS" "Team A" >"$WORK/a.csv"
 sheet "$ROWS" "Team B" >"$WORK/b.csv"
-start_server --jitter 100ms
+start_server --rate-limit "$LIMIT" --latency 300ms --jitter 100ms
 submit "$WORK/a.csv" "$WORK/b.csv" -- --rate "$LIMIT"
 created=$(stat created); tmr=$(stat too_many_requests); dupes=$(curl -s "$URL/__mock/stats" | grep -o '"duplicates":{[^}]*}')
 stop_server
@@ -126,7 +115,7 @@ row "  created $created of $((2 * ROWS)), $dupes" "A settled $(field "$WORK/a.js
 # 4: --rate auto
 echo "--rate auto, $ROWS rows, against a $LIMIT/s account, jitter 0-100ms..." >&2
 sheet "$ROWS" "Auto" >"$WORK/auto.csv"
-start_server --jitter 100ms
+start_server --rate-limit "$LIMIT" --latency 300ms --jitter 100ms
 submit "$WORK/auto.csv" -- --rate auto
 tmr=$(stat too_many_requests)
 stop_server

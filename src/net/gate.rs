@@ -56,8 +56,13 @@ impl Gate {
     /// Wait until a request may go: a slot in the pace, and no pause in force.
     pub async fn ready(&self) {
         loop {
-            let slot = crate::lock(&self.pacer).reserve(Instant::now());
-            tokio::time::sleep_until(slot).await;
+            let now = Instant::now();
+            let slot = crate::lock(&self.pacer).reserve(now);
+            // A timer, even one already due, costs a tick of the clock (a millisecond): only
+            // wait when there is something to wait for.
+            if slot > now {
+                tokio::time::sleep_until(slot).await;
+            }
             // A pause may have begun while this task waited for its slot.
             let paused = crate::lock(&self.pacer).paused(Instant::now());
             match paused {
@@ -106,6 +111,8 @@ pub fn backoff(retry: u32, base: Duration, cap: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     #[test]
@@ -132,6 +139,26 @@ mod tests {
         gate.answered(start, Answer::TooMany(Some(Duration::from_secs(5))));
         waiting.await;
         assert!(Instant::now() >= start + Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_slot_that_is_already_due_is_taken_without_waiting_on_a_timer() {
+        // Unlimited, and the first slot of a paced gate: ready at the first poll. A timer,
+        // even one already due, would return Pending and cost a tick (about 1 ms) per row.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        for gate in [
+            Gate::new(Rate::Unlimited, NonZeroU32::MIN),
+            Gate::new(Rate::PerSecond(1.0), NonZeroU32::MIN),
+        ] {
+            let mut ready = std::pin::pin!(gate.ready());
+            assert!(ready.as_mut().poll(&mut cx).is_ready());
+        }
+        let unlimited = Gate::new(Rate::Unlimited, NonZeroU32::MIN);
+        for _ in 0..100 {
+            let mut ready = std::pin::pin!(unlimited.ready());
+            assert!(ready.as_mut().poll(&mut cx).is_ready());
+        }
     }
 
     #[tokio::test(start_paused = true)]
