@@ -28,12 +28,7 @@ if ! need wrk /usr/bin/wrk || ! [ -x /usr/bin/time ]; then
     (apt-get install -y wrk time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk time >/dev/null; })
 fi
 
-cargo build --release --quiet
-BIN=$PWD/target/release/bulkcast
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+. benches/server.sh
 
 # A sheet of N rows, as a planning team would export it.
 sheet() {
@@ -44,7 +39,6 @@ sheet() {
     }'
 }
 
-. benches/server.sh
 
 # Peak RSS (MB) and wall seconds of a command, from GNU time.
 timed() { # out-prefix command...

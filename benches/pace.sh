@@ -19,12 +19,7 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-300}
 LIMIT=5
 
-cargo build --release --quiet
-BIN=$PWD/target/release/bulkcast
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+. benches/server.sh
 
 sheet() { # rows name-prefix
     awk -v n="$1" -v p="$2" 'BEGIN {
@@ -34,7 +29,6 @@ sheet() { # rows name-prefix
     }'
 }
 
-. benches/server.sh
 stat() { curl -s "$URL/__mock/stats" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 field() { sed -n "s/.*\"$2\": \([0-9.a-z\"]*\).*/\1/p" "$1" | tr -d '"'; }
 

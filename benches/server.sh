@@ -1,5 +1,13 @@
-# Sourced by the bench scripts: start and stop `bulkcast mock-server` on a free port.
-# Needs BIN (the bulkcast binary) and WORK (a scratch directory); sets URL and SERVER_PID.
+# Sourced by the bench scripts from the repository's top: builds the release binary (BIN), makes
+# a scratch directory (WORK) removed on exit with any server still running, and starts and
+# stops `bulkcast mock-server` on a free port (URL, SERVER_PID).
+
+cargo build --release --quiet
+BIN=$PWD/target/release/bulkcast
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
 
 start_server() { # mock-server flags...
     "$BIN" mock-server --port 0 "$@" >"$WORK/server.out" 2>/dev/null &
