@@ -33,12 +33,12 @@
 //!   lower. This is how a run takes back the share a neighbour leaves.
 //!
 //! With these figures the rate settles where about 3.5% of requests get a 429: a cut per 429
-//! balances the rises of the requests between. In a Monte-Carlo of a 5/s fixed-window limit
-//! with 0–300 ms jitter (20 runs of 300 rows) that is 93.5% of the limit as creates; pacing with
-//! no 429 at all tops out at 77%, and never backing off at 95% with 4.6% refused. Two runs
-//! sharing it with 0–100 ms jitter hold 97% of it between them once they have split it, and
-//! about 4.3% of requests are refused, most in the first seconds, when both start at the whole
-//! limit. `benches/pace.sh` measures the same against the simulation; the README has figures.
+//! balances the rises of the requests between. `benches/pace_model.py`, a Monte-Carlo model of
+//! this pacer against a 5/s fixed-window limit, chose them: with 0–300 ms jitter one run
+//! delivers 93.6% of the limit as creates (20 seeds, worst 91.6%); pacing with no 429 at all
+//! tops out at 77%, and never backing off at 95% with 4.6% refused. Two runs sharing the limit
+//! with 0–100 ms jitter refuse about 4% of requests, most in the first seconds, when both start
+//! at the whole limit. `benches/pace.sh` measures the real thing; the README has its figures.
 //!
 //! **`--rate auto`** climbs from 1/s, × [`CLIMB`] a second of sending, until the first 429; the
 //! rate then, less [`PROBE_CUT`] (or what the account let through in its last second, if lower),
