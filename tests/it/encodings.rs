@@ -3,7 +3,7 @@
 
 use bulkcast::mock::MockOptions;
 
-use crate::util::{column, good_csv, parse_csv, run, Dir, Smartflo};
+use crate::util::{column, created_names, good_csv, parse_csv, run, Dir, Smartflo};
 
 const NAMES: [&str; 3] = ["Café Offer – Pune", "दिवाली ऑफ़र पुणे", "Señor Müller"];
 
@@ -47,12 +47,7 @@ fn unicode_text_from_excel_is_read_in_either_byte_order_and_names_reach_the_api_
 
         let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let mut sent: Vec<String> = api
-            .server
-            .broadcasts()
-            .into_iter()
-            .map(|b| b.name)
-            .collect();
+        let mut sent: Vec<String> = created_names(&api.server);
         sent.sort();
         let mut want = NAMES.map(String::from).to_vec();
         want.sort();
@@ -76,12 +71,7 @@ fn excels_default_csv_in_windows_1252_is_detected_and_sent_as_utf8() {
         "{}",
         r.stderr
     );
-    let mut sent: Vec<String> = api
-        .server
-        .broadcasts()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let mut sent: Vec<String> = created_names(&api.server);
     sent.sort();
     assert_eq!(sent, ["Café Offer – Pune", "Diwali offer", "Señor Müller"]);
 

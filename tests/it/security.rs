@@ -357,14 +357,8 @@ fn a_results_file_that_cannot_be_written_stops_sending_at_once() {
 
 #[test]
 fn replies_that_are_not_json_are_capped_and_classified_by_status() {
-    let dir = Dir::new();
-    let input = dir.write("in.csv", good_csv(",", "\n", 2));
-
-    let api = Smartflo::start(MockOptions {
-        garbage_reply: 1.0,
-        ..MockOptions::default()
-    });
-    let r = run(api.submit(&dir, &input).args([
+    // One retry, short waits, no listing lag: each reply's kind is seen quickly.
+    const FEW_QUICK: [&str; 8] = [
         "--rate",
         "0",
         "--max-retries",
@@ -373,9 +367,18 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
         "1",
         "--settle",
         "0",
-        "-o",
-        "garbage.csv",
-    ]));
+    ];
+    let dir = Dir::new();
+    let input = dir.write("in.csv", good_csv(",", "\n", 2));
+
+    let api = Smartflo::start(MockOptions {
+        garbage_reply: 1.0,
+        ..MockOptions::default()
+    });
+    let r = run(api
+        .submit(&dir, &input)
+        .args(FEW_QUICK)
+        .args(["-o", "garbage.csv"]));
     assert_eq!(r.code, 1);
     let res = results_csv(&dir, "garbage.csv");
     // A 502 from a gateway may follow a create that succeeded: looked up, never resent blindly
@@ -392,18 +395,10 @@ fn replies_that_are_not_json_are_capped_and_classified_by_status() {
         huge_reply: 1.0,
         ..MockOptions::default()
     });
-    let r = run(api.submit(&dir, &input).args([
-        "--rate",
-        "0",
-        "--max-retries",
-        "1",
-        "--timeout",
-        "1",
-        "--settle",
-        "0",
-        "-o",
-        "huge.csv",
-    ]));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(FEW_QUICK)
+        .args(["-o", "huge.csv"]));
     assert_eq!(r.code, 1);
     let res = results_csv(&dir, "huge.csv");
     assert_eq!(column(&res, "status"), ["unknown"; 2]);

@@ -7,8 +7,8 @@ use bulkcast::mock::MockOptions;
 use serde_json::json;
 
 use crate::util::{
-    assert_exactly_once, column, good_csv, names, results_csv, run, sample, summary_json,
-    wait_for_created, Dir, Run, Smartflo,
+    assert_exactly_once, column, created_names, good_csv, names, results_csv, run, sample,
+    summary_json, wait_for_created, Dir, Run, Smartflo,
 };
 
 #[test]
@@ -86,12 +86,7 @@ fn invalid_rows_are_never_sent_and_are_recorded_with_their_message() {
         ]
     );
     assert!(column(&res, "message")[1].starts_with("timeout: found \"30\""));
-    let mut sent: Vec<String> = api
-        .server
-        .broadcasts()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let mut sent: Vec<String> = created_names(&api.server);
     sent.sort();
     assert_eq!(
         sent,
@@ -152,12 +147,7 @@ fn the_rate_is_held_and_in_flight_stays_within_concurrency() {
     let names: Vec<String> = names(15);
     assert_exactly_once(&api.server, &names);
     // Paced first attempts go out in the sheet's order.
-    let created: Vec<String> = api
-        .server
-        .broadcasts()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
+    let created: Vec<String> = created_names(&api.server);
     assert_eq!(created, names);
 }
 

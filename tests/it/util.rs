@@ -186,6 +186,11 @@ pub fn names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("Campaign {i}")).collect()
 }
 
+/// The names of the broadcasts the server holds, in the order they were created.
+pub fn created_names(server: &MockServer) -> Vec<String> {
+    server.broadcasts().into_iter().map(|b| b.name).collect()
+}
+
 /// The server holds exactly one broadcast per name, and nothing else.
 pub fn assert_exactly_once(server: &MockServer, names: &[String]) {
     let stats = server.stats();
