@@ -15,7 +15,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::pacer::{Mode, Pacer};
+use super::pacer::Pacer;
 use crate::config::Rate;
 
 pub struct Gate {
@@ -34,7 +34,6 @@ pub enum Answer {
 /// The pace a run kept, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pace {
-    pub mode: Mode,
     /// How many times a 429 cut the rate.
     pub cuts: u64,
     /// Requests let through per second over the last few dozen: what the account granted.
@@ -43,13 +42,8 @@ pub struct Pace {
 
 impl Gate {
     pub fn new(rate: Rate, burst: NonZeroU32) -> Gate {
-        let mode = match rate {
-            Rate::Unlimited => Mode::Unlimited,
-            Rate::PerSecond(r) => Mode::Ceiling(r),
-            Rate::Auto => Mode::Auto,
-        };
         Gate {
-            pacer: Mutex::new(Pacer::new(mode, burst.get())),
+            pacer: Mutex::new(Pacer::new(rate, burst.get())),
         }
     }
 
@@ -89,7 +83,6 @@ impl Gate {
     pub fn pace(&self) -> Pace {
         let pacer = crate::lock(&self.pacer);
         Pace {
-            mode: pacer.mode(),
             cuts: pacer.cuts(),
             granted: pacer.granted(),
         }

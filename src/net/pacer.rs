@@ -51,16 +51,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// What the pace is held to.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Mode {
-    /// No pacing; 429s still pause everyone.
-    Unlimited,
-    /// Never more than this many requests per second.
-    Ceiling(f64),
-    /// Find the account's rate.
-    Auto,
-}
+use crate::config::Rate;
 
 /// The share cut from the rate by a 429; [`CUT_NEAR`] within [`NEAR`] of the ceiling, where a
 /// lone 429 is most likely jitter.
@@ -101,7 +92,7 @@ const RECENT: usize = 64;
 /// The pacer's state: the schedule and the rate that drives it.
 #[derive(Debug)]
 pub struct Pacer {
-    mode: Mode,
+    mode: Rate,
     /// Requests per second now (unused when unlimited).
     rate: f64,
     /// The most it may reach: `--rate`; with auto, what the last probe found (none before the
@@ -127,11 +118,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn new(mode: Mode, burst: u32) -> Pacer {
+    pub fn new(mode: Rate, burst: u32) -> Pacer {
         let (rate, ceiling, probing) = match mode {
-            Mode::Unlimited => (f64::INFINITY, None, false),
-            Mode::Ceiling(r) => (r, Some(r), false),
-            Mode::Auto => (AUTO_START, None, true),
+            Rate::Unlimited => (f64::INFINITY, None, false),
+            Rate::PerSecond(r) => (r, Some(r), false),
+            Rate::Auto => (AUTO_START, None, true),
         };
         Pacer {
             mode,
@@ -154,7 +145,7 @@ impl Pacer {
     /// Take the next slot: when a request asking at `now` may go.
     pub fn reserve(&mut self, now: Instant) -> Instant {
         let earliest = self.paused(now).unwrap_or(now);
-        if self.mode == Mode::Unlimited {
+        if self.mode == Rate::Unlimited {
             return earliest;
         }
         let period = Duration::from_secs_f64(1.0 / self.rate);
@@ -185,7 +176,7 @@ impl Pacer {
             self.recent.pop_front();
         }
         self.recent.push_back(sent);
-        if self.mode == Mode::Unlimited {
+        if self.mode == Rate::Unlimited {
             return;
         }
         if self.probing && self.ceiling.is_none() {
@@ -201,7 +192,7 @@ impl Pacer {
             if self.run >= PROBE_AFTER {
                 match self.ceiling {
                     Some(c) if self.rate < c => self.probing = true,
-                    Some(c) if self.mode == Mode::Auto => {
+                    Some(c) if self.mode == Rate::Auto => {
                         self.ceiling = Some(c * RAISE);
                         self.probing = true;
                         self.run = 0;
@@ -227,7 +218,7 @@ impl Pacer {
             let doublings = (self.rejected_in_a_row - KEEP_COMING).min(5);
             self.pause_until(now + (PAUSE * (1 << doublings)).min(MAX_PAUSE));
         }
-        if self.mode == Mode::Unlimited {
+        if self.mode == Rate::Unlimited {
             // Nothing to slow but everyone: for the limit's window, unless the server said.
             if retry_after.is_none() {
                 self.pause_until(now + PAUSE);
@@ -253,7 +244,7 @@ impl Pacer {
             1.0 - CUT
         };
         self.rate = (self.rate * keep).max(self.floor());
-        if self.probing && self.mode == Mode::Auto {
+        if self.probing && self.mode == Rate::Auto {
             if self.ceiling.is_none() {
                 // The climb is over: what the account grants is measured from here on.
                 self.recent.clear();
@@ -272,7 +263,7 @@ impl Pacer {
     /// take it to nothing.
     fn floor(&self) -> f64 {
         match self.mode {
-            Mode::Ceiling(r) => (r / 10.0).max(FLOOR).min(r),
+            Rate::PerSecond(r) => (r / 10.0).max(FLOOR).min(r),
             _ => FLOOR,
         }
     }
@@ -285,11 +276,7 @@ impl Pacer {
 
     /// Requests per second now; `None` when unlimited.
     pub fn rate(&self) -> Option<f64> {
-        (self.mode != Mode::Unlimited).then_some(self.rate)
-    }
-
-    pub fn mode(&self) -> Mode {
-        self.mode
+        (self.mode != Rate::Unlimited).then_some(self.rate)
     }
 
     /// How many times a 429 cut the rate.
@@ -367,7 +354,7 @@ mod tests {
 
     #[test]
     fn with_no_429_the_slots_are_exactly_one_period_apart() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         let slots = drive(&mut pacer, &mut clock, 500, |_, _| true);
         for pair in slots.windows(2) {
             let gap = pair[1] - pair[0];
@@ -379,13 +366,13 @@ mod tests {
 
     #[test]
     fn a_late_caller_earns_no_burst_beyond_the_configured_one() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         drive(&mut pacer, &mut clock, 3, |_, _| true);
         clock.now += Duration::from_secs(10);
         let slots = drive(&mut pacer, &mut clock, 3, |_, _| true);
         assert_eq!(slots[1] - slots[0], 200 * MS);
 
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Ceiling(5.0), 3), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 3), Clock::new());
         clock.now += Duration::from_secs(10);
         let slots = drive(&mut pacer, &mut clock, 4, |_, _| true);
         assert_eq!(slots[2], slots[0], "a burst of 3 goes at once");
@@ -394,7 +381,7 @@ mod tests {
 
     #[test]
     fn the_rate_never_exceeds_the_ceiling_whatever_the_replies() {
-        let mut pacer = Pacer::new(Mode::Ceiling(4.0), 1);
+        let mut pacer = Pacer::new(Rate::PerSecond(4.0), 1);
         let mut clock = Clock::new();
         let slots = drive(&mut pacer, &mut clock, 5000, |i, _| i % 97 != 0);
         for pair in slots.windows(2) {
@@ -405,7 +392,7 @@ mod tests {
 
     #[test]
     fn a_lone_429_cuts_the_rate_a_little_and_pauses_nobody() {
-        let (mut pacer, clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         let t = clock.now();
         pacer.too_many(t, t, None);
         assert!((pacer.rate().unwrap() - 5.0 * (1.0 - CUT_NEAR)).abs() < 1e-9);
@@ -415,7 +402,7 @@ mod tests {
 
     #[test]
     fn far_below_the_ceiling_a_429_cuts_more_than_near_it() {
-        let (mut pacer, clock) = (Pacer::new(Mode::Ceiling(10.0), 1), Clock::new());
+        let (mut pacer, clock) = (Pacer::new(Rate::PerSecond(10.0), 1), Clock::new());
         let t = clock.now();
         pacer.too_many(t, t, None);
         assert!((pacer.rate().unwrap() - 9.6).abs() < 1e-9, "near: 4%");
@@ -426,7 +413,7 @@ mod tests {
 
     #[test]
     fn replies_to_requests_sent_before_a_cut_do_not_cut_again() {
-        let (mut pacer, clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         let t = clock.now();
         pacer.too_many(t + 100 * MS, t, None);
         pacer.too_many(t + 150 * MS, t + 50 * MS, None);
@@ -437,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_stream_of_429s_backs_off_multiplicatively_then_pauses_everyone() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Ceiling(10.0), 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(10.0), 1), Clock::new());
         // Every other request refused: the account grants half of what is sent.
         drive(&mut pacer, &mut clock, 40, |i, _| i % 2 == 0);
         let rate = pacer.rate().unwrap();
@@ -465,7 +452,7 @@ mod tests {
 
     #[test]
     fn retry_after_pauses_everyone_for_what_it_says() {
-        let (mut pacer, clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         let t = clock.now();
         pacer.too_many(t, t, Some(Duration::from_secs(7)));
         assert_eq!(pacer.paused(t), Some(t + Duration::from_secs(7)));
@@ -477,7 +464,7 @@ mod tests {
 
     #[test]
     fn after_backing_off_it_recovers_to_the_ceiling_while_no_429_comes() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Ceiling(5.0), 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
         drive(&mut pacer, &mut clock, 60, |i, _| i % 10 != 0);
         let low = pacer.rate().unwrap();
         assert!(low < 4.0, "{low}");
@@ -513,7 +500,7 @@ mod tests {
 
     #[test]
     fn auto_climbs_from_one_per_second_and_settles_just_under_the_limit() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Auto, 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::Auto, 1), Clock::new());
         assert_eq!(pacer.rate(), Some(AUTO_START));
         let mut window = Window {
             limit: 5,
@@ -546,7 +533,7 @@ mod tests {
 
     #[test]
     fn auto_finds_a_limit_that_rises() {
-        let (mut pacer, mut clock) = (Pacer::new(Mode::Auto, 1), Clock::new());
+        let (mut pacer, mut clock) = (Pacer::new(Rate::Auto, 1), Clock::new());
         let mut window = Window {
             limit: 3,
             second: 0,
@@ -570,8 +557,8 @@ mod tests {
 
     #[test]
     fn two_pacers_sharing_one_limit_settle_into_sharing_it() {
-        let mut a = (Pacer::new(Mode::Ceiling(5.0), 1), 0u32);
-        let mut b = (Pacer::new(Mode::Ceiling(5.0), 1), 0u32);
+        let mut a = (Pacer::new(Rate::PerSecond(5.0), 1), 0u32);
+        let mut b = (Pacer::new(Rate::PerSecond(5.0), 1), 0u32);
         let mut window = Window {
             limit: 5,
             second: 0,
@@ -613,7 +600,7 @@ mod tests {
 
     #[test]
     fn unlimited_sends_at_once_and_a_429_pauses_everyone_for_the_window() {
-        let (mut pacer, clock) = (Pacer::new(Mode::Unlimited, 1), Clock::new());
+        let (mut pacer, clock) = (Pacer::new(Rate::Unlimited, 1), Clock::new());
         let t = clock.now();
         assert_eq!(pacer.reserve(t), t);
         assert_eq!(pacer.reserve(t), t);
@@ -621,7 +608,7 @@ mod tests {
         assert_eq!(pacer.reserve(t), t + PAUSE);
         assert_eq!(pacer.rate(), None);
         // Unless the server says how long.
-        let (mut pacer, t) = (Pacer::new(Mode::Unlimited, 1), t + PAUSE);
+        let (mut pacer, t) = (Pacer::new(Rate::Unlimited, 1), t + PAUSE);
         pacer.too_many(t, t, Some(Duration::ZERO));
         assert_eq!(pacer.reserve(t), t);
     }

@@ -37,7 +37,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
-use crate::config::{SubmitConfig, Target};
+use crate::config::{Rate, SubmitConfig, Target};
 use crate::input::InputOptions;
 use crate::ledger::files::{RunFiles, RunLock};
 use crate::ledger::journal::{self, Journal};
@@ -46,7 +46,6 @@ use crate::ledger::prior::{Lookup, Record};
 use crate::logging::Terminal;
 use crate::net::client::Client;
 use crate::net::gate::Gate;
-use crate::net::pacer::Mode;
 use crate::output::failed;
 use crate::output::progress::Progress;
 use crate::output::results::ResultsWriter;
@@ -418,10 +417,10 @@ fn report(
             requests: run.requests.load(Ordering::Relaxed),
             retries: run.retries.load(Ordering::Relaxed),
             too_many_requests: run.too_many_requests.load(Ordering::Relaxed),
-            rate_mode: match pace.mode {
-                Mode::Ceiling(_) => "fixed",
-                Mode::Auto => "auto",
-                Mode::Unlimited => "unlimited",
+            rate_mode: match cfg.rate {
+                Rate::PerSecond(_) => "fixed",
+                Rate::Auto => "auto",
+                Rate::Unlimited => "unlimited",
             },
             rate_cuts: pace.cuts,
             granted: pace.granted,
