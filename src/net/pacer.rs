@@ -168,6 +168,9 @@ impl Pacer {
     /// A request sent at `sent` got past the account's limiter (any reply but a 429).
     pub fn let_through(&mut self, sent: Instant) {
         self.rejected_in_a_row = 0;
+        if self.mode == Rate::Unlimited {
+            return; // no pace to raise, nothing to report of it
+        }
         self.run = self.run.saturating_add(1);
         if self.last_cut.is_none_or(|cut| sent >= cut) {
             self.replies_since_cut += 1;
@@ -176,9 +179,6 @@ impl Pacer {
             self.recent.pop_front();
         }
         self.recent.push_back(sent);
-        if self.mode == Rate::Unlimited {
-            return;
-        }
         if self.probing && self.ceiling.is_none() {
             // × CLIMB a second: the rise per request is its root by the requests in a second.
             self.rate *= CLIMB.powf(1.0 / self.rate);
