@@ -19,10 +19,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulkcast::config::{Rate, SubmitConfig, Target};
+use bulkcast::config::{SubmitConfig, Target};
 use bulkcast::input::{InputOptions, RowReader};
 use bulkcast::ledger::outcome::{Outcome, Status};
 use bulkcast::mock::{MockOptions, MockServer};
+use bulkcast::net::Rate;
 use bulkcast::output::results::ResultsWriter;
 use bulkcast::secret::{Auth, Secret};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

@@ -5,7 +5,6 @@
 //! a raw flag string. A problem here is fatal: the run stops with exit 2 before reading or
 //! sending anything.
 
-use std::fmt;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +15,7 @@ use crate::cli::{InputArgs, SubmitArgs, ValidateArgs};
 use crate::input::{DateFormats, Field, InputOptions};
 use crate::ledger::files::RunFiles;
 use crate::ledger::outcome::SIMULATION;
+use crate::net::Rate;
 use crate::secret::{read_auth, Auth};
 
 /// The most requests `submit` keeps in flight (each holds a connection, and a file descriptor).
@@ -202,7 +202,7 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         Some(n) => bail!(
             "--concurrency {n}: accepted 1 to {MAX_CONCURRENCY} (each request in flight holds a connection)"
         ),
-        None => rate.default_concurrency(),
+        None => default_concurrency(rate),
     };
     let timeout = parse_seconds(&args.timeout).context("--timeout")?;
     let results = args
@@ -369,67 +369,15 @@ fn parse_seconds_or_zero(s: &str) -> Result<Duration> {
     }
 }
 
-/// Requests per second, unlimited, or found by probing (`--rate auto`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
-    Unlimited,
-    PerSecond(f64),
-    Auto,
-}
-
-impl Rate {
-    /// `3`, `3/s`, `180/min`, `7200/h`, `0.5/s`; `0` or `unlimited` for no limit; `auto`.
-    pub fn parse(s: &str) -> Result<Rate> {
-        let s = s.trim().to_ascii_lowercase();
-        if s == "unlimited" || s == "none" {
-            return Ok(Rate::Unlimited);
-        }
-        if s == "auto" {
-            return Ok(Rate::Auto);
-        }
-        let (count, unit) = s.split_once('/').unwrap_or((&s, "s"));
-        let per = match unit.trim() {
-            "s" | "sec" | "second" => 1.0,
-            "m" | "min" | "minute" => 60.0,
-            "h" | "hr" | "hour" => 3600.0,
-            other => bail!("--rate {s:?}: unknown unit {other:?}; write 3, 3/s or 180/min"),
-        };
-        let count: f64 = count.trim().parse().map_err(|_| {
-            anyhow::anyhow!("--rate {s:?}: write 3, 3/s, 180/min, auto, or 0 for unlimited")
-        })?;
-        if !count.is_finite() || count < 0.0 {
-            bail!("--rate {s:?} must be 0 (unlimited) or more");
-        }
-        if count == 0.0 {
-            return Ok(Rate::Unlimited);
-        }
-        let rate = count / per;
-        if rate < 1.0 / 3600.0 {
-            bail!("--rate {s:?} is below one request an hour");
-        }
-        Ok(Rate::PerSecond(rate))
-    }
-
-    /// Enough requests in flight to hold the rate when a reply takes a second, plus one; with
-    /// `auto`, enough for 15/s.
-    fn default_concurrency(self) -> usize {
-        match self {
-            Rate::PerSecond(r) => (r.ceil() as usize)
-                .saturating_add(1)
-                .clamp(2, MAX_CONCURRENCY),
-            Rate::Auto => 16,
-            Rate::Unlimited => 32,
-        }
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rate::Unlimited => f.write_str("unlimited"),
-            Rate::PerSecond(r) => write!(f, "{r}/s"),
-            Rate::Auto => f.write_str("a rate it finds, starting at 1/s"),
-        }
+/// Enough requests in flight to hold the rate when a reply takes a second, plus one; with
+/// `auto`, enough for 15/s.
+fn default_concurrency(rate: Rate) -> usize {
+    match rate {
+        Rate::PerSecond(r) => (r.ceil() as usize)
+            .saturating_add(1)
+            .clamp(2, MAX_CONCURRENCY),
+        Rate::Auto => 16,
+        Rate::Unlimited => 32,
     }
 }
 
@@ -438,25 +386,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates_take_every_documented_form() {
-        assert_eq!(Rate::parse("3").unwrap(), Rate::PerSecond(3.0));
-        assert_eq!(Rate::parse("3/s").unwrap(), Rate::PerSecond(3.0));
-        assert_eq!(Rate::parse("180/min").unwrap(), Rate::PerSecond(3.0));
-        assert_eq!(Rate::parse(" 7200/h ").unwrap(), Rate::PerSecond(2.0));
-        assert_eq!(Rate::parse("0").unwrap(), Rate::Unlimited);
-        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::Unlimited);
-        for bad in ["", "fast", "3/day", "-1", "NaN", "0.5/h"] {
-            assert!(Rate::parse(bad).is_err(), "{bad}");
-        }
-        assert_eq!(Rate::parse(" Auto ").unwrap(), Rate::Auto);
-    }
-
-    #[test]
     fn default_concurrency_holds_the_rate_at_one_second_of_latency() {
-        assert_eq!(Rate::PerSecond(3.0).default_concurrency(), 4);
-        assert_eq!(Rate::PerSecond(0.5).default_concurrency(), 2);
-        assert_eq!(Rate::Unlimited.default_concurrency(), 32);
-        assert_eq!(Rate::Auto.default_concurrency(), 16);
+        assert_eq!(default_concurrency(Rate::PerSecond(3.0)), 4);
+        assert_eq!(default_concurrency(Rate::PerSecond(0.5)), 2);
+        assert_eq!(default_concurrency(Rate::Unlimited), 32);
+        assert_eq!(default_concurrency(Rate::Auto), 16);
     }
 
     #[test]

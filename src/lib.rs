@@ -1,4 +1,4 @@
-//! bulkcast creates Smartflo voice-broadcast campaigns in bulk from a spreadsheet's CSV export.
+//! bulkcast creates Smartflo voice-broadcast campaigns in bulk from a spreadsheet.
 //!
 //! Data flows one way, and the modules follow it (`docs/architecture.md` draws it):
 //!
@@ -6,12 +6,13 @@
 //!   and [`secret`] holds the credentials.
 //! - [`input`] streams rows into typed [`request`]s, each with a verdict (promise 1: every row is
 //!   judged before anything is sent).
-//! - [`cmd`] holds one module per command. `cmd::submit` sends the valid rows through [`net`]
-//!   (the HTTP client and the rate gate: promise 3) and records every step in the [`ledger`]
-//!   (promise 2: each broadcast is created exactly once; `cmd::submit::reconcile` decides every
-//!   uncertain row).
+//! - [`engine`] runs a submission: it sends the valid rows through [`net`] (the HTTP client and
+//!   the rate gate: promise 3), records every step in the [`ledger`] (promise 2: each broadcast
+//!   is created exactly once; `engine::lookup` decides every uncertain row), and reports all it
+//!   does as typed events.
+//! - [`cmd`] holds one module per command; `cmd::submit` is the terminal's face of the engine.
 //! - [`output`] writes what a person reads: the ordered results file, failed rows, the summary
-//!   and the progress display.
+//!   and the terminal's display of a run's events.
 //! - [`mock`] is a local simulation of the Smartflo API for rehearsals, tests and benchmarks;
 //!   only the command layer starts it.
 
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub(crate) mod csvio;
+pub mod engine;
 pub mod input;
 pub mod ledger;
 pub mod logging;

@@ -6,10 +6,12 @@
 
 use anyhow::Result;
 
-use super::submit::{Endpoint, Prepared};
-use crate::config::{Rate, SubmitConfig};
+use super::submit;
+use crate::config::SubmitConfig;
+use crate::engine::{Endpoint, Prepared};
 use crate::logging::Terminal;
 use crate::mock::{MockOptions, MockServer};
+use crate::net::Rate;
 use crate::secret::{Auth, Secret};
 use crate::Exit;
 
@@ -19,7 +21,7 @@ const AUTO_ACCOUNT: u32 = 3;
 /// Check the input, start the simulation, and submit to it.
 pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let prepared = Prepared::check(&cfg)?;
-    if let Some(exit) = prepared.nothing_to_do(&cfg, terminal) {
+    if let Some(exit) = submit::nothing_to_do(&cfg, &prepared, terminal) {
         return Ok(exit);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -61,7 +63,6 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let endpoint = Endpoint {
         base_url: server.url(),
         auth: Auth::Token(Secret::new(server.token())),
-        describe: Some(&describe),
     };
-    prepared.send(&cfg, terminal, endpoint)
+    submit::send(cfg.clone(), prepared, endpoint, terminal, Some(&describe))
 }

@@ -17,7 +17,7 @@
 //!   looked up, never sent blindly.
 //!
 //! `sent` events are committed in groups: [`Journal::sent`] only appends to the buffer and
-//! hands back a [`Pending`], and [`Journal::on_file`] writes and syncs the buffer unless a call
+//! hands back a [`Unsynced`], and [`Journal::on_file`] writes and syncs the buffer unless a call
 //! for a later event already did. The dispatcher appends the `sent` of every row it releases in
 //! one turn, and the first of those rows to run syncs them all. (Why: the README's Performance
 //! section.)
@@ -36,9 +36,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
 use crate::csvio;
 
-/// An event read back from a journal.
+/// An entry read back from a journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum Entry {
     /// A run opened the journal to talk to this server.
     Target(String),
     Sent {
@@ -110,7 +110,7 @@ impl Write for Guarded {
 /// [`Journal::on_file`] before sending the request.
 #[must_use = "a request may go out only once its `sent` event is on the disk"]
 #[derive(Debug)]
-pub struct Pending(u64);
+pub struct Unsynced(u64);
 
 impl Journal {
     /// Open `path` for appending, creating it with a header if new (and syncing its directory),
@@ -159,7 +159,7 @@ impl Journal {
 
     /// Record that a create request for this row is about to be sent. The event is on the disk
     /// once [`Journal::on_file`] has returned for it.
-    pub fn sent(&self, line: u64, name: &str) -> io::Result<Pending> {
+    pub fn sent(&self, line: u64, name: &str) -> io::Result<Unsynced> {
         let mut j = self.lock();
         let (mut n, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
         let now = SystemTime::now()
@@ -172,21 +172,21 @@ impl Journal {
             t.format(now),
         ])?;
         j.appended += 1;
-        Ok(Pending(j.appended))
+        Ok(Unsynced(j.appended))
     }
 
-    /// Make sure the `sent` event behind `pending` is on the disk: write out and sync everything
+    /// Make sure the `sent` event behind `unsynced` is on the disk: write out and sync everything
     /// appended so far, unless that has been done since it was appended. The sync runs off the
     /// async thread, so replies keep being handled meanwhile, and rows released while one sync
     /// runs are all covered by the next.
-    pub async fn on_file(&self, pending: Pending) -> io::Result<()> {
-        if self.lock().durable >= pending.0 {
+    pub async fn on_file(&self, unsynced: Unsynced) -> io::Result<()> {
+        if self.lock().durable >= unsynced.0 {
             return Ok(());
         }
         let _turn = self.syncing.lock().await;
         let (file, upto) = {
             let mut j = self.lock();
-            if j.durable >= pending.0 {
+            if j.durable >= unsynced.0 {
                 return Ok(()); // synced while this row waited for its turn
             }
             j.write()?;
@@ -279,7 +279,7 @@ pub struct Damaged {
 /// Read every event of the journal at `path`, in the order they happened, handing each to
 /// `each`; the columns of its `done` events. A last line cut short by a crash is ignored; any
 /// other line that is not an event is an error.
-pub fn read(path: &Path, mut each: impl FnMut(Event)) -> Result<Columns, ReadError> {
+pub fn read(path: &Path, mut each: impl FnMut(Entry)) -> Result<Columns, ReadError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let end = complete_lines(&mut file, len)?;
@@ -315,12 +315,12 @@ pub fn read(path: &Path, mut each: impl FnMut(Event)) -> Result<Columns, ReadErr
         }
         let cell = |i: usize| rec.get(i).map(|c| unescape(csvio::unmark_text(c.trim())));
         let event = match rec.get(0) {
-            Some("target") => cell(2).map(|t| Event::Target(t.into_owned())),
+            Some("target") => cell(2).map(|t| Entry::Target(t.into_owned())),
             Some("sent") => {
                 rec.get(1)
                     .and_then(|l| l.parse().ok())
                     .zip(cell(2))
-                    .map(|(line, name)| Event::Sent {
+                    .map(|(line, name)| Entry::Sent {
                         line,
                         name: name.into_owned(),
                         at_ms: rec.get(3).and_then(|t| t.parse().ok()),
@@ -328,7 +328,7 @@ pub fn read(path: &Path, mut each: impl FnMut(Event)) -> Result<Columns, ReadErr
             }
             Some("done") => {
                 let rest = csv::StringRecord::from_iter(rec.iter().skip(1));
-                columns.outcome(&rest).map(|outcome| Event::Done {
+                columns.outcome(&rest).map(|outcome| Entry::Done {
                     target: columns.target(&rest).map(|t| unescape(t).into_owned()),
                     outcome: unescape_outcome(outcome),
                     at,
@@ -471,26 +471,26 @@ mod tests {
         }
     }
 
-    fn events(path: &Path) -> Result<Vec<Event>, ReadError> {
+    fn events(path: &Path) -> Result<Vec<Entry>, ReadError> {
         let mut out = Vec::new();
         read(path, |e| out.push(e)).map(|_| out)
     }
 
     /// The events without where `done` records start and when `sent` was recorded.
-    fn plain(events: Vec<Event>) -> Vec<Event> {
+    fn plain(events: Vec<Entry>) -> Vec<Entry> {
         events
             .into_iter()
             .map(|e| match e {
-                Event::Done {
+                Entry::Done {
                     outcome, target, ..
-                } => Event::Done {
+                } => Entry::Done {
                     outcome,
                     target,
                     at: 0,
                 },
-                Event::Sent { line, name, at_ms } => {
+                Entry::Sent { line, name, at_ms } => {
                     assert!(at_ms.is_some(), "a sent event says when");
-                    Event::Sent {
+                    Entry::Sent {
                         line,
                         name,
                         at_ms: None,
@@ -501,16 +501,16 @@ mod tests {
             .collect()
     }
 
-    fn done(line: u64) -> Event {
-        Event::Done {
+    fn done(line: u64) -> Entry {
+        Entry::Done {
             outcome: created(line),
             target: Some("T".into()),
             at: 0,
         }
     }
 
-    fn sent(line: u64, name: &str) -> Event {
-        Event::Sent {
+    fn sent(line: u64, name: &str) -> Entry {
+        Entry::Sent {
             line,
             name: name.into(),
             at_ms: None,
@@ -536,7 +536,7 @@ mod tests {
             .write_all(b"done,4,\"B4,tr")
             .unwrap();
         let expected = vec![
-            Event::Target("T".into()),
+            Entry::Target("T".into()),
             sent(2, "+B2"),
             done(2),
             sent(3, "B3"),
@@ -550,7 +550,7 @@ mod tests {
         drop(j);
         let all = plain(events(&path).unwrap());
         assert_eq!(all[..4], expected[..]);
-        assert_eq!(all[4..], [Event::Target("T".into()), done(3)]);
+        assert_eq!(all[4..], [Entry::Target("T".into()), done(3)]);
     }
 
     #[tokio::test]
@@ -565,7 +565,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .find_map(|e| match e {
-                Event::Done { at, .. } => Some(at),
+                Entry::Done { at, .. } => Some(at),
                 _ => None,
             })
             .unwrap();
@@ -661,7 +661,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_sync_leaves_the_event_pending() {
+    async fn a_failed_sync_leaves_the_entry_unsynced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.journal");
         std::fs::write(&path, header_line()).unwrap();
@@ -701,7 +701,7 @@ mod tests {
         j.flush().unwrap();
         let all = plain(events(&path).unwrap());
         assert_eq!(all[1], sent(2, odd));
-        assert!(matches!(&all[2], Event::Done { outcome, .. } if outcome.name == odd));
+        assert!(matches!(&all[2], Entry::Done { outcome, .. } if outcome.name == odd));
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
     }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use super::files::RunFiles;
-use super::journal::{self, Event};
+use super::journal;
 use super::outcome::{Columns, Outcome, Status};
 use crate::csvio;
 use crate::input::name_fingerprint;
@@ -200,17 +200,17 @@ impl Record {
                 return;
             }
             let entry = match event {
-                Event::Target(t) => {
+                journal::Entry::Target(t) => {
                     failed = seen.check(Some(&t));
                     return;
                 }
-                Event::Sent { line, name, at_ms } => {
+                journal::Entry::Sent { line, name, at_ms } => {
                     if let Some(ms) = at_ms {
                         self.last_sent_ms = self.last_sent_ms.max(ms);
                     }
                     Entry::new(line, &name, SENT, 0)
                 }
-                Event::Done {
+                journal::Entry::Done {
                     outcome,
                     target,
                     at,

@@ -16,7 +16,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::pacer::Pacer;
-use crate::config::Rate;
+use super::Rate;
 
 pub struct Gate {
     pacer: Mutex<Pacer>,
@@ -71,13 +71,13 @@ impl Gate {
         let mut pacer = crate::lock(&self.pacer);
         match answer {
             Answer::LetThrough => pacer.let_through(sent),
-            Answer::TooMany(retry_after) => {
-                pacer.too_many(Instant::now(), sent, retry_after);
-                if let Some(rate) = pacer.rate() {
-                    tracing::debug!("429: pace now {rate:.2}/s");
-                }
-            }
+            Answer::TooMany(retry_after) => pacer.too_many(Instant::now(), sent, retry_after),
         }
+    }
+
+    /// The pace now, in requests a second (none when unlimited).
+    pub fn rate(&self) -> Option<f64> {
+        crate::lock(&self.pacer).rate()
     }
 
     pub fn pace(&self) -> Pace {

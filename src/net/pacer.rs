@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::Rate;
+use super::Rate;
 
 /// The share cut from the rate by a 429; [`CUT_NEAR`] within [`NEAR`] of the ceiling, where a
 /// lone 429 is most likely jitter.

@@ -19,7 +19,7 @@ pub struct ResultsWriter<W: Write> {
     /// The server every outcome was had from.
     target: String,
     next_seq: u64,
-    pending: BTreeMap<u64, Outcome>,
+    held_back: BTreeMap<u64, Outcome>,
 }
 
 impl ResultsWriter<File> {
@@ -44,18 +44,18 @@ impl<W: Write> ResultsWriter<W> {
             csv,
             target: target.to_owned(),
             next_seq: 0,
-            pending: BTreeMap::new(),
+            held_back: BTreeMap::new(),
         })
     }
 
     /// Take one outcome; write it, and any held-back outcomes it unblocks, in input order.
     pub fn push(&mut self, outcome: Outcome) -> io::Result<()> {
         if outcome.seq != self.next_seq {
-            self.pending.insert(outcome.seq, outcome);
+            self.held_back.insert(outcome.seq, outcome);
             return Ok(());
         }
         self.write(&outcome)?;
-        while let Some(next) = self.pending.remove(&self.next_seq) {
+        while let Some(next) = self.held_back.remove(&self.next_seq) {
             self.write(&next)?;
         }
         Ok(())
@@ -70,7 +70,7 @@ impl<W: Write> ResultsWriter<W> {
     /// Outcomes waiting for an earlier row.
     #[cfg(test)]
     pub fn held_back(&self) -> usize {
-        self.pending.len()
+        self.held_back.len()
     }
 
     /// Rows written.
@@ -82,11 +82,11 @@ impl<W: Write> ResultsWriter<W> {
     /// never arrived), which would leave a gap.
     pub fn finish(mut self) -> io::Result<W> {
         self.csv.flush()?;
-        if !self.pending.is_empty() {
+        if !self.held_back.is_empty() {
             return Err(io::Error::other(format!(
                 "results incomplete: data row {} has no outcome ({} later rows held back)",
                 self.next_seq + 1,
-                self.pending.len()
+                self.held_back.len()
             )));
         }
         self.csv

@@ -1,16 +1,14 @@
 //! Stopping a run from outside: Ctrl-C, SIGTERM (`timeout`, `docker stop`, systemd) and SIGHUP
 //! (a closed terminal) all stop it the same way.
 
-use std::sync::Arc;
-
-use super::state::RunState;
+use crate::engine::Handle;
 use crate::logging::Terminal;
 
 /// The first Ctrl-C, SIGTERM or SIGHUP: stop sending, let requests in flight finish (each
 /// within `--timeout`), write complete results. The second: abandon the requests in flight
 /// too. A third is not swallowed: the process ends at once (the journal already holds what a
 /// `--resume` needs).
-pub(super) fn watch(run: Arc<RunState>, terminal: Terminal) {
+pub(super) fn watch(run: Handle, terminal: Terminal) {
     tokio::spawn(async move {
         let mut signals = match Signals::new() {
             Ok(s) => s,
@@ -22,7 +20,7 @@ pub(super) fn watch(run: Arc<RunState>, terminal: Terminal) {
         let Some(first) = signals.next().await else {
             return;
         };
-        run.stop(format!("interrupted ({first})"), false);
+        run.stop(format!("interrupted ({first})"));
         terminal.say(&format!(
             "stopping ({first}): no new rows will be sent; waiting for requests in flight (again to abandon them)"
         ));
@@ -32,7 +30,7 @@ pub(super) fn watch(run: Arc<RunState>, terminal: Terminal) {
         terminal.say(&format!(
             "{second}: abandoning the requests in flight; their rows are recorded as unknown (again to quit at once)"
         ));
-        run.abandon.cancel();
+        run.abandon();
         if let Some(third) = signals.next().await {
             terminal.error(&format!(
                 "{third}: quitting at once; --resume continues the run"

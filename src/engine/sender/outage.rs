@@ -8,13 +8,15 @@
 //! answers. After `--outage-wait` the run stops, leaving the rows not yet sent `not_attempted`
 //! for `--resume`.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::state::RunState;
+use crate::engine::events::{Event, Events, Wait};
+use crate::engine::stop::{Severity, Stop};
 use crate::net::client::Reply;
 
 /// Outage-like failures in a row before the API counts as down.
@@ -60,89 +62,97 @@ impl Outage {
         self.armed.store(true, Ordering::SeqCst);
     }
 
-    /// Count a reply: an outage-like failure, or an answer.
-    pub fn observe(&self, reply: &Reply) {
+    /// Count a reply: an outage-like failure, or an answer. The event says when the API has just
+    /// gone down.
+    pub fn observe(&self, reply: &Reply) -> Option<Event> {
         if !self.armed.load(Ordering::SeqCst) {
-            return;
+            return None;
         }
         if !reply.unreachable {
             self.failures.store(0, Ordering::SeqCst);
-            return;
+            return None;
         }
         let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
         if n >= FAILURES && !self.is_down() {
             let mut since = crate::lock(&self.since);
             if since.is_none() {
                 *since = Some(Instant::now());
-                tracing::warn!(
-                    "the API is not answering ({n} failures in a row, last: {}); holding every row until it does",
-                    reply.message
-                );
                 self.down.send_replace(true);
+                return Some(Event::Down {
+                    failures: n,
+                    last: reply.message.clone(),
+                });
             }
         }
+        None
     }
 
-    /// Wait until the API answers again (one waiting task probes it); `false` when the run
-    /// stopped meanwhile, or gave up.
-    pub async fn wait_up(&self, run: &RunState) -> bool {
+    /// Wait until the API answers again (one waiting task probes it with `probe`, which passes
+    /// the gate and makes the one cheap call); `false` when the run stopped meanwhile, or gave up.
+    pub async fn wait_up<F, Fut>(&self, stop: &Stop, events: &Events, probe: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<Reply>>,
+    {
         let mut down = self.down.subscribe();
         while *down.borrow_and_update() {
             if !self.probing.swap(true, Ordering::SeqCst) {
-                let up = self.probe(run).await;
+                let up = self.probe(stop, events, probe).await;
                 self.probing.store(false, Ordering::SeqCst);
                 return up;
             }
             tokio::select! {
                 biased;
-                _ = run.stop.cancelled() => return false,
+                _ = stop.stopped() => return false,
                 changed = down.changed() => if changed.is_err() { return false },
             }
         }
-        !run.stop.is_cancelled()
+        !stop.is_stopped()
     }
 
     /// Probe until the API answers or the wait runs out.
-    async fn probe(&self, run: &RunState) -> bool {
+    async fn probe<F, Fut>(&self, stop: &Stop, events: &Events, mut probe: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<Reply>>,
+    {
         let since = crate::lock(&self.since).unwrap_or_else(Instant::now);
         let mut pause = PROBE_FIRST;
         loop {
             let down_for = since.elapsed();
             if down_for >= self.wait {
-                run.stop(
+                stop.stop(
                     format!(
                         "the API did not answer for {} (--outage-wait); stopped. Rows not sent are \
                          recorded as not attempted: --resume carries on once it answers",
                         humantime::format_duration(Duration::from_secs(down_for.as_secs()))
                     ),
-                    false,
+                    Severity::Clean,
                 );
                 return false;
             }
             let pause_now = pause.min(self.wait - down_for);
-            tracing::warn!(
-                "API unreachable since {} ago; retrying in {}",
-                humantime::format_duration(Duration::from_secs(down_for.as_secs())),
-                humantime::format_duration(Duration::from_secs(pause_now.as_secs().max(1)))
-            );
+            events
+                .emit(Event::Waiting {
+                    wait: Wait::Outage { down_for },
+                    duration: pause_now,
+                })
+                .await;
             tokio::select! {
                 biased;
-                _ = run.stop.cancelled() => return false,
+                _ = stop.stopped() => return false,
                 _ = tokio::time::sleep(pause_now) => {}
             }
             pause = (pause * 2).min(PROBE_CAP);
-            tokio::select! {
-                biased;
-                _ = run.stop.cancelled() => return false,
-                _ = run.gate.ready() => {}
-            }
-            run.requests.fetch_add(1, Ordering::Relaxed);
-            let reply = run.client.list(1, 1).await;
+            let Some(reply) = probe().await else {
+                return false; // stopped while waiting for the gate
+            };
             if !reply.unreachable {
-                tracing::warn!(
-                    "the API answers again after {}; going on",
-                    humantime::format_duration(Duration::from_secs(since.elapsed().as_secs()))
-                );
+                events
+                    .emit(Event::Up {
+                        after: since.elapsed(),
+                    })
+                    .await;
                 self.failures.store(0, Ordering::SeqCst);
                 *crate::lock(&self.since) = None;
                 self.down.send_replace(false);

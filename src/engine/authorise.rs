@@ -12,38 +12,50 @@ use std::time::{Instant, SystemTime};
 use anyhow::{bail, Result};
 
 use super::check::Check;
+use super::errors::{AccountError, ListingError};
+use super::events::{Call, Event};
 use super::listing;
-use super::reconcile;
-use super::state::RunState;
+use super::lookup;
+use super::sender::{FirstSlot, Sender};
+use super::stop::Stop;
 use crate::config::SubmitConfig;
 use crate::input::InputOptions;
 use crate::ledger::baseline::Baseline;
 use crate::ledger::files::RunFiles;
 use crate::ledger::prior::{Record, Recorded};
-use crate::logging::Terminal;
 use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
-pub type Account = Option<Result<HashMap<String, String>, String>>;
+pub type Account = Option<Result<HashMap<String, String>, ListingError>>;
+
+/// What stage 2 works with.
+pub struct Stage<'a> {
+    pub cfg: &'a SubmitConfig,
+    pub sender: &'a Sender,
+    pub stop: &'a Stop,
+    pub prior: &'a Record,
+    pub files: &'a RunFiles,
+    pub base_url: &'a str,
+}
 
 /// Run stage 2; the baseline, and the lookup of rows an earlier run left uncertain.
-pub async fn authorise(
-    cfg: &SubmitConfig,
-    terminal: &Terminal,
-    run: &RunState,
-    check: &mut Check,
-    prior: &Record,
-    files: &RunFiles,
-    base_url: &str,
-) -> Result<(Arc<Baseline>, Account)> {
+pub async fn authorise(at: Stage<'_>, check: &mut Check) -> Result<(Arc<Baseline>, Account)> {
+    let Stage {
+        cfg,
+        sender,
+        stop,
+        prior,
+        files,
+        base_url,
+    } = at;
     let uncertain = check.unknown_before > 0;
     if check.to_send == 0 && !uncertain {
         return Ok((Arc::default(), None)); // nothing will be sent or looked up
     }
-    if run.logs_in() {
-        run.login().await?;
+    if sender.logs_in() {
+        sender.login().await?;
     }
-    check_auth(run, base_url).await?;
+    check_auth(sender, base_url).await?;
     let loaded = if cfg.resume {
         Baseline::load(&files.baseline)?
     } else {
@@ -51,15 +63,11 @@ pub async fn authorise(
     };
     let baseline = match loaded {
         Some(b) => b,
-        None if prior.sent_anything() => bail!(
-            "{} records rows that were sent, but not what was on the account before they were \
-             (its baseline {} is missing), so a broadcast found by name could be an older one of \
-             the same name. Nothing was sent. Start a separate run into a new results file with \
-             --skip-existing",
-            cfg.results.display(),
-            files.baseline.display()
-        ),
-        None => take_baseline(cfg, run, check, files).await?,
+        None if prior.sent_anything() => bail!(AccountError::NoBaseline {
+            results: cfg.results.clone(),
+            baseline: files.baseline.clone(),
+        }),
+        None => take_baseline(cfg, sender, check, files).await?,
     };
     check.names = None;
     if !baseline.is_empty() && !cfg.skip_existing && !cfg.allow_existing_names {
@@ -74,7 +82,7 @@ pub async fn authorise(
         });
         let wanted = &check.wanted;
         let pages = cfg.max_listing_pages;
-        Some(reconcile::account_at_start(run, terminal, wanted, &baseline, ready_at, pages).await)
+        Some(lookup::account_at_start(sender, stop, wanted, &baseline, ready_at, pages).await)
     } else {
         None
     };
@@ -85,26 +93,19 @@ pub async fn authorise(
 /// down before anything is sent.
 async fn take_baseline(
     cfg: &SubmitConfig,
-    run: &RunState,
+    sender: &Sender,
     check: &Check,
     files: &RunFiles,
 ) -> Result<Baseline> {
     let names = check.names.as_ref();
     let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
-    let found = listing::list(run, &wanted, cfg.max_listing_pages)
+    let found = listing::list(sender, &wanted, cfg.max_listing_pages)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot list the account to see which of the sheet's names are already there: {e}; \
-                 nothing was sent"
-            )
-        })?;
+        .map_err(AccountError::Baseline)?;
     let baseline = Baseline::new(found);
     baseline.save(&files.baseline)?;
-    tracing::info!(
-        "{} of the sheet's names are on the account already",
-        baseline.len()
-    );
+    let existing = baseline.len();
+    sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)
 }
 
@@ -152,36 +153,30 @@ fn refuse_existing_names(
     } else {
         String::new()
     };
-    bail!(
-        "{count} rows carry names already on the account (made before this run), so this run's \
-         broadcast could not be told from the older one: {}{more}. Nothing was sent. Add \
-         --skip-existing to count them as done, --allow-existing-names to create them anyway, or \
-         rename them",
-        shown.join("; ")
-    )
+    bail!(AccountError::ExistingNames {
+        count,
+        shown: shown.join("; "),
+        more,
+    })
 }
 
 /// One cheap authenticated call before anything else, so a bad token or a wrong address stops
 /// the run with nothing created.
-async fn check_auth(run: &RunState, base_url: &str) -> Result<()> {
-    let Some(reply) = run.send(false, || run.client.list(1, 1)).await.reply else {
-        bail!("stopped before the first request");
+async fn check_auth(sender: &Sender, base_url: &str) -> Result<(), AccountError> {
+    let list = || sender.client.list(1, 1);
+    let sent = sender
+        .send(Call::List { page: 1 }, FirstSlot::Wait, list)
+        .await;
+    let Some(reply) = sent.reply else {
+        return Err(AccountError::StoppedBeforeFirst);
     };
     match reply.kind {
         ReplyKind::Ok => Ok(()),
-        ReplyKind::Unauthorized => bail!(
-            "the API token was rejected (HTTP 401: {}); nothing was sent. Check SMARTFLO_API_TOKEN, \
-             --token-file, or SMARTFLO_EMAIL and SMARTFLO_PASSWORD",
-            reply.message
-        ),
-        _ if reply.status == Some(403) => bail!(
-            "the API token is not allowed to use the broadcast API (HTTP 403: {}); nothing was sent",
-            reply.message
-        ),
-        _ => bail!(
-            "cannot use {base_url}: the account check (listing broadcasts) answered {}; nothing \
-             was sent",
-            reply.message
-        ),
+        ReplyKind::Unauthorized => Err(AccountError::TokenRejected(reply.message)),
+        _ if reply.status == Some(403) => Err(AccountError::Forbidden(reply.message)),
+        _ => Err(AccountError::Unusable {
+            base_url: base_url.to_owned(),
+            message: reply.message,
+        }),
     }
 }

@@ -19,7 +19,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::state::RunState;
+use super::errors::ListingError;
+use super::events::{Call, Event};
+use super::sender::{FirstSlot, Sender};
 use crate::input::name_fingerprint;
 use crate::net::client::{broadcast_id, ReplyKind};
 
@@ -31,18 +33,16 @@ pub type Found = HashMap<String, Vec<String>>;
 
 /// List the whole account, keeping the broadcasts whose name `wanted` accepts.
 pub async fn list(
-    run: &RunState,
+    sender: &Sender,
     wanted: &dyn Fn(&str) -> bool,
     max_pages: u32,
-) -> Result<Found, String> {
+) -> Result<Found, ListingError> {
     let mut limit = PAGE;
     loop {
-        match list_at(run, wanted, limit, max_pages).await? {
+        match list_at(sender, wanted, limit, max_pages).await? {
             Pass::Done(found) => return Ok(found),
             Pass::Smaller(cap) => {
-                tracing::info!(
-                    "the API lists at most {cap} broadcasts a page; listing again at that size"
-                );
+                sender.events().emit(Event::PageCap { cap }).await;
                 limit = cap;
             }
         }
@@ -56,27 +56,30 @@ enum Pass {
 }
 
 async fn list_at(
-    run: &RunState,
+    sender: &Sender,
     wanted: &dyn Fn(&str) -> bool,
     limit: usize,
     max_pages: u32,
-) -> Result<Pass, String> {
+) -> Result<Pass, ListingError> {
     let mut found = Found::new();
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
     for page in 1..=max_pages {
         let asked = u32::try_from(limit).unwrap_or(100);
-        let Some(reply) = run.send(false, || run.client.list(asked, page)).await.reply else {
-            return Err("the run stopped".into());
+        let call = Call::List { page };
+        let list = || sender.client.list(asked, page);
+        let Some(reply) = sender.send(call, FirstSlot::Wait, list).await.reply else {
+            return Err(ListingError::Stopped);
         };
         if reply.kind != ReplyKind::Ok {
-            return Err(format!("listing page {page} failed: {}", reply.message));
+            return Err(ListingError::PageFailed {
+                page,
+                message: reply.message,
+            });
         }
         let body = reply.body.unwrap_or(Value::Null);
         let Some(results) = body["results"].as_array() else {
-            return Err(format!(
-                "page {page} of the listing has no `results` array (an answer of unexpected shape)"
-            ));
+            return Err(ListingError::NoResults { page });
         };
         if let Some(stated) = body["limit"].as_u64().and_then(|l| usize::try_from(l).ok()) {
             if (1..limit).contains(&stated) {
@@ -93,9 +96,7 @@ async fn list_at(
         let mut new = 0;
         for b in results {
             let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
-                return Err(format!(
-                    "page {page} of the listing has a broadcast without a name and an id"
-                ));
+                return Err(ListingError::Unnamed { page });
             };
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
@@ -106,15 +107,11 @@ async fn list_at(
             }
         }
         if new == 0 {
-            return Err(format!(
-                "page {page} of the listing repeats earlier pages (the API seems to ignore `page`)"
-            ));
+            return Err(ListingError::Repeats { page });
         }
         if let Some(total) = stated_total(&body) {
             if seen.len() > total {
-                return Err(format!(
-                    "the listing goes on past the {total} broadcasts it says the account has"
-                ));
+                return Err(ListingError::PastTotal { total });
             }
             if seen.len() == total {
                 return Ok(Pass::Done(found));
@@ -124,9 +121,7 @@ async fn list_at(
             short = Some(results.len());
         }
     }
-    Err(format!(
-        "the listing did not end within {max_pages} pages (--max-listing-pages)"
-    ))
+    Err(ListingError::TooLong { max_pages })
 }
 
 /// The number of broadcasts a listing reply says the account has, if it says.

@@ -1,21 +1,20 @@
 //! The check pass: the whole input read once before anything is sent. Header problems stop the
 //! run here, a resumed input must still be the file the results describe, repeated names are
 //! found (the sending pass takes them from here), and the row count gives the progress display
-//! its total. A dry run ends here with its report.
+//! its total. A dry run ends here (its report is the command's).
 
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
 
+use super::events::Checked;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
 use crate::input::{name_fingerprint, NameTracker, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
-use crate::logging::Terminal;
-use crate::Exit;
 
 /// What the check pass learned about the input.
-pub(super) struct Check {
+pub struct Check {
     pub rows: u64,
     pub invalid: u64,
     /// Valid rows not created before: what may be sent.
@@ -41,7 +40,7 @@ pub(super) struct Check {
 /// Read the whole input once before anything is sent: header problems stop the run here, a
 /// resumed input must still be the file the results describe, and the row count gives the
 /// progress display its total.
-pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
+pub fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
     let (mut rows, watched) = RowReader::open_watched(&cfg.input, &cfg.input_opts)?;
     warn_unknown_columns(&rows);
     let mut check = Check {
@@ -129,31 +128,15 @@ pub(super) fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
     Ok(check)
 }
 
-pub(super) fn dry_run_report(cfg: &SubmitConfig, check: &Check, terminal: &Terminal) -> Exit {
-    for (line, msg) in &check.first_invalid {
-        terminal.say(&format!("line {line}: {msg}"));
-    }
-    if check.invalid > check.first_invalid.len() as u64 {
-        terminal.say(&format!(
-            "… and {} more invalid rows: `bulkcast validate {}` lists them all",
-            check.invalid - check.first_invalid.len() as u64,
-            cfg.input.display()
-        ));
-    }
-    let mut earlier = String::new();
-    if check.done_before + check.unknown_before > 0 {
-        earlier = format!(
-            "; {} created by an earlier run would be skipped, {} with no known outcome would be looked up first",
-            check.done_before, check.unknown_before
-        );
-    }
-    terminal.say(&format!(
-        "dry run: {} rows; {} would be sent, {} invalid would not{earlier}; nothing was sent (-v shows the first bodies)",
-        check.rows, check.to_send, check.invalid
-    ));
-    if check.invalid == 0 {
-        Exit::Success
-    } else {
-        Exit::SomeFailed
+impl Check {
+    /// The counts, as the [`super::events::Event::Checked`] event carries them.
+    pub fn counts(&self) -> Checked {
+        Checked {
+            rows: self.rows,
+            invalid: self.invalid,
+            to_send: self.to_send,
+            done_before: self.done_before,
+            unknown_before: self.unknown_before,
+        }
     }
 }

@@ -1,0 +1,124 @@
+//! The collector: every verdict of the sending pass, as it arrives, into the journal (`done`)
+//! and the ordered results file, and out as an event. A write that fails stops the run at once,
+//! and the rows whose creation no file then records are named.
+//!
+//! The tally counts final outcomes only; a row kept for the lookup is counted once the lookup
+//! decides it ([`Collected::finish_uncertain`]), so the summary's counts are the `Row` events'.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio::sync::mpsc;
+
+use super::errors::RecordError;
+use super::events::{Event, Events};
+use super::record::Record;
+use super::row::Verdict;
+use super::stop::{Severity, Stop};
+use crate::ledger::outcome::{Outcome, Status};
+use crate::output::results::ResultsWriter;
+use crate::output::summary::Tally;
+
+/// What collecting came to: the final outcomes' tally, the rows kept for the lookup, and the
+/// write error that stopped it, if any.
+pub struct Collected {
+    pub tally: Tally,
+    /// Rows whose create got no answer, as recorded (`unknown`), until the lookup decides them.
+    uncertain: BTreeMap<u64, Outcome>,
+    pub write_error: Option<WriteError>,
+}
+
+/// The results could not be written: why, and the lines of rows created (or maybe created)
+/// that no file records.
+pub struct WriteError {
+    pub error: std::io::Error,
+    pub unrecorded: Vec<u64>,
+}
+
+impl WriteError {
+    /// The unrecorded lines, for a message.
+    pub fn lines(&self) -> String {
+        let mut lines = self.unrecorded.clone();
+        lines.sort_unstable();
+        if lines.is_empty() {
+            return "none".to_owned();
+        }
+        lines
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Take verdicts until the sending pass ends.
+pub async fn collect(
+    record: &Record,
+    stop: &Stop,
+    events: &Events,
+    mut verdicts: mpsc::Receiver<Verdict>,
+    results: &mut ResultsWriter<std::fs::File>,
+) -> Collected {
+    let mut c = Collected {
+        tally: Tally::default(),
+        uncertain: BTreeMap::new(),
+        write_error: None,
+    };
+    while let Some(verdict) = verdicts.recv().await {
+        let (line, status) = (verdict.outcome().line, verdict.outcome().status);
+        let event = match &verdict {
+            Verdict::Final(o) => {
+                c.tally.add(o.status);
+                Event::Row(o.clone())
+            }
+            Verdict::LookUp(o) => {
+                c.uncertain.insert(o.seq, o.clone());
+                Event::Uncertain { seq: o.seq, line }
+            }
+        };
+        let outcome = match verdict {
+            Verdict::Final(o) | Verdict::LookUp(o) => o,
+        };
+        if c.write_error.is_none() {
+            let written = record
+                .done(&outcome)
+                .and_then(|()| results.push(outcome))
+                .and_then(|()| {
+                    // Outcomes reach the journal's file as soon as nothing else is waiting (the
+                    // partial results need no flushing: the journal is what a crash leaves).
+                    if verdicts.is_empty() {
+                        record.flush()
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(error) = written {
+                let reason = RecordError::Results(error.to_string());
+                stop.stop(reason.to_string(), Severity::Fatal);
+                c.write_error = Some(WriteError {
+                    error,
+                    unrecorded: Vec::new(),
+                });
+            }
+        }
+        if let Some(w) = &mut c.write_error {
+            if matches!(status, Status::Created | Status::Unknown) {
+                w.unrecorded.push(line);
+            }
+        }
+        events.emit(event).await;
+    }
+    c
+}
+
+impl Collected {
+    /// The rows kept for the lookup, each with its new outcome from `patches` or, where the
+    /// lookup did not reach it, the `unknown` one recorded: counted, and handed on as their
+    /// final events.
+    pub async fn finish_uncertain(&mut self, patches: &HashMap<u64, Outcome>, events: &Events) {
+        for (seq, recorded) in std::mem::take(&mut self.uncertain) {
+            let last = patches.get(&seq).cloned().unwrap_or(recorded);
+            self.tally.add(last.status);
+            events.emit(Event::Row(last)).await;
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! What becomes of a row without sending it, decided at dispatch: a row an earlier run created
+//! is copied, not sent; a row an earlier run left uncertain is judged by the listing taken at
+//! the start ([`super::lookup::account_at_start`]); a row whose name was on the account before
+//! is counted as done with `--skip-existing`, sent with `--allow-existing-names`, and otherwise
+//! never reaches here (the run stops first, in [`super::authorise`]). Everything else is sent.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::counts::{Counts, Unsent};
+use super::errors::ListingError;
+use super::row::{Job, ToSend};
+use crate::ledger::baseline::Baseline;
+use crate::ledger::outcome::{Outcome, Status};
+use crate::ledger::prior::Prior;
+
+/// What the dispatcher knows besides the rows (each of which carries what earlier runs
+/// recorded of it).
+pub struct Known {
+    /// What was on the account before the first create.
+    pub baseline: Arc<Baseline>,
+    /// Rows an earlier run left uncertain, looked up at the start: name → the id of a broadcast
+    /// made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
+    pub account: Option<Result<HashMap<String, String>, ListingError>>,
+    /// What to do with a row whose name was on the account before.
+    pub existing: Existing,
+}
+
+/// What becomes of a row whose name was on the account before the first create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// The run stops before sending, naming such rows (the default).
+    Refuse,
+    /// `--skip-existing`: it counts as created, with the older broadcast's id.
+    Skip,
+    /// `--allow-existing-names`: it is created anyway.
+    Allow,
+}
+
+impl Existing {
+    pub fn from_flags(skip: bool, allow: bool) -> Existing {
+        match (skip, allow) {
+            (true, _) => Existing::Skip,
+            (_, true) => Existing::Allow,
+            _ => Existing::Refuse,
+        }
+    }
+}
+
+/// What the dispatcher does with a row.
+pub enum Decision {
+    /// Its outcome is known without sending.
+    Unsent(Outcome),
+    Send(ToSend),
+}
+
+/// Decide a row without sending, or hand it back to be sent.
+pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
+    use Decision::{Send, Unsent as Done};
+    let Job {
+        seq,
+        line,
+        name,
+        verdict,
+        prior,
+    } = job;
+    let send = |name, body| {
+        Send(ToSend {
+            seq,
+            line,
+            name,
+            body,
+        })
+    };
+    let unsent = |name, status, message| Done(Outcome::unsent(seq, line, name, status, message));
+    match (prior, verdict) {
+        (Some(Prior::Created(o)), _) => {
+            Counts::bump(&counts.done_before);
+            Done(o.with_seq(seq))
+        }
+        (Some(Prior::Unknown), verdict) => match &known.account {
+            Some(Ok(found)) => match (found.get(&name), verdict) {
+                (Some(id), _) => {
+                    Counts::bump(&counts.found);
+                    Done(found_on_account(seq, line, name, id.clone()))
+                }
+                (None, Ok(body)) => send(name, body),
+                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+            },
+            Some(Err(e)) => unsent(
+                name,
+                Status::Unknown,
+                format!("an earlier attempt may have created it, and the account could not be checked ({e}); not sent. Resume again to retry the check"),
+            ),
+            None => unsent(
+                name,
+                Status::Unknown,
+                "an earlier attempt may have created it, and the account was not checked; not sent".into(),
+            ),
+        },
+        (_, Err(msg)) => unsent(name, Status::Invalid, msg),
+        (_, Ok(body)) => match known.baseline.existing(&name) {
+            None => send(name, body),
+            Some(_) if known.existing == Existing::Allow => send(name, body),
+            Some(ids) if known.existing == Existing::Skip => {
+                Counts::bump(&counts.already_existing);
+                let mut o = Outcome::unsent(
+                    seq,
+                    line,
+                    name,
+                    Status::Created,
+                    "already on the account before this run (--skip-existing); not sent".into(),
+                );
+                o.broadcast_id = ids.first().cloned();
+                Done(o)
+            }
+            // The run stops before sending when such rows exist; this is only a safeguard.
+            Some(_) => unsent(
+                name,
+                Status::NotAttempted,
+                "a broadcast of this name was on the account before this run; not sent (see --skip-existing and --allow-existing-names)".into(),
+            ),
+        },
+    }
+}
+
+/// A row found on the account after an unknown outcome.
+pub fn found_on_account(seq: u64, line: u64, name: String, id: String) -> Outcome {
+    let mut o = Outcome::unsent(
+        seq,
+        line,
+        name,
+        Status::Created,
+        "found on the account by name after an attempt with no answer; not sent again".into(),
+    );
+    o.broadcast_id = Some(id);
+    o
+}

@@ -1,0 +1,218 @@
+//! Looking uncertain rows up on the account, in one place.
+//!
+//! A row is *uncertain* when a create was sent for it and no usable answer came back (which
+//! replies those are is [`crate::net::client`]'s classification, `ReplyKind::Unknown`: a
+//! timeout or a dropped connection after the body went out, a 5xx other than 503, a 2xx without
+//! a usable body), or when an earlier run journaled its `sent` and no outcome. An uncertain row
+//! is never sent again blindly: its name is looked up on the account first, and three rules
+//! make the answer trustworthy:
+//!
+//! - **Found** means a broadcast with the row's name that is not in the run's [`Baseline`] (what
+//!   was on the account before the first run's first create): an old namesake never passes for
+//!   this run's broadcast.
+//! - **Absent** is only believed from a complete listing ([`listing`]) taken after the request
+//!   could no longer land: its timeout plus `--settle` after it was sent — across processes too,
+//!   as the journal records when each row was sent.
+//! - When the listing cannot be completed, the row stays `unknown` and nothing is sent for it.
+//!
+//! Where the rules apply:
+//!
+//! - At the start ([`account_at_start`]): the rows an earlier run left uncertain, for
+//!   [`super::decide`] to judge as they come.
+//! - At the end ([`resolve_unknowns`]): once the grace has passed, the account is listed; found
+//!   rows become `created`, absent ones are sent again, for [`LOOKUP_ROUNDS`] rounds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::counts::Counts;
+use super::decide;
+use super::errors::ListingError;
+use super::events::{Event, Wait};
+use super::listing;
+use super::row::{self, Parts, Unresolved, Verdict};
+use super::sender::{FirstSlot, Sender};
+use super::stop::Stop;
+use crate::input::name_fingerprint;
+use crate::ledger::baseline::Baseline;
+use crate::ledger::outcome::Outcome;
+
+/// Rounds of looking up rows that got no answer (and sending the absent ones again).
+const LOOKUP_ROUNDS: usize = 2;
+
+/// How long after a create's last send its absence may be believed: its timeout, and the
+/// settling margin for a listing that lags behind a create.
+#[derive(Debug, Clone, Copy)]
+pub struct Grace {
+    pub timeout: Duration,
+    pub settle: Duration,
+}
+
+impl Grace {
+    fn after(self, sent: Instant) -> Instant {
+        sent + self.timeout + self.settle
+    }
+}
+
+/// The broadcasts made since the baseline among `found`: name → the first such id.
+fn made_since(found: listing::Found, baseline: &Baseline) -> HashMap<String, String> {
+    found
+        .into_iter()
+        .filter_map(|(name, ids)| {
+            let id = ids.into_iter().find(|id| baseline.is_new(&name, id))?;
+            Some((name, id))
+        })
+        .collect()
+}
+
+/// Wait until `at`, saying so; `false` when the run stopped first.
+async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bool {
+    let duration = at.saturating_duration_since(Instant::now());
+    sender
+        .events()
+        .emit(Event::Waiting { wait, duration })
+        .await;
+    tokio::select! {
+        _ = stop.stopped() => false,
+        _ = tokio::time::sleep_until(at.into()) => true,
+    }
+}
+
+/// Look up the rows an earlier run left uncertain (their names, by fingerprint, are `wanted`),
+/// once `ready_at` has passed. A listing that fails is kept as the error, so that those rows
+/// stay unsent.
+pub async fn account_at_start(
+    sender: &Sender,
+    stop: &Stop,
+    wanted: &HashSet<u64>,
+    baseline: &Baseline,
+    ready_at: Option<Instant>,
+    max_pages: u32,
+) -> Result<HashMap<String, String>, ListingError> {
+    if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
+        if !wait_until(sender, stop, Wait::EarlierSends, at).await {
+            return Err(ListingError::Stopped);
+        }
+    }
+    let found = listing::list(
+        sender,
+        &|n| wanted.contains(&name_fingerprint(n)),
+        max_pages,
+    )
+    .await;
+    let event = Event::LookedUp {
+        found: found.as_ref().map(|f| f.len()).map_err(ToString::to_string),
+        at_start: true,
+    };
+    sender.events().emit(event).await;
+    found.map(|f| made_since(f, baseline))
+}
+
+/// Look up, by name on the account, the rows whose create got no answer in this run; record
+/// the ones found as created and send the absent ones again, for a few rounds. Every row kept
+/// in `parts.uncertain` gets one new outcome (in place of its `unknown` one) in what this
+/// returns, by `seq`, unless the run stopped before it was looked up; each is journaled.
+pub async fn resolve_unknowns(
+    parts: &Parts,
+    grace: Grace,
+    concurrency: usize,
+    baseline: &Baseline,
+    max_pages: u32,
+) -> HashMap<u64, Outcome> {
+    let mut patches = HashMap::new();
+    let mut patch = |o: Outcome| {
+        parts.record.replace(&o);
+        patches.insert(o.seq, o);
+    };
+    for _ in 0..LOOKUP_ROUNDS {
+        let uncertain = parts.uncertain.take();
+        if uncertain.is_empty() || parts.stop.is_stopped() {
+            break;
+        }
+        let ready = uncertain
+            .iter()
+            .map(|u| grace.after(u.sent_at))
+            .max()
+            .unwrap_or_else(Instant::now);
+        let wait = Wait::Lookup {
+            rows: uncertain.len(),
+        };
+        if !wait_until(&parts.sender, &parts.stop, wait, ready).await {
+            break;
+        }
+        let wanted: HashSet<u64> = uncertain
+            .iter()
+            .map(|u| name_fingerprint(&u.row.name))
+            .collect();
+        let listed = listing::list(
+            &parts.sender,
+            &|n| wanted.contains(&name_fingerprint(n)),
+            max_pages,
+        )
+        .await;
+        let found = match listed {
+            Ok(found) => made_since(found, baseline),
+            Err(e) => {
+                for u in uncertain {
+                    let mut o = u.outcome;
+                    o.message = format!(
+                        "{}; the account could not be checked ({e}): nothing was sent again; resume to check again",
+                        o.message
+                    );
+                    patch(o);
+                }
+                break;
+            }
+        };
+        for o in send_absent(parts, uncertain, &found, concurrency).await {
+            patch(o);
+        }
+    }
+    patches
+}
+
+/// Record the rows `found` on the account as created and send the others again; every row's
+/// new outcome.
+async fn send_absent(
+    parts: &Parts,
+    uncertain: Vec<Unresolved>,
+    found: &HashMap<String, String>,
+    concurrency: usize,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(uncertain.len());
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut resent = JoinSet::new();
+    for u in uncertain {
+        if let Some(id) = found.get(&u.row.name) {
+            Counts::bump(&parts.counts.unsent.found);
+            let row = u.row;
+            outcomes.push(decide::found_on_account(
+                row.seq,
+                row.line,
+                row.name,
+                id.clone(),
+            ));
+            continue;
+        }
+        let (parts, slots) = (parts.clone(), slots.clone());
+        resent.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let Some(unsynced) = parts.record.sent(u.row.line, &u.row.name) else {
+                return u.outcome;
+            };
+            match row::create(&parts, u.row, unsynced, FirstSlot::Wait).await {
+                Verdict::Final(o) | Verdict::LookUp(o) => o,
+            }
+        });
+    }
+    while let Some(done) = resent.join_next().await {
+        if let Ok(o) = done {
+            outcomes.push(o);
+        }
+    }
+    outcomes
+}

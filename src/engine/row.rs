@@ -1,0 +1,328 @@
+//! One row's create: its `sent` on the disk before the request leaves, the request through
+//! the sender, and the verdict on its reply. A row whose create got no answer is kept, with its
+//! body, to be looked up on the account before anything is sent again ([`Uncertain`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::counts::Counts;
+use super::events::Call;
+use super::record::Record;
+use super::sender::{FirstSlot, Sender};
+use super::stop::{Severity, Stop};
+use crate::input::Row;
+use crate::ledger::journal::Unsynced;
+use crate::ledger::outcome::{Outcome, Status};
+use crate::ledger::prior::Prior;
+use crate::net::client::{self, Reply, ReplyKind};
+
+/// A row as the dispatcher takes it, with its request already turned into the body that is
+/// sent and what earlier runs recorded of it: the reader thread does that, off the thread that
+/// sends.
+pub struct Job {
+    pub seq: u64,
+    pub line: u64,
+    pub name: String,
+    /// The JSON body, or why the row is invalid.
+    pub verdict: Result<Bytes, String>,
+    /// What earlier runs recorded (`--resume`).
+    pub prior: Option<Prior>,
+}
+
+impl Job {
+    pub fn new(row: Row, prior: Option<Prior>) -> Job {
+        Job {
+            seq: row.seq,
+            line: row.line,
+            name: row.name,
+            verdict: row.verdict.map(|req| req.to_body()),
+            prior,
+        }
+    }
+}
+
+/// A row that is to be sent: where it is in the input, its name and its body.
+#[derive(Clone)]
+pub struct ToSend {
+    pub seq: u64,
+    pub line: u64,
+    pub name: String,
+    pub body: Bytes,
+}
+
+/// The parts a row's create uses, each owning its one resource.
+#[derive(Clone)]
+pub struct Parts {
+    pub sender: Arc<Sender>,
+    pub record: Arc<Record>,
+    pub stop: Arc<Stop>,
+    pub counts: Arc<Counts>,
+    pub uncertain: Arc<Uncertain>,
+    /// `--max-errors`: stop dispatching after this many rows sent failed.
+    pub max_errors: Option<u64>,
+}
+
+/// What became of a row.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Its outcome, final.
+    Final(Outcome),
+    /// It got no answer and is kept for the lookup at the end; `unknown` until then.
+    LookUp(Outcome),
+}
+
+impl Verdict {
+    pub fn outcome(&self) -> &Outcome {
+        match self {
+            Verdict::Final(o) | Verdict::LookUp(o) => o,
+        }
+    }
+}
+
+/// The outcome of a row the run stopped before sending.
+pub fn not_attempted(stop: &Stop, row: ToSend) -> Outcome {
+    let why = stop.reason().unwrap_or_else(|| "the run stopped".into());
+    Outcome::unsent(
+        row.seq,
+        row.line,
+        row.name,
+        Status::NotAttempted,
+        format!("not sent: {why}"),
+    )
+}
+
+/// Create one broadcast and say what became of it. The row's `sent` (`unsynced`, from
+/// [`Record::sent`]) is on the journal's file before the first request goes out; `first` says
+/// whether the caller already passed the gate for the first attempt.
+pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot) -> Verdict {
+    if !p.record.on_file(unsynced).await {
+        return Verdict::Final(not_attempted(&p.stop, row));
+    }
+    Counts::bump(&p.counts.sent);
+    let call = Call::Create {
+        seq: row.seq,
+        line: row.line,
+    };
+    let sent = p
+        .sender
+        .send(call, first, || p.sender.client.create(&row.body))
+        .await;
+    let (attempts, first_sent, last_sent) = (sent.attempts, sent.first_sent, sent.last_sent);
+    let Some(reply) = sent.reply else {
+        return Verdict::Final(not_attempted(&p.stop, row));
+    };
+    let (status, message) = judge(p, &reply, attempts);
+    if status == Status::Created {
+        if let Some(at) = last_sent {
+            p.counts.created(at);
+        }
+    } else {
+        let failures = p.counts.row_failed();
+        if p.max_errors.is_some_and(|max| failures >= max) {
+            p.stop.stop(
+                format!("--max-errors reached ({failures} rows failed)"),
+                Severity::Clean,
+            );
+        }
+    }
+    let outcome = Outcome {
+        seq: row.seq,
+        line: row.line,
+        name: row.name.clone(),
+        status,
+        http_status: reply.status,
+        message,
+        broadcast_id: reply
+            .body
+            .as_ref()
+            .and_then(client::broadcast_id)
+            .filter(|_| status == Status::Created),
+        attempts,
+        elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
+    };
+    if status != Status::Unknown {
+        return Verdict::Final(outcome);
+    }
+    p.uncertain.keep(Unresolved {
+        row,
+        outcome: outcome.clone(),
+        sent_at: last_sent.unwrap_or_else(Instant::now),
+    });
+    Verdict::LookUp(outcome)
+}
+
+/// A create's final reply as the row's status and message.
+fn judge(p: &Parts, reply: &Reply, attempts: u32) -> (Status, String) {
+    match reply.kind {
+        ReplyKind::Ok => (Status::Created, reply.message.clone()),
+        ReplyKind::Rejected => (Status::Rejected, reply.message.clone()),
+        // The run has stopped, saying why (see `sender::tokens`).
+        ReplyKind::Unauthorized => (Status::Failed, format!("HTTP 401: {}", reply.message)),
+        ReplyKind::Unknown => (
+            Status::Unknown,
+            format!(
+                "{}; not sent again before checking the account for its name",
+                reply.message
+            ),
+        ),
+        ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent => {
+            let stopped = p.stop.is_stopped() && attempts <= p.sender.max_retries();
+            let why = if stopped {
+                "the run stopped before the next retry"
+            } else {
+                "gave up"
+            };
+            (
+                Status::Failed,
+                format!("{why} after {attempts} attempts; last: {}", reply.message),
+            )
+        }
+    }
+}
+
+/// A row whose create got no answer: kept (with its body) to be looked up and, if absent,
+/// sent again at the end of the run.
+pub struct Unresolved {
+    pub row: ToSend,
+    pub outcome: Outcome,
+    /// When its last request went out.
+    pub sent_at: Instant,
+}
+
+/// The rows of this run whose create got no answer, for the lookup at the end.
+#[derive(Default)]
+pub struct Uncertain(std::sync::Mutex<Vec<Unresolved>>);
+
+impl Uncertain {
+    pub fn keep(&self, u: Unresolved) {
+        crate::lock(&self.0).push(u);
+    }
+
+    /// Every row kept so far, leaving none.
+    pub fn take(&self) -> Vec<Unresolved> {
+        std::mem::take(&mut *crate::lock(&self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Events;
+    use crate::engine::sender;
+    use crate::ledger::journal::Journal;
+    use crate::mock::{MockOptions, MockServer};
+    use crate::net::client::Client;
+    use crate::net::gate::Gate;
+    use crate::net::Rate;
+    use crate::secret::Secret;
+    use std::num::NonZeroU32;
+    use std::sync::Mutex;
+
+    fn body() -> Bytes {
+        Bytes::from_static(
+            br#"{"name":"Campaign 1","description":"d","phone_number_list":214864,"destination":"ivr||7926","timeout":"40","concurrent_limit":"5","retry_after_minutes":[5,10],"caller_id_number":"918069000000","number_of_retry":"2","start_date_time":"2026-12-02 09:00:00","end_date_time":"2026-12-02 18:00:00","time_group":"1234","dialstatus":[1,2,3,4,5],"retry_dialstatus":[1,3]}"#,
+        )
+    }
+
+    fn parts(server: &MockServer, journal: Journal) -> Parts {
+        let client = Client::new(
+            &server.url(),
+            Some(&Secret::new(server.token())),
+            Duration::from_secs(5),
+            2,
+        )
+        .unwrap();
+        let stop = Arc::new(Stop::default());
+        let counts = Arc::new(Counts::default());
+        // Nobody listens: events are dropped.
+        let (events, _) = Events::channel();
+        let sender = sender::Sender::new(
+            client,
+            Gate::new(Rate::Unlimited, NonZeroU32::MIN),
+            sender::Parts {
+                login: None,
+                max_retries: 0,
+                outage_wait: Duration::from_secs(60),
+                stop: stop.clone(),
+                counts: counts.clone(),
+                events,
+            },
+        );
+        Parts {
+            sender: Arc::new(sender),
+            record: Arc::new(Record::new(journal, stop.clone())),
+            stop,
+            counts,
+            uncertain: Arc::default(),
+            max_errors: None,
+        }
+    }
+
+    fn row() -> ToSend {
+        ToSend {
+            seq: 0,
+            line: 2,
+            name: "Campaign 1".into(),
+            body: body(),
+        }
+    }
+
+    /// The journal's sync runs, and has returned, before the create request reaches the
+    /// server; a sync that fails sends nothing.
+    #[tokio::test]
+    async fn a_rows_sent_event_is_synced_before_its_request_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = std::sync::Arc::new(MockServer::start(MockOptions::default()).await.unwrap());
+
+        // What the server had received each time the journal synced.
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (watching, log) = (server.clone(), seen.clone());
+        let journal = Journal::open_with_sync(
+            &dir.path().join("ok.journal"),
+            "T",
+            Box::new(move |f: &std::fs::File| {
+                f.sync_data()?;
+                crate::lock(&log).push(watching.stats().requests);
+                Ok(())
+            }),
+        )
+        .unwrap();
+        let p = parts(&server, journal);
+        let unsynced = p.record.sent(2, "Campaign 1").unwrap();
+        let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
+        assert_eq!(verdict.outcome().status, Status::Created, "{verdict:?}");
+        assert_eq!(server.stats().requests, 1);
+        assert_eq!(
+            *crate::lock(&seen),
+            [0, 0],
+            "the new journal, then the row's sent: both before any request"
+        );
+
+        // The journal opens (its header synced), then the disk fails.
+        let opened = std::sync::atomic::AtomicBool::new(false);
+        let journal = Journal::open_with_sync(
+            &dir.path().join("failing.journal"),
+            "T",
+            Box::new(move |f: &std::fs::File| {
+                if opened.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    Err(std::io::Error::other("the disk is gone"))
+                } else {
+                    f.sync_data()
+                }
+            }),
+        )
+        .unwrap();
+        let p = parts(&server, journal);
+        let unsynced = p.record.sent(2, "Campaign 1").unwrap();
+        let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
+        assert_eq!(
+            verdict.outcome().status,
+            Status::NotAttempted,
+            "{verdict:?}"
+        );
+        assert_eq!(server.stats().requests, 1, "nothing more was sent");
+        assert!(p.stop.is_fatal());
+    }
+}
