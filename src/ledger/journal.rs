@@ -426,7 +426,6 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The journal's first line.
 fn header_line() -> Vec<u8> {
     let mut header = csvio::writer(Vec::new());
     let _ = header.write_record(std::iter::once("event").chain(HEADER));

@@ -2,6 +2,7 @@
 
 mod edges;
 mod encodings;
+mod events;
 mod gateways;
 mod mock;
 mod pace;
