@@ -37,6 +37,9 @@ fn a_second_run_into_the_same_results_is_refused_while_the_first_is_going() {
         .spawn()
         .unwrap();
     wait_for_created(&api, 3);
+    // Frozen, the first run holds its lock for as long as the test needs, however busy the
+    // machine.
+    signal(&first, "STOP");
     for extra in [&[][..], &["--resume"][..]] {
         let r = run(api.submit(&dir, &input).args(["--rate", "0"]).args(extra));
         assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
@@ -47,6 +50,7 @@ fn a_second_run_into_the_same_results_is_refused_while_the_first_is_going() {
             r.stderr
         );
     }
+    signal(&first, "CONT");
     let (code, stderr) = finish(first);
     assert_eq!(code, 0, "{stderr}");
     assert_exactly_once(&api.server, &names(40));
@@ -121,12 +125,16 @@ fn sigterm_and_sighup_stop_a_run_cleanly_with_complete_results() {
         let input = dir.write("in.csv", good_csv(",", "\n", 40));
         let child = api
             .submit(&dir, &input)
-            .args(["--rate", "10"])
+            .args(["--rate", "5"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         wait_for_created(&api, 3);
+        // The signal is delivered as the frozen run resumes: it arrives with most rows unsent,
+        // however busy the machine.
+        signal(&child, "STOP");
         signal(&child, sig);
+        signal(&child, "CONT");
         let (code, stderr) = finish(child);
         assert_eq!(code, 1, "SIG{sig}: {stderr}");
         assert!(
@@ -159,7 +167,7 @@ fn a_damaged_journal_stops_resume_with_its_line_and_sends_nothing() {
     let input = dir.write("in.csv", good_csv(",", "\n", 40));
     let mut child = api
         .submit(&dir, &input)
-        .args(["--rate", "20"])
+        .args(["--rate", "5"])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -213,7 +221,7 @@ fn an_input_that_changes_under_a_run_stops_sending() {
     let input = dir.write("in.csv", good_csv(",", "\n", 400));
     let child = api
         .submit(&dir, &input)
-        .args(["--rate", "100", "--concurrency", "2"])
+        .args(["--rate", "50", "--concurrency", "2"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

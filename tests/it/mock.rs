@@ -377,9 +377,7 @@ async fn transit_jitter_delays_requests_before_they_reach_the_limiter() {
         assert_eq!(status, StatusCode::OK);
     }
     let took = started.elapsed();
-    // Ten draws from 0-100 ms, one after the other (the seed makes the draws the same each run).
-    assert!(
-        took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
-        "{took:?}"
-    );
+    // Ten draws from 0-100 ms, one after the other (the seed makes the draws the same each
+    // run, and they add up to more than 200 ms): a lower bound, which no machine's speed moves.
+    assert!(took >= Duration::from_millis(200), "{took:?}");
 }
