@@ -1,9 +1,12 @@
-# Sourced by the bench scripts from the repository's top: builds the release binary (BIN), makes
-# a scratch directory (WORK) removed on exit with any server still running, and starts and
-# stops `bulkcast mock-server` on a free port (URL, SERVER_PID).
+# Sourced by the bench scripts from the repository's top: builds the release binary (BIN; or
+# measures the one BIN names, e.g. an earlier build to compare with), makes a scratch directory
+# (WORK) removed on exit with any server still running, and starts and stops
+# `bulkcast mock-server` on a free port (URL, SERVER_PID).
 
-cargo build --release --quiet
-BIN=$PWD/target/release/bulkcast
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=$PWD/target/release/bulkcast
+fi
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
