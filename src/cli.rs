@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::mock::MockOptions;
+use crate::mock_options::MockOptions;
 
 /// Create Smartflo voice-broadcast campaigns in bulk from a spreadsheet (CSV), at exactly the
 /// account's rate, with one result per row.

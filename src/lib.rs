@@ -25,6 +25,7 @@ pub mod input;
 pub mod ledger;
 pub mod logging;
 pub mod mock;
+pub mod mock_options;
 pub mod net;
 pub mod output;
 pub mod request;

@@ -108,11 +108,16 @@ impl Engine {
             let reason = stop.reason().unwrap_or_default();
             events.emit(Event::Stopped { reason }).await;
         });
-        let outcome = self.stages().await;
+        let (events, outcome) = (self.events.clone(), self.stages().await);
         watcher.abort();
         let _ = watcher.await;
         match outcome {
-            Ok(exit) => Ok(exit),
+            Ok(ended) => {
+                // Last, after any `Stopped`.
+                let exit = ended.exit;
+                events.emit(Event::Ended(Box::new(ended))).await;
+                Ok(exit)
+            }
             Err(Failure::AfterSending(e)) => Err(e),
             Err(Failure::BeforeSending(e)) => {
                 let _ = std::fs::remove_file(&files.partial);
@@ -127,7 +132,7 @@ impl Engine {
         }
     }
 
-    async fn stages(self) -> Result<Exit, Failure> {
+    async fn stages(self) -> Result<Ended, Failure> {
         let Engine {
             cfg,
             prepared,
@@ -198,9 +203,7 @@ impl Engine {
             tracing::warn!("cannot remove the journal {}: {e}", files.journal.display());
         }
         write_failed_rows(&cfg, &files, &events).await;
-        let ended = ended(&cfg, &parts, &collected, started);
-        events.emit(Event::Ended(Box::new(ended.clone()))).await;
-        Ok(ended.exit)
+        Ok(ended(&cfg, &parts, &collected, started))
     }
 }
 

@@ -13,10 +13,10 @@
 //! connection without any reply, as a real network failure would.
 
 mod api;
-mod options;
+
 mod validation;
 
-pub use options::MockOptions;
+pub use crate::mock_options::{MockOptions, DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN};
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -35,9 +35,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-pub const DEFAULT_TOKEN: &str = "mock-token";
-pub const DEFAULT_EMAIL: &str = "ops@example.com";
-pub const DEFAULT_PASSWORD: &str = "mock-password";
 /// Where the simulation reports its statistics (not rate limited, not counted).
 pub const STATS_PATH: &str = "/__mock/stats";
 

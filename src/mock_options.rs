@@ -1,10 +1,14 @@
 //! The simulated Smartflo's settings: every fault and behaviour a test or a rehearsal can ask of
-//! it. Declared once, as the `mock-server` command's flags.
+//! it. Declared once, as the `mock-server` command's flags; a module of its own, so that the
+//! command line knows the flags without knowing the simulation ([`crate::mock`] serves them).
 
 use std::time::Duration;
 
-use super::{DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN};
 use crate::secret::Secret;
+
+pub const DEFAULT_TOKEN: &str = "mock-token";
+pub const DEFAULT_EMAIL: &str = "ops@example.com";
+pub const DEFAULT_PASSWORD: &str = "mock-password";
 
 /// How the simulated server behaves. Declared once, here: these are also the `mock-server`
 /// command's flags, and [`Default`] is what those flags default to.
@@ -137,7 +141,6 @@ fn probability(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::{DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN};
     use clap::Parser;
 
     #[derive(Parser)]
