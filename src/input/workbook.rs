@@ -56,7 +56,7 @@ enum Inner {
         rx: mpsc::Receiver<Result<Vec<StreamRow>, String>>,
         batch: std::vec::IntoIter<StreamRow>,
         /// The next row with cells, when rows without any come first.
-        pending: Option<StreamRow>,
+        peeked: Option<StreamRow>,
         /// The line last handed out.
         last_line: Option<u64>,
         width: usize,
@@ -200,7 +200,7 @@ fn stream(mut book: calamine::Xlsx<BufReader<File>>, sheet: String) -> SheetRows
         inner: Inner::Stream {
             rx,
             batch: Vec::new().into_iter(),
-            pending: None,
+            peeked: None,
             last_line: None,
             width,
         },
@@ -240,11 +240,11 @@ impl SheetRows {
             Inner::Stream {
                 rx,
                 batch,
-                pending,
+                peeked,
                 last_line,
                 width,
             } => {
-                let row = match pending.take().or_else(|| batch.next()) {
+                let row = match peeked.take().or_else(|| batch.next()) {
                     Some(row) => row,
                     None => match rx.recv() {
                         Ok(Ok(rows)) => {
@@ -262,7 +262,7 @@ impl SheetRows {
                 if gap {
                     // A row with no cells: handed out empty.
                     let blank = last_line.map_or(row.line, |l| l + 1);
-                    *pending = Some(row);
+                    *peeked = Some(row);
                     *last_line = Some(blank);
                     set_line(record, blank);
                     return Ok(true);

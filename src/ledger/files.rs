@@ -76,7 +76,7 @@ impl RunFiles {
     }
 
     /// Make the results file complete: the ordered file written during the run (`written`, at
-    /// [`RunFiles::partial`]), with the outcomes settled after it (`patches`, by position),
+    /// [`RunFiles::partial`]), with the outcomes decided after it (`patches`, by position),
     /// written in full and renamed into place.
     /// The results are synced before the rename and the directory after it, so once this
     /// returns the results survive a power cut and the journal may go.
