@@ -210,11 +210,13 @@ fn an_outage_is_waited_out_without_spending_retries() {
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 40));
+    // Five failures in a row hold every row: a row can meet at most five before it waits, so
+    // with five retries none runs out, whenever the outage starts against its requests.
     let r = run(api.submit(&dir, &input).args([
         "--rate",
         "10",
         "--max-retries",
-        "2",
+        "5",
         "--timeout",
         "1",
         "--settle",
