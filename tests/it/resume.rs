@@ -74,7 +74,11 @@ fn killed_twice_with_sigkill_then_resumed_creates_each_row_exactly_once() {
 
     for (kill_at, resume) in [(8, false), (25, true)] {
         let mut cmd = api.submit(&dir, &input);
-        cmd.args(["--rate", "25", "--concurrency", "4"])
+        // A kill can leave rows sent without an answer (more often on a busy machine); a
+        // resume looks them up once their requests can no longer land: a short timeout and
+        // no listing lag keep that wait within `wait_for_created`'s.
+        cmd.args(["--rate", "10", "--concurrency", "4"])
+            .args(["--timeout", "2", "--settle", "0"])
             .stderr(std::process::Stdio::null());
         if resume {
             cmd.arg("--resume");
@@ -94,6 +98,10 @@ fn killed_twice_with_sigkill_then_resumed_creates_each_row_exactly_once() {
         "--rate",
         "0",
         "--resume",
+        "--timeout",
+        "2",
+        "--settle",
+        "0",
         "--summary-json",
         "summary.json",
     ]));
