@@ -26,13 +26,13 @@
 //! journal is opened again); anything else that is not an event — an unbalanced quote, NULs, a
 //! foreign line — is [`Damaged`], with its line: a damaged record is never read as a smaller one.
 
-use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::escape::{escape, needs_escape, unescape};
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
 use crate::csvio;
 
@@ -77,6 +77,9 @@ struct Inner {
     appended: u64,
     written: u64,
     durable: u64,
+    /// What made a sync fail: from then on no `sent` counts as on the disk, so no request
+    /// leaves (a sync that fails may have lost what earlier writes held).
+    sync_failed: Option<String>,
 }
 
 /// The journal's file, written through a guard: once a write has failed (a full disk), no
@@ -146,6 +149,7 @@ impl Journal {
                 appended: 1,
                 written: 0,
                 durable: 0,
+                sync_failed: None,
             }),
             sync: Arc::new(sync),
             syncing: tokio::sync::Mutex::new(()),
@@ -180,12 +184,17 @@ impl Journal {
     /// async thread, so replies keep being handled meanwhile, and rows released while one sync
     /// runs are all covered by the next.
     pub async fn on_file(&self, unsynced: Unsynced) -> io::Result<()> {
-        if self.lock().durable >= unsynced.0 {
-            return Ok(());
+        {
+            let j = self.lock();
+            j.refuse_after_failed_sync()?;
+            if j.durable >= unsynced.0 {
+                return Ok(());
+            }
         }
         let _turn = self.syncing.lock().await;
         let (file, upto) = {
             let mut j = self.lock();
+            j.refuse_after_failed_sync()?;
             if j.durable >= unsynced.0 {
                 return Ok(()); // synced while this row waited for its turn
             }
@@ -193,10 +202,15 @@ impl Journal {
             (j.csv.get_ref().file.try_clone()?, j.written)
         };
         let sync = self.sync.clone();
-        tokio::task::spawn_blocking(move || sync(&file))
+        let synced = tokio::task::spawn_blocking(move || sync(&file))
             .await
-            .map_err(io::Error::other)??;
+            .map_err(io::Error::other)
+            .and_then(|r| r);
         let mut j = self.lock();
+        if let Err(e) = synced {
+            j.sync_failed = Some(e.to_string());
+            return Err(e);
+        }
         j.durable = j.durable.max(upto);
         Ok(())
     }
@@ -238,6 +252,17 @@ impl Journal {
 }
 
 impl Inner {
+    /// After a sync failed, nothing is on the disk for sure: every row waiting to be sent is
+    /// refused, those released with the failing one included.
+    fn refuse_after_failed_sync(&self) -> io::Result<()> {
+        match &self.sync_failed {
+            Some(why) => Err(io::Error::other(format!(
+                "{why} (an earlier sync of the journal failed; nothing more is sent)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn write(&mut self) -> io::Result<()> {
         self.csv.flush()?;
         self.written = self.appended;
@@ -375,51 +400,6 @@ pub enum ReadError {
     Io(#[from] io::Error),
     #[error(transparent)]
     Damaged(#[from] Damaged),
-}
-
-fn needs_escape(s: &str) -> bool {
-    s.contains(['\\', '\n', '\r', '\0'])
-}
-
-/// A cell as the journal writes it: on one line, without NULs (`\` `\n` `\r` `\0`).
-fn escape(s: &str) -> Cow<'_, str> {
-    if !needs_escape(s) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// The cell [`escape`] was given.
-fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains('\\') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    Cow::Owned(out)
 }
 
 fn one_line(s: &str) -> String {
@@ -673,6 +653,43 @@ mod tests {
         let p = j.sent(2, "B2").unwrap();
         assert!(j.on_file(p).await.is_err());
         assert_eq!(j.durable(), 0);
+    }
+
+    /// Rows released together: once the first one's sync fails, none of the others counts as
+    /// on the disk, even if a later sync would succeed.
+    #[tokio::test]
+    async fn a_failed_sync_refuses_every_row_released_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.journal");
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let j = Journal::open_with_sync(
+            &path,
+            "T",
+            Box::new(move |f: &File| {
+                // The journal's header, then one failure, then the disk "works" again.
+                match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                    1 => Err(io::Error::other("I/O error")),
+                    _ => f.sync_data(),
+                }
+            }),
+        )
+        .unwrap();
+        let released: Vec<Unsynced> = (2..6).map(|line| j.sent(line, "B").unwrap()).collect();
+        let mut refused = 0;
+        for unsynced in released {
+            refused += usize::from(j.on_file(unsynced).await.is_err());
+        }
+        assert_eq!(refused, 4, "every row released together is refused");
+        let later = j.sent(7, "B7").unwrap();
+        let e = j.on_file(later).await.unwrap_err();
+        assert!(e.to_string().contains("I/O error"), "says why: {e}");
+        assert_eq!(j.durable(), 0);
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "not tried again"
+        );
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! ([`baseline`]), and the files of one run with their lifecycle ([`files`]).
 
 pub(crate) mod baseline;
+mod escape;
 pub(crate) mod files;
 pub(crate) mod journal;
 pub mod outcome;
