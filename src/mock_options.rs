@@ -91,6 +91,9 @@ pub struct MockOptions {
     /// Listings never end: pages past the account's broadcasts hold made-up ones
     #[arg(long)]
     pub endless_list: bool,
+    /// Keep names as some servers do: lower-cased, white space collapsed (listings show them so)
+    #[arg(long)]
+    pub lower_names: bool,
     /// A broadcast already on the account before anything is created (repeatable)
     #[arg(long = "existing", value_name = "NAME")]
     pub existing: Vec<String>,

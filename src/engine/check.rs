@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::events::Checked;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{name_fingerprint, NameTracker, RowReader, Watched};
+use crate::input::{key_fingerprint, NameTracker, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 
 /// What the check pass learned about the input.
@@ -74,7 +74,7 @@ pub fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
         if before == Some(Recorded::Unknown) {
-            check.wanted.insert(name_fingerprint(&row.name));
+            check.wanted.insert(key_fingerprint(&row.name));
         }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,

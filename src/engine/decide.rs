@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
 use super::row::{Job, ToSend};
+use crate::input::name_key;
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
@@ -19,8 +20,8 @@ use crate::ledger::prior::Prior;
 pub struct Known {
     /// What was on the account before the first create.
     pub baseline: Arc<Baseline>,
-    /// Rows an earlier run left uncertain, looked up at the start: name → the id of a broadcast
-    /// made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
+    /// Rows an earlier run left uncertain, looked up at the start: name key → the id of a
+    /// broadcast made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
     pub account: Option<Result<HashMap<String, String>, ListingError>>,
     /// What to do with a row whose name was on the account before.
     pub existing: Existing,
@@ -79,7 +80,7 @@ pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
             Done(o.with_seq(seq))
         }
         (Some(Prior::Unknown), verdict) => match &known.account {
-            Some(Ok(found)) => match (found.get(&name), verdict) {
+            Some(Ok(found)) => match (found.get(name_key(&name).as_ref()), verdict) {
                 (Some(id), _) => {
                     Counts::bump(&counts.found);
                     Done(found_on_account(seq, line, name, id.clone()))

@@ -22,13 +22,14 @@ use serde_json::Value;
 use super::errors::ListingError;
 use super::events::{Call, Event};
 use super::sender::{FirstSlot, Sender};
-use crate::input::name_fingerprint;
+use crate::input::{name_fingerprint, name_key};
 use crate::net::client::{broadcast_id, ReplyKind};
 
 /// Page size asked for: the API's maximum.
 const PAGE: usize = 100;
 
-/// The broadcasts with wanted names: name → every id that carries it, in listing order.
+/// The broadcasts with wanted names: the name's key ([`name_key`]) → every id that carries a
+/// name with that key, in listing order.
 pub type Found = HashMap<String, Vec<String>>;
 
 /// List the whole account, keeping the broadcasts whose name `wanted` accepts.
@@ -100,9 +101,11 @@ async fn list_at(
             };
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
-                let name = name.trim();
                 if wanted(name) {
-                    found.entry(name.to_owned()).or_default().push(id);
+                    found
+                        .entry(name_key(name).into_owned())
+                        .or_default()
+                        .push(id);
                 }
             }
         }

@@ -37,7 +37,7 @@ use super::listing;
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
-use crate::input::name_fingerprint;
+use crate::input::{key_fingerprint, name_key};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
 
@@ -58,7 +58,7 @@ impl Grace {
     }
 }
 
-/// The broadcasts made since the baseline among `found`: name → the first such id.
+/// The broadcasts made since the baseline among `found`: name key → the first such id.
 fn made_since(found: listing::Found, baseline: &Baseline) -> HashMap<String, String> {
     found
         .into_iter()
@@ -98,12 +98,7 @@ pub async fn account_at_start(
             return Err(ListingError::Stopped);
         }
     }
-    let found = listing::list(
-        sender,
-        &|n| wanted.contains(&name_fingerprint(n)),
-        max_pages,
-    )
-    .await;
+    let found = listing::list(sender, &|n| wanted.contains(&key_fingerprint(n)), max_pages).await;
     let event = Event::LookedUp {
         found: found.as_ref().map(|f| f.len()).map_err(ToString::to_string),
         at_start: true,
@@ -146,11 +141,11 @@ pub async fn resolve_unknowns(
         }
         let wanted: HashSet<u64> = uncertain
             .iter()
-            .map(|u| name_fingerprint(&u.row.name))
+            .map(|u| key_fingerprint(&u.row.name))
             .collect();
         let listed = listing::list(
             &parts.sender,
-            &|n| wanted.contains(&name_fingerprint(n)),
+            &|n| wanted.contains(&key_fingerprint(n)),
             max_pages,
         )
         .await;
@@ -187,7 +182,7 @@ async fn send_absent(
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut resent = JoinSet::new();
     for u in uncertain {
-        if let Some(id) = found.get(&u.row.name) {
+        if let Some(id) = found.get(name_key(&u.row.name).as_ref()) {
             Counts::bump(&parts.counts.unsent.found);
             let row = u.row;
             outcomes.push(decide::found_on_account(

@@ -31,7 +31,7 @@ use cells::{spreadsheet_limits, MAX_CELL_CHARS};
 pub use dates::DateFormats;
 pub use error::InputError;
 pub use fields::Field;
-pub use names::NameTracker;
+pub use names::{name_key, NameTracker};
 pub use rules::Problem;
 pub use watch::Watched;
 
@@ -385,7 +385,7 @@ impl RowReader {
         row.duplicate_of = self.claim(&row.name, line);
         if let Some(first) = row.duplicate_of {
             messages.push(format!(
-                "name: {:?} is already used on line {first}; accepted: a name unique within the file",
+                "name: {:?} is already used on line {first} (names are compared as Smartflo may keep them: case, spacing and accents' Unicode form aside); accepted: a name unique within the file",
                 row.name
             ));
         }
@@ -420,7 +420,12 @@ fn trim(s: &str) -> &str {
     }
 }
 
-/// A 64-bit fingerprint of a name: what is kept per row when a whole file must be remembered.
+/// A 64-bit fingerprint of a name's [`name_key`]: names a server may keep as one have one.
+pub fn key_fingerprint(name: &str) -> u64 {
+    name_fingerprint(&name_key(name))
+}
+
+/// A 64-bit fingerprint of a string: what is kept per row when a whole file must be remembered.
 pub fn name_fingerprint(name: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     name.hash(&mut h);

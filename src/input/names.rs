@@ -1,10 +1,14 @@
-//! Which names a file has used: a 64-bit fingerprint and the line of first use per row, and
-//! nothing else — the one piece of state that grows with the input.
+//! Which names a file has used: a 64-bit fingerprint of each name's [`name_key`] and the line
+//! of first use per row, and nothing else — the one piece of state that grows with the input.
 //!
 //! A general hash map rounds its table up to a power of two and, while growing, holds the old
 //! table beside the new one: for a million names that peaked near 41 MB. This open-addressing
 //! table packs a slot into 12 bytes, is sized to the rows expected (estimated from the file's
 //! size after its first rows), and so holds a million names in about 14 MB without growing.
+
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
 
 /// A slot: the fingerprint's two halves and the line of first use; line 0 marks an empty slot
 /// (data lines start at 2).
@@ -50,7 +54,7 @@ impl NameTracker {
         if (self.len + 1) * 100 > self.slots.len() * MAX_LOAD {
             self.rebuild(self.slots.len() * 3 / 2);
         }
-        let fp = super::name_fingerprint(name);
+        let fp = super::name_fingerprint(&name_key(name));
         let (hi, lo) = ((fp >> 32) as u32, fp as u32);
         let mut i = slot_of(fp, self.slots.len());
         loop {
@@ -69,7 +73,7 @@ impl NameTracker {
 
     /// Whether `name` was claimed.
     pub fn contains(&self, name: &str) -> bool {
-        let fp = super::name_fingerprint(name);
+        let fp = super::name_fingerprint(&name_key(name));
         let (hi, lo) = ((fp >> 32) as u32, fp as u32);
         let mut i = slot_of(fp, self.slots.len());
         loop {
@@ -107,9 +111,118 @@ fn slot_of(fp: u64, n: usize) -> usize {
     ((u128::from(fp) * n as u128) >> 64) as usize
 }
 
+/// A name as a server may keep it: HTML entities decoded, Unicode NFC, zero-width characters
+/// dropped, white space (no-break spaces too) trimmed and collapsed to one space, case folded.
+/// Two names with one key are one name to bulkcast: within a sheet they are a validation
+/// error, and a listed broadcast whose name has a row's key is never taken for "absent".
+pub fn name_key(name: &str) -> Cow<'_, str> {
+    if name.is_ascii() && !name.contains('&') {
+        let plain = !name.starts_with(' ')
+            && !name.ends_with(' ')
+            && !name.contains("  ")
+            && !name
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || (b.is_ascii_whitespace() && b != b' '));
+        if plain {
+            return Cow::Borrowed(name);
+        }
+    }
+    let decoded = decode_entities(name);
+    let composed: String = decoded
+        .nfc()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+            )
+        })
+        .collect();
+    let mut key = String::with_capacity(composed.len());
+    for word in composed.split_whitespace() {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    Cow::Owned(key)
+}
+
+/// The HTML entities a web form may have stored a name with: `&amp;` `&lt;` `&gt;` `&quot;`
+/// `&apos;` `&#39;` `&nbsp;` and numeric ones.
+fn decode_entities(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest[1..].find(';').map(|end| &rest[1..=end]);
+        let decoded = entity.and_then(|e| match e {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some('\u{A0}'),
+            _ => {
+                let n = e.strip_prefix('#')?;
+                let code = match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => n.parse().ok()?,
+                };
+                char::from_u32(code)
+            }
+        });
+        match (entity, decoded) {
+            (Some(e), Some(c)) => {
+                out.push(c);
+                rest = &rest[e.len() + 2..];
+            }
+            _ => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_a_server_may_keep_otherwise_have_one_key() {
+        let same = [
+            ("Diwali Offer", "diwali offer"),
+            ("Diwali  offer", "diwali offer"),
+            (" Diwali offer\t", "diwali offer"),
+            ("Diwali\u{A0}offer", "diwali offer"),
+            ("Diwali\u{200B} offer", "diwali offer"),
+            ("Caf\u{E9}", "Cafe\u{301}"),
+            ("Tom &amp; Jerry", "Tom & Jerry"),
+            ("Tom &#38; Jerry", "tom &#x26; jerry"),
+            ("\u{130}stanbul", "i\u{307}stanbul"),
+        ];
+        for (a, b) in same {
+            assert_eq!(name_key(a), name_key(b), "{a:?} ~ {b:?}");
+        }
+        for (a, b) in [
+            ("Offer 1", "Offer 2"),
+            ("Caf\u{E9}", "Cafe"),
+            ("a&b", "a b"),
+        ] {
+            assert_ne!(name_key(a), name_key(b), "{a:?} !~ {b:?}");
+        }
+        assert!(
+            matches!(name_key("diwali offer 12"), Cow::Borrowed(_)),
+            "plain names cost nothing"
+        );
+        assert_eq!(name_key("R&D &unknown; &"), "r&d &unknown; &");
+    }
 
     #[test]
     fn claimed_names_are_contained() {

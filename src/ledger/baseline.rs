@@ -17,31 +17,35 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::csvio;
+use crate::input::name_key;
 
-/// Names already on the account, each with the ids that carried it.
+/// Names already on the account, by their key ([`name_key`]: as a server may keep them), each
+/// with the ids that carried a name with that key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
     ids: HashMap<String, Vec<String>>,
 }
 
 impl Baseline {
+    /// A baseline of the listed broadcasts `ids`, by name key → ids (as a listing finds them).
     pub fn new(ids: HashMap<String, Vec<String>>) -> Baseline {
         Baseline { ids }
     }
 
-    /// The ids that carried `name` before the run, if any did.
+    /// The ids that carried `name` (or a name with its key) before the run, if any did.
     pub fn existing(&self, name: &str) -> Option<&[String]> {
         self.ids
-            .get(name)
+            .get(name_key(name).as_ref())
             .map(Vec::as_slice)
             .filter(|ids| !ids.is_empty())
     }
 
-    /// Whether the broadcast `id` named `name` was made after the baseline was taken.
-    pub fn is_new(&self, name: &str, id: &str) -> bool {
+    /// Whether the broadcast `id`, whose name has the key `key`, was made after the baseline
+    /// was taken.
+    pub fn is_new(&self, key: &str, id: &str) -> bool {
         !self
             .ids
-            .get(name)
+            .get(key)
             .is_some_and(|ids| ids.iter().any(|i| i == id))
     }
 
@@ -63,9 +67,12 @@ impl Baseline {
         };
         let mut csv = csvio::reader(io::BufReader::new(file), b',');
         let header = csv.headers().ok().map(|h| h.iter().collect::<Vec<_>>());
-        if header.as_deref() != Some(&["name", "id"][..]) {
-            bail!("{} is not a bulkcast baseline", path.display());
-        }
+        // Baselines written before names were keyed hold the names as listed.
+        let keyed = match header.as_deref() {
+            Some(["key", "id"]) => true,
+            Some(["name", "id"]) => false,
+            _ => bail!("{} is not a bulkcast baseline", path.display()),
+        };
         let mut ids: HashMap<String, Vec<String>> = HashMap::new();
         for rec in csv.records() {
             let rec = rec.with_context(|| format!("reading {}", path.display()))?;
@@ -75,7 +82,9 @@ impl Baseline {
                     path.display()
                 );
             };
-            ids.entry(csvio::unmark_text(name).to_owned())
+            let name = csvio::unmark_text(name);
+            let key = if keyed { name.into() } else { name_key(name) };
+            ids.entry(key.into_owned())
                 .or_default()
                 .push(csvio::unmark_text(id).to_owned());
         }
@@ -89,7 +98,7 @@ impl Baseline {
         let staged = std::path::PathBuf::from(staged);
         let write = || -> io::Result<()> {
             let mut out = csvio::writer(BufWriter::new(File::create(&staged)?));
-            out.write_record(["name", "id"])?;
+            out.write_record(["key", "id"])?;
             let mut names: Vec<_> = self.ids.iter().collect();
             names.sort();
             for (name, ids) in names {

@@ -217,10 +217,19 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
     let id = inner.next_id;
     inner.next_id += 1;
     inner.stats.created += 1;
+    // Counted by the name sent, whatever form the server keeps it in.
     *inner.per_name.entry(name.clone()).or_insert(0) += 1;
+    let kept = if state.opts.lower_names {
+        name.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    } else {
+        name
+    };
     inner.broadcasts.push(Stored {
         id,
-        name: name.into(),
+        name: kept.into(),
         body: raw.to_vec().into(),
         created: Instant::now(),
     });

@@ -317,3 +317,48 @@ fn a_resume_right_after_a_kill_waits_for_the_dead_runs_requests_before_judging_t
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_exactly_once(&api.server, &names(60));
 }
+
+/// A server that keeps names in another form (lower case, spaces collapsed) and answers 5xx
+/// after some creates: the rows are found under their names as kept, never sent again.
+#[test]
+fn a_server_that_keeps_names_in_another_form_still_gets_each_row_once() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        lower_names: true,
+        error_after_create: 0.3,
+        drop_after_create: 0.2,
+        seed: 20,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 60));
+    let r = run(api.submit(&dir, &input).args(QUICK));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(60));
+    let res = results_csv(&dir, "in.results.csv");
+    assert!(column(&res, "status").iter().all(|s| s == "created"));
+    let found = column(&res, "message")
+        .iter()
+        .filter(|m| m.starts_with("found on the account by name"))
+        .count();
+    assert!(found > 0, "some rows were looked up: {}", r.stderr);
+}
+
+/// An old broadcast whose name differs from a row's only in case and spacing is that name
+/// already on the account: the run refuses to create it again.
+#[test]
+fn an_old_namesake_in_another_form_is_refused_like_the_same_name() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        existing: vec!["campaign  2".into()],
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    let r = run(api.submit(&dir, &input).args(QUICK));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("line 3 \"Campaign 2\""),
+        "names the row: {}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().created, 0);
+}

@@ -486,3 +486,35 @@ fn headers_in_the_teams_own_words_get_a_hint_and_can_be_mapped() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("not a field"), "{}", r.stderr);
 }
+
+/// Names that are one name as a server may keep them — Unicode form, a no-break or zero-width
+/// space, case, a double space — are one name within a sheet: every later one is invalid and
+/// names the first.
+#[test]
+fn names_that_differ_only_as_a_server_might_keep_them_are_one_name() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 6);
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let forms = [
+        "Caf\u{e9} Offer",
+        "Cafe\u{301} Offer",
+        "Caf\u{e9}\u{a0}Offer",
+        "Caf\u{e9}\u{200b} Offer",
+        "CAF\u{c9} offer",
+        "Caf\u{e9}  Offer",
+    ];
+    for (line, name) in lines.iter_mut().skip(1).zip(forms) {
+        *line = line.replacen(line.split(',').next().unwrap(), name, 1);
+    }
+    let input = dir.write("in.csv", lines.join("\n") + "\n");
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report = parse_csv(&r.stdout);
+    assert_eq!(
+        column(&report, "success"),
+        ["true", "false", "false", "false", "false", "false"]
+    );
+    for message in &column(&report, "message")[1..] {
+        assert!(message.contains("already used on line 2"), "{message}");
+    }
+}
