@@ -91,6 +91,9 @@ pub struct MockOptions {
     /// Listings never end: pages past the account's broadcasts hold made-up ones
     #[arg(long)]
     pub endless_list: bool,
+    /// State this total in every listing reply, whatever the account holds (a stale count)
+    #[arg(long, value_name = "N")]
+    pub stated_total: Option<u64>,
     /// Keep names as some servers do: lower-cased, white space collapsed (listings show them so)
     #[arg(long)]
     pub lower_names: bool,

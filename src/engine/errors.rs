@@ -19,8 +19,6 @@ pub enum ListingError {
     Unnamed { page: u32 },
     #[error("page {page} of the listing repeats earlier pages (the API seems to ignore `page`)")]
     Repeats { page: u32 },
-    #[error("the listing goes on past the {total} broadcasts it says the account has")]
-    PastTotal { total: usize },
     #[error("the listing did not end within {max_pages} pages (--max-listing-pages)")]
     TooLong { max_pages: u32 },
 }

@@ -4,9 +4,10 @@
 //! first), whether `limit` is honoured up to 100, whether a total is given and how soon a new
 //! broadcast appears. So a listing is only trusted when it is whole:
 //!
-//! - pages are read until an empty page, or until the total the reply states;
+//! - pages are read until an empty page; a total the reply states is never believed (it can
+//!   be stale, and a listing that stopped at it would take broadcasts on later pages for absent);
 //! - a reply without a `results` array, a page with nothing new (the server ignores `page`), a
-//!   listing that goes past the total it stated or past `--max-listing-pages`, is an error;
+//!   listing that goes past `--max-listing-pages`, is an error;
 //! - a page shorter than asked is only the end if the next page is empty; if the next page has
 //!   broadcasts, the server caps its pages, and the listing starts again at that size (as it
 //!   does when a reply states a smaller `limit` than asked);
@@ -112,25 +113,9 @@ async fn list_at(
         if new == 0 {
             return Err(ListingError::Repeats { page });
         }
-        if let Some(total) = stated_total(&body) {
-            if seen.len() > total {
-                return Err(ListingError::PastTotal { total });
-            }
-            if seen.len() == total {
-                return Ok(Pass::Done(found));
-            }
-        }
         if results.len() < limit {
             short = Some(results.len());
         }
     }
     Err(ListingError::TooLong { max_pages })
-}
-
-/// The number of broadcasts a listing reply says the account has, if it says.
-fn stated_total(body: &Value) -> Option<usize> {
-    ["total", "total_count"]
-        .iter()
-        .find_map(|k| body[*k].as_u64())
-        .and_then(|t| usize::try_from(t).ok())
 }

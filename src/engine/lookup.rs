@@ -69,6 +69,34 @@ fn made_since(found: listing::Found, baseline: &Baseline) -> HashMap<String, Str
         .collect()
 }
 
+/// The broadcasts made since the baseline whose names' keys (by fingerprint) are `wanted`:
+/// key → id. A name is absent only when two complete listings, one after the other, both lack
+/// it: offset pages shift while the account changes (a broadcast deleted between two pages
+/// moves one from the next page onto the one already read), so one listing can miss a
+/// broadcast that is there. The second is taken only when the first lacks a wanted name.
+async fn listed_twice(
+    sender: &Sender,
+    wanted: &HashSet<u64>,
+    baseline: &Baseline,
+    max_pages: u32,
+) -> Result<HashMap<String, String>, ListingError> {
+    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
+    let mut found = made_since(
+        listing::list(sender, &is_wanted, max_pages).await?,
+        baseline,
+    );
+    if found.len() < wanted.len() {
+        let again = made_since(
+            listing::list(sender, &is_wanted, max_pages).await?,
+            baseline,
+        );
+        for (key, id) in again {
+            found.entry(key).or_insert(id);
+        }
+    }
+    Ok(found)
+}
+
 /// Wait until `at`, saying so; `false` when the run stopped first.
 async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bool {
     let duration = at.saturating_duration_since(Instant::now());
@@ -143,14 +171,9 @@ pub async fn resolve_unknowns(
             .iter()
             .map(|u| key_fingerprint(&u.row.name))
             .collect();
-        let listed = listing::list(
-            &parts.sender,
-            &|n| wanted.contains(&key_fingerprint(n)),
-            max_pages,
-        )
-        .await;
+        let listed = listed_twice(&parts.sender, &wanted, baseline, max_pages).await;
         let found = match listed {
-            Ok(found) => made_since(found, baseline),
+            Ok(found) => found,
             Err(e) => {
                 for u in uncertain {
                     let mut o = u.outcome;

@@ -296,10 +296,12 @@ async fn list(
             &json!({"page": page, "size": results.len(), "limit": limit}),
         );
     }
-    json(
-        StatusCode::OK,
-        &json!({"page": page, "size": results.len(), "limit": limit, "results": results}),
-    )
+    let mut reply =
+        json!({"page": page, "size": results.len(), "limit": limit, "results": results});
+    if let Some(total) = state.opts.stated_total {
+        reply["total"] = json!(total);
+    }
+    json(StatusCode::OK, &reply)
 }
 
 /// One page of the account's broadcasts as the listing shows them: those old enough for the

@@ -81,7 +81,7 @@ fn old_namesakes_stop_the_run_unless_skipped_or_allowed() {
 }
 
 #[test]
-fn a_listing_that_lags_shifts_or_caps_its_pages_still_finds_every_row_once() {
+fn a_listing_that_lags_shifts_caps_its_pages_or_states_a_stale_total_still_finds_every_row_once() {
     for (what, opts, settle) in [
         (
             "lags 2 s",
@@ -103,6 +103,15 @@ fn a_listing_that_lags_shifts_or_caps_its_pages_still_finds_every_row_once() {
             "caps pages at 7",
             MockOptions {
                 page_cap: Some(7),
+                ..MockOptions::default()
+            },
+            "0",
+        ),
+        (
+            // 150 broadcasts by the time rows are looked up, the rows' on page 2.
+            "states a stale total of 100",
+            MockOptions {
+                stated_total: Some(100),
                 ..MockOptions::default()
             },
             "0",
