@@ -124,6 +124,13 @@ pub enum RecordError {
         journal: PathBuf,
     },
     #[error(
+        "the run stopped before the end of the input, and {results} records outcomes of earlier \
+         runs for rows it did not reach, so it was not rewritten: {journal} keeps what this run \
+         did. Put the sheet back as it was checked and run again with --resume (nothing recorded \
+         is lost or sent twice); to send the sheet as it is now, start a separate run (-o)"
+    )]
+    CutShort { results: PathBuf, journal: PathBuf },
+    #[error(
         "the input could not be read to the end; run again with --resume once it can ({journal} \
          holds what was done)"
     )]

@@ -10,6 +10,15 @@ use super::stop::{Severity, Stop};
 use crate::input::{RowReader, Watched};
 use crate::ledger::prior::Lookup;
 
+/// How far the reader thread got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Every row of the input was handed on.
+    Whole,
+    /// The input changed under the run: the rows from the stop point on were not handed on.
+    CutShort,
+}
+
 /// Rows handed from the reader thread to the dispatcher at a time: one wake-up per batch rather
 /// than per row.
 pub const ROW_BATCH: usize = 64;
@@ -28,7 +37,7 @@ impl Source {
     /// The reader thread: stream rows, in batches, into the bounded channel until the input
     /// ends. Before a batch is handed on, the input must still be the file that was checked; if
     /// it is not, the run stops at once (fatal) and the batch is not sent.
-    pub fn read(mut self, stop: &Stop, tx: mpsc::Sender<Vec<Job>>) -> anyhow::Result<()> {
+    pub fn read(mut self, stop: &Stop, tx: mpsc::Sender<Vec<Job>>) -> anyhow::Result<Read> {
         let mut batch = Vec::with_capacity(ROW_BATCH);
         let mut first_line = None;
         while let Some(row) = self.reader.next_row() {
@@ -38,7 +47,7 @@ impl Source {
                 Err(e) => match self.watch.changed() {
                     Some(how) => {
                         self.changed(stop, &how, first_line);
-                        return Ok(());
+                        return Ok(Read::CutShort);
                     }
                     None => return Err(e.into()),
                 },
@@ -49,12 +58,12 @@ impl Source {
             if batch.len() == ROW_BATCH {
                 if let Some(how) = self.watch.changed() {
                     self.changed(stop, &how, first_line);
-                    return Ok(());
+                    return Ok(Read::CutShort);
                 }
                 first_line = None;
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
                 if tx.blocking_send(full).is_err() {
-                    return Ok(()); // the run stopped
+                    return Ok(Read::CutShort); // the dispatcher is gone
                 }
             }
         }
@@ -63,12 +72,12 @@ impl Source {
         });
         if let Some(how) = how {
             self.changed(stop, &how, first_line);
-            return Ok(());
+            return Ok(Read::CutShort);
         }
-        if !batch.is_empty() {
-            let _ = tx.blocking_send(batch);
+        if !batch.is_empty() && tx.blocking_send(batch).is_err() {
+            return Ok(Read::CutShort);
         }
-        Ok(())
+        Ok(Read::Whole)
     }
 
     fn changed(&self, stop: &Stop, how: &str, from: Option<u64>) {

@@ -16,7 +16,7 @@ use super::errors::RecordError;
 use super::events::{Ended, Event, Events};
 use super::lookup::{self, Grace};
 use super::plan::{Endpoint, Prepared};
-use super::reader::{self, Source};
+use super::reader::{self, Read, Source};
 use super::record::Record;
 use super::row::{Parts, Uncertain};
 use super::sender::{self, Sender};
@@ -177,8 +177,10 @@ impl Engine {
             account,
             existing: Existing::from_flags(cfg.skip_existing, cfg.allow_existing_names),
         });
+        // An earlier run's outcomes for rows this one may not reach must not be written over.
+        let resumed = !prior.is_empty();
         let source = reopen(&cfg, &check, prior).map_err(Failure::AfterSending)?;
-        let mut collected = send_rows(&cfg, &parts, source, known, &mut results)
+        let mut collected = send_rows(&cfg, &parts, source, known, &mut results, resumed)
             .await
             .map_err(Failure::AfterSending)?;
 
@@ -289,6 +291,7 @@ async fn send_rows(
     source: Source,
     known: Arc<Known>,
     results: &mut ResultsWriter<std::fs::File>,
+    resumed: bool,
 ) -> Result<Collected> {
     let capacity = cfg.concurrency.saturating_mul(2).clamp(64, 4096);
     let batches = capacity.div_ceil(reader::ROW_BATCH).max(2);
@@ -319,8 +322,16 @@ async fn send_rows(
         }
         .into());
     }
-    if let Ok(Err(e)) = read {
-        return Err(e.context(RecordError::InputUnreadable { journal }));
+    match read {
+        Ok(Err(e)) => return Err(e.context(RecordError::InputUnreadable { journal })),
+        Ok(Ok(Read::CutShort)) if resumed => {
+            let why = parts.stop.reason().unwrap_or_default();
+            let results = cfg.results.clone();
+            return Err(
+                anyhow::Error::new(RecordError::CutShort { results, journal }).context(why),
+            );
+        }
+        _ => {}
     }
     dispatched.map_err(|e| anyhow::anyhow!("internal error: {e}"))?;
     Ok(collected)

@@ -357,3 +357,45 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
     assert_eq!(column(&res, "broadcast_id")[0], stored.id.to_string());
     assert_eq!(summary_json(&dir)["already_on_account"].as_u64(), Some(3));
 }
+
+/// A resume that stops early because the sheet was saved again under it keeps every earlier
+/// outcome: the record is not rewritten with only the rows before the stop, so the next resume
+/// sends nothing twice.
+#[test]
+fn a_resume_cut_short_by_a_saved_sheet_loses_no_earlier_outcome() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_false: 0.5,
+        seed: 21,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 300));
+    let first = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let created_first = api.server.stats().created;
+    assert!(created_first > 50 && created_first < 250, "{created_first}");
+
+    // The resume sends the refused rows again, slowly; the sheet is saved (same content) once a
+    // few are in.
+    let child = api
+        .submit(&dir, &input)
+        .args(["--rate", "5", "--resume"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_created(&api, created_first + 2);
+    let text = std::fs::read(&input).unwrap();
+    std::fs::write(&input, &text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("was not rewritten"), "{stderr}");
+
+    api.server.heal();
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(300));
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(column(&res, "name"), names(300));
+    assert!(column(&res, "status").iter().all(|s| s == "created"));
+}
