@@ -12,8 +12,8 @@ SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-start_server() { # mock-server flags...
-    "$BIN" mock-server --port 0 "$@" >"$WORK/server.out" 2>/dev/null &
+start_server() { # mock-server flags... (PORT=N: that port, not a free one)
+    "$BIN" mock-server --port "${PORT:-0}" "$@" >"$WORK/server.out" 2>/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do
         URL=$(sed -n 's/^listening on //p' "$WORK/server.out")

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::errors::RecordError;
 use super::events::{Event, Events};
@@ -57,6 +57,7 @@ pub async fn collect(
     events: &Events,
     mut verdicts: mpsc::Receiver<Verdict>,
     results: &mut ResultsWriter<std::fs::File>,
+    window: &Semaphore,
 ) -> Collected {
     let mut c = Collected {
         tally: Tally::default(),
@@ -78,6 +79,7 @@ pub async fn collect(
         let outcome = match verdict {
             Verdict::Final(o) | Verdict::LookUp(o) => o,
         };
+        let before = results.written();
         if c.write_error.is_none() {
             let written = record
                 .done(&outcome)
@@ -104,6 +106,11 @@ pub async fn collect(
             if matches!(status, Status::Created | Status::Unknown) {
                 w.unrecorded.push(line);
             }
+            // Nothing is written any more: no row is dispatched after this.
+            window.close();
+        } else {
+            let now_written = usize::try_from(results.written() - before).unwrap_or(usize::MAX);
+            window.add_permits(now_written);
         }
         events.emit(event).await;
     }

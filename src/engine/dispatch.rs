@@ -19,7 +19,10 @@ use super::row::{self, Job, Parts, Verdict};
 use super::sender::FirstSlot;
 
 /// Turn rows into verdicts, at most `concurrency` creates at once; after a stop, every
-/// remaining row is `not_attempted`.
+/// remaining row is `not_attempted`. Each row first takes a place in `window`, which the
+/// collector gives back as rows are written in order: rows decided without sending (an earlier
+/// run's, say) cannot run ahead of a row in back-off without bound, so neither can the results'
+/// reorder buffer.
 ///
 /// The dispatcher is the pacer for first attempts: it takes a slot and passes the gate before it
 /// spawns a row's task, so broadcasts are created in the sheet's order (retries then take their
@@ -27,7 +30,7 @@ use super::sender::FirstSlot;
 pub async fn dispatch(
     parts: Parts,
     known: Arc<Known>,
-    mut batches: mpsc::Receiver<Vec<Job>>,
+    (mut batches, window): (mpsc::Receiver<Vec<Job>>, Arc<Semaphore>),
     out: mpsc::Sender<Verdict>,
     concurrency: usize,
 ) {
@@ -41,6 +44,10 @@ pub async fn dispatch(
             }
             continue;
         };
+        match window.acquire().await {
+            Ok(place) => place.forget(),
+            Err(_) => break, // the results cannot be written: nothing more is dispatched
+        }
         let row = match decide::decide(&known, &parts.counts.unsent, row) {
             Decision::Unsent(outcome) => {
                 let _ = out.send(Verdict::Final(outcome)).await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::authorise::{self, Stage};
 use super::collect::{self, Collected};
@@ -35,6 +35,9 @@ use crate::output::results::ResultsWriter;
 use crate::output::summary::{Counters, Summary};
 use crate::secret::Auth;
 use crate::Exit;
+
+/// Rows dispatched ahead of the oldest row whose outcome is not yet written.
+const WINDOW: usize = 4096;
 
 /// One run, ready to go: [`Engine::run`] drives it to the end, and its events arrive on the
 /// receiver [`Engine::new`] gave.
@@ -300,15 +303,19 @@ async fn send_rows(
     parts.sender.arm_outage();
     let stop = parts.stop.clone();
     let reader_thread = std::thread::spawn(move || source.read(&stop, rows_tx));
+    // Rows ahead of the oldest one not yet written: the reorder buffer's bound (a few thousand
+    // outcomes, about a megabyte, however long line 2 is in back-off).
+    let window = Arc::new(Semaphore::new(WINDOW + cfg.concurrency));
     let dispatcher = tokio::spawn(dispatch::dispatch(
         parts.clone(),
         known,
-        rows_rx,
+        (rows_rx, window.clone()),
         out_tx,
         cfg.concurrency,
     ));
     let events = parts.sender.events();
-    let collected = collect::collect(&parts.record, &parts.stop, events, out_rx, results).await;
+    let collected =
+        collect::collect(&parts.record, &parts.stop, events, out_rx, results, &window).await;
     events.emit(Event::SendingDone).await;
     let dispatched = dispatcher.await;
     let read = reader_thread.join();
