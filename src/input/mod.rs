@@ -31,6 +31,8 @@ use cells::{spreadsheet_limits, MAX_CELL_CHARS};
 pub use dates::DateFormats;
 pub use error::InputError;
 pub use fields::Field;
+/// A 64-bit fingerprint of a name's [`name_key`]: names a server may keep as one have one.
+pub use names::key_fingerprint;
 pub use names::{name_key, NameTracker};
 pub use rules::Problem;
 pub use watch::Watched;
@@ -418,11 +420,6 @@ fn trim(s: &str) -> &str {
         [only] if only.is_ascii_graphic() => s,
         _ => s.trim(),
     }
-}
-
-/// A 64-bit fingerprint of a name's [`name_key`]: names a server may keep as one have one.
-pub fn key_fingerprint(name: &str) -> u64 {
-    name_fingerprint(&name_key(name))
 }
 
 /// A 64-bit fingerprint of a string: what is kept per row when a whole file must be remembered.
