@@ -126,13 +126,13 @@ pub async fn account_at_start(
             return Err(ListingError::Stopped);
         }
     }
-    let found = listing::list(sender, &|n| wanted.contains(&key_fingerprint(n)), max_pages).await;
+    let found = listed_twice(sender, wanted, baseline, max_pages).await;
     let event = Event::LookedUp {
         found: found.as_ref().map(|f| f.len()).map_err(ToString::to_string),
         at_start: true,
     };
     sender.events().emit(event).await;
-    found.map(|f| made_since(f, baseline))
+    found
 }
 
 /// Look up, by name on the account, the rows whose create got no answer in this run; record
