@@ -5,7 +5,7 @@
 //! The tally counts final outcomes only; a row kept for the lookup is counted once the lookup
 //! decides it ([`Collected::finish_uncertain`]), so the summary's counts are the `Row` events'.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use tokio::sync::{mpsc, Semaphore};
 
@@ -18,12 +18,10 @@ use crate::ledger::outcome::{Outcome, Status};
 use crate::output::results::ResultsWriter;
 use crate::output::summary::Tally;
 
-/// What collecting came to: the final outcomes' tally, the rows kept for the lookup, and the
-/// write error that stopped it, if any.
+/// What collecting came to: the final outcomes' tally, and the write error that stopped it, if
+/// any.
 pub struct Collected {
     pub tally: Tally,
-    /// Rows whose create got no answer, as recorded (`unknown`), until the lookup decides them.
-    uncertain: BTreeMap<u64, Outcome>,
     pub write_error: Option<WriteError>,
 }
 
@@ -61,7 +59,6 @@ pub async fn collect(
 ) -> Collected {
     let mut c = Collected {
         tally: Tally::default(),
-        uncertain: BTreeMap::new(),
         write_error: None,
     };
     while let Some(verdict) = verdicts.recv().await {
@@ -71,10 +68,8 @@ pub async fn collect(
                 c.tally.add(o.status);
                 Event::Row(o.clone())
             }
-            Verdict::LookUp(o) => {
-                c.uncertain.insert(o.seq, o.clone());
-                Event::Uncertain { seq: o.seq, line }
-            }
+            // Kept, with its outcome, in `row::Uncertain` for the lookup.
+            Verdict::LookUp(o) => Event::Uncertain { seq: o.seq, line },
         };
         let outcome = match verdict {
             Verdict::Final(o) | Verdict::LookUp(o) => o,
@@ -118,14 +113,14 @@ pub async fn collect(
 }
 
 impl Collected {
-    /// The rows kept for the lookup, each with its new outcome from `patches` or, where the
-    /// lookup did not reach it, the `unknown` one recorded: counted, and handed on as their
-    /// final events.
-    pub async fn finish_uncertain(&mut self, patches: &HashMap<u64, Outcome>, events: &Events) {
-        for (seq, recorded) in std::mem::take(&mut self.uncertain) {
-            let last = patches.get(&seq).cloned().unwrap_or(recorded);
-            self.tally.add(last.status);
-            events.emit(Event::Row(last)).await;
+    /// The last outcome of every row kept for the lookup (`lookup::resolve_unknowns` gives one
+    /// for each): counted, and handed on as their final events, in input order.
+    pub async fn finish_uncertain(&mut self, last: &HashMap<u64, Outcome>, events: &Events) {
+        let mut rows: Vec<&Outcome> = last.values().collect();
+        rows.sort_unstable_by_key(|o| o.seq);
+        for o in rows {
+            self.tally.add(o.status);
+            events.emit(Event::Row(o.clone())).await;
         }
     }
 }

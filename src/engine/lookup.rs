@@ -136,9 +136,9 @@ pub async fn account_at_start(
 }
 
 /// Look up, by name on the account, the rows whose create got no answer in this run; record
-/// the ones found as created and send the absent ones again, for a few rounds. Every row kept
-/// in `parts.uncertain` gets one new outcome (in place of its `unknown` one) in what this
-/// returns, by `seq`, unless the run stopped before it was looked up; each is journaled.
+/// the ones found as created and send the absent ones again, for a few rounds. What this
+/// returns holds, by `seq`, the last outcome of every row kept in `parts.uncertain`: a new one
+/// (journaled) where it was looked up, the `unknown` one recorded where the run stopped first.
 pub async fn resolve_unknowns(
     parts: &Parts,
     grace: Grace,
@@ -146,14 +146,18 @@ pub async fn resolve_unknowns(
     baseline: &Baseline,
     max_pages: u32,
 ) -> HashMap<u64, Outcome> {
-    let mut patches = HashMap::new();
+    let mut last = HashMap::new();
+    // A new outcome is journaled; a row the run stopped before looking up keeps the one
+    // recorded (only where no round gave it a newer one).
     let mut patch = |o: Outcome| {
         parts.record.replace(&o);
-        patches.insert(o.seq, o);
+        last.insert(o.seq, o);
     };
+    let mut unchanged = Vec::new();
     for _ in 0..LOOKUP_ROUNDS {
         let uncertain = parts.uncertain.take();
         if uncertain.is_empty() || parts.stop.is_stopped() {
+            unchanged = uncertain;
             break;
         }
         let ready = uncertain
@@ -165,6 +169,7 @@ pub async fn resolve_unknowns(
             rows: uncertain.len(),
         };
         if !wait_until(&parts.sender, &parts.stop, wait, ready).await {
+            unchanged = uncertain;
             break;
         }
         let wanted: HashSet<u64> = uncertain
@@ -190,7 +195,10 @@ pub async fn resolve_unknowns(
             patch(o);
         }
     }
-    patches
+    for u in unchanged {
+        last.entry(u.outcome.seq).or_insert(u.outcome);
+    }
+    last
 }
 
 /// Record the rows `found` on the account as created and send the others again; every row's
