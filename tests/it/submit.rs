@@ -146,9 +146,23 @@ fn the_rate_is_held_and_in_flight_stays_within_concurrency() {
     assert!(wall >= Duration::from_millis(3000), "{wall:?}");
     let names: Vec<String> = names(15);
     assert_exactly_once(&api.server, &names);
-    // Paced first attempts go out in the sheet's order.
+    // Paced first attempts go out in the sheet's order. (A request a disk sync delays into the
+    // next one-second window can meet a 429 on a busy machine; its row is then created by a
+    // retry, later: the rows created at their first attempt keep the sheet's order.)
+    let res = results_csv(&dir, "in.results.csv");
+    let first_try: Vec<&String> = column(&res, "name")
+        .iter()
+        .zip(column(&res, "attempts"))
+        .filter(|(_, a)| a == "1")
+        .map(|(n, _)| names.iter().find(|m| *m == n).unwrap())
+        .collect();
     let created: Vec<String> = created_names(&api.server);
-    assert_eq!(created, names);
+    let created_first: Vec<&String> = created.iter().filter(|n| first_try.contains(n)).collect();
+    assert_eq!(created_first, first_try);
+    assert!(
+        first_try.len() >= 10,
+        "most rows at their first attempt: {first_try:?}"
+    );
 }
 
 #[test]
