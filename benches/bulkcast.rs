@@ -171,6 +171,8 @@ fn submit(c: &mut Criterion) {
                         settle: Duration::from_secs(10),
                         outage_wait: Duration::from_secs(900),
                         max_listing_pages: 20_000,
+                        // Each iteration is a run of its own, remembered nowhere else.
+                        state_dir: Some(dir.path().join(format!("state-{run}"))),
                     };
                     let exit = bulkcast::cmd::submit::run(cfg, &terminal).unwrap();
                     assert_eq!(exit, bulkcast::Exit::Success, "every row created");

@@ -36,6 +36,8 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Run the built-in simulated Smartflo API on this machine.
     MockServer(MockArgs),
+    /// The runs this machine made, per account, from its ledger: did we already send this?
+    Runs(RunsArgs),
 }
 
 /// How input rows are read; shared by `validate` and `submit`.
@@ -164,6 +166,10 @@ pub struct SubmitArgs {
     /// --skip-existing, such rows stop the run before anything is sent)
     #[arg(long)]
     pub allow_existing_names: bool,
+    /// Where bulkcast keeps its ledger of what this machine sent to each account [default:
+    /// $BULKCAST_STATE_DIR, else $XDG_STATE_HOME/bulkcast, else ~/.local/state/bulkcast]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Seconds to wait, after an uncertain create's timeout, before its absence from the
     /// account's listing is believed (the listing may lag behind a create)
     #[arg(long, default_value = "10", value_name = "SECONDS")]
@@ -184,4 +190,16 @@ pub struct MockArgs {
     pub port: u16,
     #[command(flatten)]
     pub options: MockOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// One run in full: its sheet, results file, counts and the names it sent
+    pub run: Option<i64>,
+    /// Which runs sent a broadcast of this name (compared as Smartflo may keep names)
+    #[arg(long, value_name = "NAME", conflicts_with = "run")]
+    pub name: Option<String>,
+    /// The ledger's directory [default: as for submit]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }

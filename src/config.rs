@@ -179,6 +179,8 @@ pub struct SubmitConfig {
     /// How long an outage is waited out.
     pub outage_wait: Duration,
     pub max_listing_pages: u32,
+    /// The ledger's directory (`None` for a dry run, which writes nothing).
+    pub state_dir: Option<PathBuf>,
 }
 
 pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
@@ -247,6 +249,13 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         settle: parse_seconds_or_zero(&args.settle).context("--settle")?,
         outage_wait: parse_seconds(&args.outage_wait).context("--outage-wait")?,
         max_listing_pages: args.max_listing_pages.max(1),
+        state_dir: match (args.dry_run, args.state_dir) {
+            (true, _) => None,
+            (false, Some(dir)) => Some(dir),
+            (false, None) => Some(crate::ledger::store::default_dir().context(
+                "no state directory for the ledger: set BULKCAST_STATE_DIR (or HOME), or give --state-dir",
+            )?),
+        },
     })
 }
 

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
             _ => cmd::submit::run(cfg, &terminal),
         }),
         Command::MockServer(args) => cmd::mock_server::run(args.port, args.options),
+        Command::Runs(args) => cmd::runs::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),

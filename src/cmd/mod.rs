@@ -3,6 +3,7 @@
 
 pub mod mock_server;
 pub mod rehearsal;
+pub mod runs;
 pub mod submit;
 pub mod template;
 pub mod validate;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
@@ -27,6 +27,8 @@ use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
 pub type Account = Option<Result<HashMap<String, String>, ListingError>>;
+/// The start-of-run lookup of names another run left uncertain: every id listed, by name key.
+pub type Listed = Option<Result<HashMap<String, Vec<String>>, ListingError>>;
 
 /// What stage 2 works with.
 pub struct Stage<'a> {
@@ -38,8 +40,12 @@ pub struct Stage<'a> {
     pub base_url: &'a str,
 }
 
-/// Run stage 2; the baseline, and the lookup of rows an earlier run left uncertain.
-pub async fn authorise(at: Stage<'_>, check: &mut Check) -> Result<(Arc<Baseline>, Account)> {
+/// Run stage 2; the baseline, the lookup of rows an earlier run left uncertain, and that of
+/// names another run of this machine left uncertain.
+pub async fn authorise(
+    at: Stage<'_>,
+    check: &mut Check,
+) -> Result<(Arc<Baseline>, Account, Listed)> {
     let Stage {
         cfg,
         sender,
@@ -48,9 +54,9 @@ pub async fn authorise(at: Stage<'_>, check: &mut Check) -> Result<(Arc<Baseline
         files,
         base_url,
     } = at;
-    let uncertain = check.unknown_before > 0;
+    let uncertain = !check.wanted.is_empty() || !check.wanted_claimed.is_empty();
     if check.to_send == 0 && !uncertain {
-        return Ok((Arc::default(), None)); // nothing will be sent or looked up
+        return Ok((Arc::default(), None, None)); // nothing will be sent or looked up
     }
     if sender.logs_in() {
         sender.login().await?;
@@ -73,7 +79,8 @@ pub async fn authorise(at: Stage<'_>, check: &mut Check) -> Result<(Arc<Baseline
     if !baseline.is_empty() && !cfg.skip_existing && !cfg.allow_existing_names {
         refuse_existing_names(cfg, check, prior, &baseline)?;
     }
-    let account = if uncertain {
+    let pages = cfg.max_listing_pages;
+    let account = if !check.wanted.is_empty() {
         let ready_at = prior.uncertain_since().map(|t| {
             let left = (t + cfg.timeout + cfg.settle)
                 .duration_since(SystemTime::now())
@@ -81,12 +88,22 @@ pub async fn authorise(at: Stage<'_>, check: &mut Check) -> Result<(Arc<Baseline
             Instant::now() + left
         });
         let wanted = &check.wanted;
-        let pages = cfg.max_listing_pages;
         Some(lookup::account_at_start(sender, stop, wanted, &baseline, ready_at, pages).await)
     } else {
         None
     };
-    Ok((Arc::new(baseline), account))
+    let listed = if check.wanted_claimed.is_empty() {
+        None
+    } else {
+        let at = UNIX_EPOCH
+            + Duration::from_millis(u64::try_from(check.claimed_ready_ms).unwrap_or(0))
+            + cfg.settle;
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        let wanted = &check.wanted_claimed;
+        let ready_at = Some(Instant::now() + left);
+        Some(lookup::listed_at_start(sender, stop, wanted, ready_at, pages).await)
+    };
+    Ok((Arc::new(baseline), account, listed))
 }
 
 /// List the account once, keeping the broadcasts whose names the sheet uses, and write it
@@ -128,7 +145,9 @@ fn refuse_existing_names(
         let ours = matches!(
             prior.kind(row.line),
             Some(Recorded::Created | Recorded::Unknown)
-        );
+        ) || check
+            .held
+            .contains(&crate::input::key_fingerprint(&row.name));
         let Some(ids) = baseline
             .existing(&row.name)
             .filter(|_| row.is_valid() && !ours)

@@ -7,11 +7,13 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
 
+use super::claims::{self, Held};
 use super::events::Checked;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
 use crate::input::{key_fingerprint, NameTracker, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
+use crate::ledger::store::View;
 
 /// What the check pass learned about the input.
 pub struct Check {
@@ -35,12 +37,23 @@ pub struct Check {
     pub wanted: HashSet<u64>,
     /// Every name in the sheet, to take the baseline with (dropped once it is taken).
     pub names: Option<NameTracker>,
+    /// The names (by fingerprint) another run of this machine left uncertain: looked up first,
+    /// and found whatever the baseline holds (the ledger says this machine sent them).
+    pub wanted_claimed: HashSet<u64>,
+    /// When the last of those requests can no longer land (milliseconds since 1970).
+    pub claimed_ready_ms: i64,
+    /// The names (by fingerprint) the ledger decides: this machine's, never an old namesake.
+    pub held: HashSet<u64>,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
 /// resumed input must still be the file the results describe, and the row count gives the
 /// progress display its total.
-pub fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
+pub fn check_input(
+    cfg: &SubmitConfig,
+    prior: &Record,
+    mut ledger: Option<&mut View>,
+) -> Result<Check> {
     let (mut rows, watched) = RowReader::open_watched(&cfg.input, &cfg.input_opts)?;
     warn_unknown_columns(&rows);
     let mut check = Check {
@@ -55,6 +68,9 @@ pub fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         digest: 0,
         wanted: HashSet::new(),
         names: None,
+        wanted_claimed: HashSet::new(),
+        claimed_ready_ms: 0,
+        held: HashSet::new(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -73,6 +89,34 @@ pub fn check_input(cfg: &SubmitConfig, prior: &Record) -> Result<Check> {
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
+        let held = match ledger.as_deref_mut() {
+            Some(view) => claims::seen(view, &row.name, before, None)?.held,
+            None => None,
+        };
+        if held.is_some() {
+            check.held.insert(key_fingerprint(&row.name));
+        }
+        match &held {
+            Some(Held::Created(..)) => {
+                check.done_before += 1;
+                continue;
+            }
+            Some(Held::Busy(..)) => {
+                check.unknown_before += 1;
+                continue;
+            }
+            Some(Held::Uncertain(claim, _)) => {
+                check.unknown_before += 1;
+                check.wanted_claimed.insert(key_fingerprint(&row.name));
+                let timeout = ledger
+                    .as_deref_mut()
+                    .and_then(|v| v.run(claim.run))
+                    .map_or(0, |r| r.timeout_ms);
+                check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
+                continue;
+            }
+            None => {}
+        }
         if before == Some(Recorded::Unknown) {
             check.wanted.insert(key_fingerprint(&row.name));
         }

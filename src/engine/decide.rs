@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::claims::Held;
 use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
+use super::record::Record;
 use super::row::{Job, ToSend};
 use crate::input::name_key;
 use crate::ledger::baseline::Baseline;
@@ -23,8 +25,13 @@ pub struct Known {
     /// Rows an earlier run left uncertain, looked up at the start: name key → the id of a
     /// broadcast made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
     pub account: Option<Result<HashMap<String, String>, ListingError>>,
+    /// Names another run of this machine left uncertain, looked up at the start: name key →
+    /// every id listed (whatever the baseline holds). `None`: not listed.
+    pub listed: Option<Result<HashMap<String, Vec<String>>, ListingError>>,
     /// What to do with a row whose name was on the account before.
     pub existing: Existing,
+    /// Where a row found on the account is recorded.
+    pub record: Arc<Record>,
 }
 
 /// What becomes of a row whose name was on the account before the first create.
@@ -64,16 +71,75 @@ pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
         name,
         verdict,
         prior,
+        seen,
     } = job;
+    let entry = seen.entry;
+    let namesake = known.baseline.existing(&name).is_some();
     let send = |name, body| {
         Send(ToSend {
             seq,
             line,
             name,
             body,
+            entry,
+            namesake,
         })
     };
     let unsent = |name, status, message| Done(Outcome::unsent(seq, line, name, status, message));
+    match seen.held {
+        None => {}
+        Some(Held::Busy(by)) => {
+            return unsent(
+                name,
+                Status::Unknown,
+                format!("another bulkcast run on this machine is sending this name right now ({by}); not sent. When it has finished, run again with --resume: its outcome is then reported here"),
+            )
+        }
+        Some(Held::Created(_, _)) if known.existing == Existing::Allow => {
+            if let Ok(body) = verdict {
+                return Send(ToSend {
+                    seq,
+                    line,
+                    name,
+                    body,
+                    entry,
+                    namesake: true,
+                });
+            }
+            return unsent(name, Status::Invalid, verdict.err().unwrap_or_default());
+        }
+        Some(Held::Created(claim, by)) => {
+            Counts::bump(&counts.done_before);
+            let mut o = Outcome::unsent(
+                seq,
+                line,
+                name,
+                Status::Created,
+                format!("already created on this account by {by}, from its line {}; not sent again", claim.line),
+            );
+            o.broadcast_id = claim.broadcast_id;
+            return Done(o);
+        }
+        Some(Held::Uncertain(claim, by)) => {
+            let listed = match &known.listed {
+                Some(Ok(listed)) => listed,
+                Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
+                None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
+            };
+            return match (listed.get(name_key(&name).as_ref()), verdict) {
+                (Some(ids), _) if !claim.namesake && ids.len() == 1 => {
+                    Counts::bump(&counts.found);
+                    let mut o = found_on_account(seq, line, name, ids[0].clone());
+                    o.message = format!("found on the account by name: {by} sent it and learned no outcome; not sent again");
+                    known.record.found(&o, entry);
+                    Done(o)
+                }
+                (Some(ids), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account holds {} broadcasts of this name (one was there before it was sent, or several are now): which is its cannot be told; not sent", ids.len())),
+                (None, Ok(body)) => send(name, body),
+                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+            };
+        }
+    }
     match (prior, verdict) {
         (Some(Prior::Created(o)), _) => {
             Counts::bump(&counts.done_before);
@@ -83,7 +149,9 @@ pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
             Some(Ok(found)) => match (found.get(name_key(&name).as_ref()), verdict) {
                 (Some(id), _) => {
                     Counts::bump(&counts.found);
-                    Done(found_on_account(seq, line, name, id.clone()))
+                    let o = found_on_account(seq, line, name, id.clone());
+                    known.record.found(&o, entry);
+                    Done(o)
                 }
                 (None, Ok(body)) => send(name, body),
                 (None, Err(msg)) => unsent(name, Status::Invalid, msg),

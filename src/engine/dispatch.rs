@@ -64,7 +64,7 @@ pub async fn dispatch(
         // Appended here, written by the first of the rows released together to run.
         let released = slot
             .filter(|_| cleared)
-            .and_then(|slot| Some((slot, parts.record.sent(row.line, &row.name)?)));
+            .and_then(|slot| Some((slot, parts.record.sent(&row)?)));
         let Some((slot, unsynced)) = released else {
             let outcome = row::not_attempted(&parts.stop, row);
             let _ = out.send(Verdict::Final(outcome)).await;

@@ -40,6 +40,18 @@ pub enum AccountError {
          nothing was sent"
     )]
     Unusable { base_url: String, message: String },
+    #[error(
+        "{results} records run {run}, made with {then}; this run uses {now}, so it would be \
+         another account: its broadcasts are not the ones that run made. Nothing was sent. Resume \
+         with that account's credentials; to send this sheet to this account, start a separate run \
+         with its own results file (-o)"
+    )]
+    OtherAccount {
+        results: std::path::PathBuf,
+        then: String,
+        now: String,
+        run: i64,
+    },
     #[error("stopped before the first request")]
     StoppedBeforeFirst,
     #[error("no email and password to log in with")]
@@ -109,6 +121,12 @@ pub enum RecordError {
     Journal(std::io::Error),
     #[error("cannot write the journal: {0}")]
     JournalLookup(std::io::Error),
+    #[error(
+        "cannot write the ledger, so no further request may leave: {0}. Sending stopped at once; \
+         requests already sent finish. Free the disk (or check the state directory), then run \
+         again with --resume"
+    )]
+    Ledger(String),
     #[error("cannot write the results: {0}")]
     Results(String),
     #[error(

@@ -97,6 +97,43 @@ async fn listed_twice(
     Ok(found)
 }
 
+/// Every broadcast listed whose name's key (by fingerprint) is `wanted`, by key, once
+/// `ready_at` has passed; two complete listings are merged when the first lacks a name.
+pub async fn listed_at_start(
+    sender: &Sender,
+    stop: &Stop,
+    wanted: &HashSet<u64>,
+    ready_at: Option<Instant>,
+    max_pages: u32,
+) -> Result<HashMap<String, Vec<String>>, ListingError> {
+    if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
+        if !wait_until(sender, stop, Wait::EarlierSends, at).await {
+            return Err(ListingError::Stopped);
+        }
+    }
+    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
+    let mut found: HashMap<String, Vec<String>> = listing::list(sender, &is_wanted, max_pages)
+        .await?
+        .into_iter()
+        .collect();
+    if found.len() < wanted.len() {
+        for (key, ids) in listing::list(sender, &is_wanted, max_pages).await? {
+            let have = found.entry(key).or_default();
+            for id in ids {
+                if !have.contains(&id) {
+                    have.push(id);
+                }
+            }
+        }
+    }
+    let event = Event::LookedUp {
+        found: Ok(found.len()),
+        at_start: true,
+    };
+    sender.events().emit(event).await;
+    Ok(found)
+}
+
 /// Wait until `at`, saying so; `false` when the run stopped first.
 async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bool {
     let duration = at.saturating_duration_since(Instant::now());
@@ -227,7 +264,7 @@ async fn send_absent(
         let (parts, slots) = (parts.clone(), slots.clone());
         resent.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let Some(unsynced) = parts.record.sent(u.row.line, &u.row.name) else {
+            let Some(unsynced) = parts.record.sent(&u.row) else {
                 return u.outcome;
             };
             match row::create(&parts, u.row, unsynced, FirstSlot::Wait).await {

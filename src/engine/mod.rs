@@ -24,6 +24,7 @@
 
 mod authorise;
 pub(crate) mod check;
+pub(crate) mod claims;
 mod collect;
 mod counts;
 mod decide;
@@ -32,7 +33,7 @@ pub mod errors;
 pub mod events;
 mod listing;
 mod lookup;
-mod plan;
+pub(crate) mod plan;
 mod reader;
 mod record;
 mod row;

@@ -7,9 +7,10 @@ use anyhow::Result;
 
 use super::check::{self, Check};
 use super::events;
-use crate::config::SubmitConfig;
+use crate::config::{SubmitConfig, Target};
 use crate::ledger::files::{RunFiles, RunLock};
 use crate::ledger::prior::Record;
+use crate::ledger::store::{self, Account, View};
 use crate::secret::Auth;
 
 /// Where a run sends: the API's base URL and how to prove who it is.
@@ -26,6 +27,17 @@ pub struct Prepared {
     pub(super) check: Check,
     /// Held until the run ends (none for a dry run, which writes nothing).
     pub(super) _lock: Option<RunLock>,
+    /// The ledger as this run found it (none for a dry run).
+    pub(super) ledger: Option<Ledgered>,
+}
+
+/// The ledger of what this machine sent to the run's account.
+pub struct Ledgered {
+    pub dir: std::path::PathBuf,
+    pub account: Account,
+    /// The results file, as the ledger names it (absolute).
+    pub results: String,
+    pub view: View,
 }
 
 impl Prepared {
@@ -48,12 +60,17 @@ impl Prepared {
             files.refuse_to_overwrite()?;
             Record::default()
         };
-        let check = check::check_input(cfg, &prior)?;
+        let mut ledger = match (&cfg.target, &cfg.state_dir) {
+            (Some(target), Some(dir)) => Some(open_ledger(cfg, target, dir)?),
+            _ => None,
+        };
+        let check = check::check_input(cfg, &prior, ledger.as_mut().map(|l| &mut l.view))?;
         Ok(Prepared {
             files,
             prior: Arc::new(prior),
             check,
             _lock: lock,
+            ledger,
         })
     }
 
@@ -65,5 +82,81 @@ impl Prepared {
     /// What the check pass found, in full (for a dry run's report).
     pub(crate) fn report(&self) -> &Check {
         &self.check
+    }
+}
+
+/// Who the run's account is, as the ledger knows it (never a secret).
+fn account(cfg: &SubmitConfig, target: &Target) -> Account {
+    let who = match target {
+        Target::Mock => format!("rehearsal {}-{}", std::process::id(), store::now_ms()),
+        Target::Remote {
+            auth: Auth::Login { email, .. },
+            ..
+        } => format!("login {}", email.trim().to_lowercase()),
+        Target::Remote {
+            auth: Auth::Token(token),
+            ..
+        } => format!("token {}", store::token_fingerprint(token.expose())),
+    };
+    Account {
+        target: cfg.target_name.clone(),
+        who,
+    }
+}
+
+/// How the ledger names a results file: its absolute path, the folder's links resolved.
+pub fn results_key(path: &std::path::Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let resolved = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => dir.canonicalize().map_or(abs.clone(), |d| d.join(name)),
+        _ => abs,
+    };
+    resolved.display().to_string()
+}
+
+/// Open the ledger for this run; a `--resume` with another account's credentials stops here.
+fn open_ledger(cfg: &SubmitConfig, target: &Target, dir: &std::path::Path) -> Result<Ledgered> {
+    let mut account = account(cfg, target);
+    let results = results_key(&cfg.results);
+    if cfg.resume && !account.is_rehearsal() {
+        if let Some(last) = View::last_run_into(dir, &account.target, &results)? {
+            let kind = |who: &str| who.split(' ').next().unwrap_or_default().to_owned();
+            if last.account.who != account.who && kind(&last.account.who) != kind(&account.who) {
+                // A token and a login cannot be compared: the README's way back from an expired
+                // token is to resume with a login. The run goes on as that account.
+                tracing::warn!(
+                    "run {} into {} used {}; this run uses {}: make sure they are one account",
+                    last.id,
+                    cfg.results.display(),
+                    who_for_people(&last.account.who),
+                    who_for_people(&account.who)
+                );
+                account = last.account;
+            } else if last.account.who != account.who && !last.account.is_rehearsal() {
+                anyhow::bail!(crate::engine::errors::AccountError::OtherAccount {
+                    results: cfg.results.clone(),
+                    then: who_for_people(&last.account.who),
+                    now: who_for_people(&account.who),
+                    run: last.id,
+                });
+            }
+        }
+    }
+    let view = View::open(dir, &account, &results)?;
+    Ok(Ledgered {
+        dir: dir.to_owned(),
+        account,
+        results,
+        view,
+    })
+}
+
+/// An account's `who` as a person reads it.
+pub fn who_for_people(who: &str) -> String {
+    match who.split_once(' ') {
+        Some(("login", email)) => format!("the login {email}"),
+        Some(("token", fp)) => format!("a token (fingerprint {})", &fp[..fp.len().min(12)]),
+        Some(("rehearsal", _)) => "a rehearsal on the built-in simulation".into(),
+        _ => who.to_owned(),
     }
 }

@@ -5,10 +5,12 @@
 
 use tokio::sync::mpsc;
 
+use super::claims;
 use super::row::Job;
 use super::stop::{Severity, Stop};
 use crate::input::{RowReader, Watched};
-use crate::ledger::prior::Lookup;
+use crate::ledger::prior::{Lookup, Prior, Recorded};
+use crate::ledger::store::View;
 
 /// How far the reader thread got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub struct Source {
     /// The hash of what the check pass read.
     pub digest: u64,
     pub prior: Lookup,
+    /// The ledger, and this run's id in it.
+    pub ledger: Option<(View, i64)>,
 }
 
 impl Source {
@@ -54,7 +58,18 @@ impl Source {
             };
             first_line.get_or_insert(row.line);
             let prior = self.prior.get(row.line)?;
-            batch.push(Job::new(row, prior));
+            let seen = match &mut self.ledger {
+                Some((view, me)) => {
+                    let kind = prior.as_ref().map(|p| match p {
+                        Prior::Created(_) => Recorded::Created,
+                        Prior::Unknown => Recorded::Unknown,
+                        Prior::Other => Recorded::Other,
+                    });
+                    claims::seen(view, &row.name, kind, Some(*me))?
+                }
+                None => claims::Seen::default(),
+            };
+            batch.push(Job::new(row, prior, seen));
             if batch.len() == ROW_BATCH {
                 if let Some(how) = self.watch.changed() {
                     self.changed(stop, &how, first_line);

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::claims::Seen;
 use super::counts::Counts;
 use super::events::Call;
-use super::record::Record;
+use super::record::Unsynced;
+use super::record::{Go, Record};
 use super::sender::{FirstSlot, Sender};
 use super::stop::{Severity, Stop};
 use crate::input::Row;
-use crate::ledger::journal::Unsynced;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
 use crate::net::client::{self, Reply, ReplyKind};
@@ -29,16 +30,19 @@ pub struct Job {
     pub verdict: Result<Bytes, String>,
     /// What earlier runs recorded (`--resume`).
     pub prior: Option<Prior>,
+    /// What the ledger holds of its name.
+    pub seen: Seen,
 }
 
 impl Job {
-    pub fn new(row: Row, prior: Option<Prior>) -> Job {
+    pub fn new(row: Row, prior: Option<Prior>, seen: Seen) -> Job {
         Job {
             seq: row.seq,
             line: row.line,
             name: row.name,
             verdict: row.verdict.map(|req| req.to_body()),
             prior,
+            seen,
         }
     }
 }
@@ -50,6 +54,11 @@ pub struct ToSend {
     pub line: u64,
     pub name: String,
     pub body: Bytes,
+    /// The ledger entry of its name when the run decided to send it: its claim must still find
+    /// that one.
+    pub entry: Option<i64>,
+    /// A broadcast of its name was on the account before (sent anyway).
+    pub namesake: bool,
 }
 
 /// The parts a row's create uses, each owning its one resource.
@@ -97,8 +106,20 @@ pub fn not_attempted(stop: &Stop, row: ToSend) -> Outcome {
 /// [`Record::sent`]) is on the journal's file before the first request goes out; `first` says
 /// whether the caller already passed the gate for the first attempt.
 pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot) -> Verdict {
-    if !p.record.on_file(unsynced).await {
-        return Verdict::Final(not_attempted(&p.stop, row));
+    match p.record.on_file(unsynced).await {
+        Go::Send => {}
+        Go::Stopped => return Verdict::Final(not_attempted(&p.stop, row)),
+        Go::Taken(by) => return Verdict::Final(Outcome::unsent(
+            row.seq,
+            row.line,
+            row.name,
+            Status::Unknown,
+            format!(
+                "another bulkcast run on this machine ({by}) took this name at the same moment; \
+                     not sent. When it has finished, run again with --resume: its outcome is then \
+                     reported here"
+            ),
+        )),
     }
     Counts::bump(&p.counts.sent);
     let call = Call::Create {
@@ -111,7 +132,10 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         .await;
     let (attempts, first_sent, last_sent) = (sent.attempts, sent.first_sent, sent.last_sent);
     let Some(reply) = sent.reply else {
-        return Verdict::Final(not_attempted(&p.stop, row));
+        // No request left: the name is free again.
+        let outcome = not_attempted(&p.stop, row);
+        p.record.settle(&outcome);
+        return Verdict::Final(outcome);
     };
     let (status, message) = judge(p, &reply, attempts);
     if status == Status::Created {
@@ -142,6 +166,7 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         attempts,
         elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
     };
+    p.record.settle(&outcome);
     if status != Status::Unknown {
         return Verdict::Final(outcome);
     }
@@ -266,6 +291,8 @@ mod tests {
             line: 2,
             name: "Campaign 1".into(),
             body: body(),
+            entry: None,
+            namesake: false,
         }
     }
 
@@ -290,7 +317,7 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent(2, "Campaign 1").unwrap();
+        let unsynced = p.record.sent(&row()).unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(verdict.outcome().status, Status::Created, "{verdict:?}");
         assert_eq!(server.stats().requests, 1);
@@ -315,7 +342,7 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent(2, "Campaign 1").unwrap();
+        let unsynced = p.record.sent(&row()).unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(
             verdict.outcome().status,

@@ -17,7 +17,7 @@ use super::events::{Ended, Event, Events};
 use super::lookup::{self, Grace};
 use super::plan::{Endpoint, Prepared};
 use super::reader::{self, Read, Source};
-use super::record::Record;
+use super::record::{self, Record};
 use super::row::{Parts, Uncertain};
 use super::sender::{self, Sender};
 use super::stop::{Severity, Stop};
@@ -27,6 +27,7 @@ use crate::ledger::files::RunFiles;
 use crate::ledger::journal::{self, Journal};
 use crate::ledger::outcome::Status;
 use crate::ledger::prior::Lookup;
+use crate::ledger::store::{Ledger, NewRun};
 use crate::net::client::Client;
 use crate::net::gate::Gate;
 use crate::net::Rate;
@@ -148,12 +149,25 @@ impl Engine {
             prior,
             mut check,
             _lock,
+            ledger,
         } = prepared;
         let started = Instant::now();
         events.emit(Event::Checked(check.counts())).await;
         let bom = check.watched.sniffed().from_excel();
         let (parts, mut results) =
             open(&cfg, &files, &endpoint, bom, &stop, &events).map_err(Failure::BeforeSending)?;
+        let (parts, ledger) = match ledger {
+            Some(l) => {
+                let (parts, writer) =
+                    with_ledger(parts, &l, &cfg).map_err(Failure::BeforeSending)?;
+                (parts, Some((l.view, writer)))
+            }
+            None => (parts, None),
+        };
+        let (view, writer) = match ledger {
+            Some((view, writer)) => (Some(view), Some(writer)),
+            None => (None, None),
+        };
         let stage = Stage {
             cfg: &cfg,
             sender: &parts.sender,
@@ -162,7 +176,7 @@ impl Engine {
             files: &files,
             base_url: &endpoint.base_url,
         };
-        let (baseline, account) = authorise::authorise(stage, &mut check)
+        let (baseline, account, listed) = authorise::authorise(stage, &mut check)
             .await
             .map_err(Failure::BeforeSending)?;
         let rows = check.to_send + check.unknown_before;
@@ -178,14 +192,22 @@ impl Engine {
         let known = Arc::new(Known {
             baseline: baseline.clone(),
             account,
+            listed,
             existing: Existing::from_flags(cfg.skip_existing, cfg.allow_existing_names),
+            record: parts.record.clone(),
         });
         // An earlier run's outcomes for rows this one may not reach must not be written over.
         let resumed = !prior.is_empty();
-        let source = reopen(&cfg, &check, prior).map_err(Failure::AfterSending)?;
-        let mut collected = send_rows(&cfg, &parts, source, known, &mut results, resumed)
-            .await
-            .map_err(Failure::AfterSending)?;
+        let me = writer.as_ref().map(|w| w.run());
+        let source = reopen(&cfg, &check, prior, view.zip(me)).map_err(Failure::AfterSending)?;
+        let sent = send_rows(&cfg, &parts, source, known, &mut results, resumed).await;
+        let mut collected = match sent {
+            Ok(c) => c,
+            Err(e) => {
+                end_ledger(writer.as_deref(), None, Some(format!("{e:#}")));
+                return Err(Failure::AfterSending(e));
+            }
+        };
 
         // Rows that got no answer: look them up, send the absent ones again.
         let grace = Grace {
@@ -207,7 +229,11 @@ impl Engine {
         if let Err(e) = std::fs::remove_file(&files.journal) {
             tracing::warn!("cannot remove the journal {}: {e}", files.journal.display());
         }
+        if let Err(e) = parts.record.synced().await {
+            tracing::warn!("the ledger: {e}");
+        }
         write_failed_rows(&cfg, &files, &events).await;
+        end_ledger(writer.as_deref(), Some(&collected), parts.stop.reason());
         Ok(ended(&cfg, &parts, &collected, started))
     }
 }
@@ -259,11 +285,50 @@ fn open(
     Ok((parts, results))
 }
 
+/// Record the run in the ledger and claim every name there before it is sent.
+fn with_ledger(
+    mut parts: Parts,
+    l: &super::plan::Ledgered,
+    cfg: &SubmitConfig,
+) -> Result<(Parts, Arc<Ledger>)> {
+    let new = NewRun {
+        account: &l.account,
+        sheet: &cfg.input.display().to_string(),
+        results: &l.results,
+        resumed: cfg.resume,
+        timeout_ms: i64::try_from(cfg.timeout.as_millis()).unwrap_or(i64::MAX),
+    };
+    let writer = Arc::new(Ledger::begin(&l.dir, &new)?);
+    let record = Arc::try_unwrap(parts.record)
+        .map_err(|_| anyhow::anyhow!("internal error: the record is shared before the run"))?;
+    let describe = record::describer(l.dir.clone(), l.account.clone());
+    parts.record = Arc::new(record.with_ledger(writer.clone(), describe));
+    Ok((parts, writer))
+}
+
+/// The run's end in the ledger: its counts (none when it failed) and why it stopped.
+fn end_ledger(writer: Option<&Ledger>, collected: Option<&Collected>, stopped: Option<String>) {
+    let Some(writer) = writer else {
+        return;
+    };
+    let counts = collected.map_or([0; 3], |c| {
+        let t = &c.tally;
+        let uncertain = t.get(Status::Unknown);
+        [
+            t.get(Status::Created) as i64,
+            (t.unsuccessful() - uncertain) as i64,
+            uncertain as i64,
+        ]
+    });
+    writer.end(counts, stopped);
+}
+
 /// The input opened again for the sending pass, still the file that was checked.
 fn reopen(
     cfg: &SubmitConfig,
     check: &super::check::Check,
     prior: Arc<crate::ledger::prior::Record>,
+    ledger: Option<(crate::ledger::store::View, i64)>,
 ) -> Result<Source> {
     // The check pass found the repeated names: the sending pass keeps no table of names (its
     // memory would otherwise grow with the file).
@@ -284,6 +349,7 @@ fn reopen(
         watch,
         digest: check.digest,
         prior: Lookup::new(prior)?,
+        ledger,
     })
 }
 

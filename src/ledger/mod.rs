@@ -10,6 +10,7 @@ pub(crate) mod files;
 pub(crate) mod journal;
 pub mod outcome;
 pub(crate) mod prior;
+pub mod store;
 
 use std::io;
 use std::path::Path;

@@ -248,10 +248,12 @@ fn a_row_sent_by_a_crashed_run_is_looked_up_before_it_is_sent_again() {
         "one.csv",
         good_csv(",", "\n", 2).replace("Campaign 1,", "Other,"),
     );
+    // Made from another machine: this one's ledger knows nothing of it.
     assert_eq!(
         run(api
             .submit(&dir, &one)
-            .args(["--rate", "0", "-o", "one.results.csv"]))
+            .args(["--rate", "0", "-o", "one.results.csv"])
+            .env("BULKCAST_STATE_DIR", dir.path("elsewhere")))
         .code,
         0
     );
@@ -333,8 +335,13 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions::default());
     let first = dir.write("first.csv", good_csv(",", "\n", 3));
-    assert_eq!(run(api.submit(&dir, &first).args(["--rate", "0"])).code, 0);
-    // The results were lost; the same sheet, grown, is submitted again.
+    // A colleague's machine, whose ledger this one does not see.
+    let colleague = dir.path("colleague");
+    let mut cmd = api.submit(&dir, &first);
+    cmd.args(["--rate", "0"])
+        .env("BULKCAST_STATE_DIR", &colleague);
+    assert_eq!(run(&mut cmd).code, 0);
+    // The same sheet, grown, is submitted here.
     let input = dir.write("in.csv", good_csv(",", "\n", 6));
     let r = run(api.submit(&dir, &input).args([
         "--rate",

@@ -38,6 +38,8 @@ impl Dir {
                 c.env(keep, v);
             }
         }
+        // What bulkcast remembers between runs stays with the test.
+        c.env("BULKCAST_STATE_DIR", self.tmp.path().join("state"));
         c
     }
 }

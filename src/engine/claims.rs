@@ -1,0 +1,82 @@
+//! What the ledger says of a row before it is sent: another run of this machine (or an earlier
+//! run into this results file whose own record is lost) created its name on the account, has
+//! it in flight, or left it uncertain. The check pass and the reader thread ask the same
+//! question here, so the counts shown before sending are the rows' fates.
+
+use chrono::{Local, TimeZone};
+
+use crate::input::name_key;
+use crate::ledger::prior::Recorded;
+use crate::ledger::store::{Claim, RunInfo, State, View};
+
+/// A row's name as the ledger holds it, when that decides the row.
+#[derive(Debug, Clone)]
+pub enum Held {
+    /// Created by a run of this machine: reported created, not sent.
+    Created(Claim, String),
+    /// Claimed by a run that is still going: reported unknown, not sent.
+    Busy(String),
+    /// Sent by a run that ended without learning the outcome: looked up on the account first.
+    Uncertain(Claim, String),
+}
+
+/// What the ledger says of one row: what decides it (if anything) and the id of the entry read,
+/// which the claim must still find for the row to be sent.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub held: Option<Held>,
+    pub entry: Option<i64>,
+}
+
+/// Where and when a claim was made, for a person: "run 3 (sheet.csv → sheet.results.csv,
+/// started 2026-12-01 09:30)".
+pub fn describe(run: Option<&RunInfo>, id: i64) -> String {
+    match run {
+        Some(r) => format!(
+            "run {id} ({} → {}, started {})",
+            r.sheet,
+            r.results,
+            local_time(r.started)
+        ),
+        None => format!("run {id}"),
+    }
+}
+
+/// Milliseconds since 1970 as the local time, to the minute.
+pub fn local_time(ms: i64) -> String {
+    Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// What the ledger says of the row named `name`, whose own record says `prior`; `me` is this
+/// run's id in the ledger (its own claims decide nothing here).
+pub fn seen(
+    view: &mut View,
+    name: &str,
+    prior: Option<Recorded>,
+    me: Option<i64>,
+) -> anyhow::Result<Seen> {
+    let Some(claim) = view.get(&name_key(name))? else {
+        return Ok(Seen::default());
+    };
+    let entry = Some(claim.id);
+    if Some(claim.run) == me {
+        return Ok(Seen { held: None, entry });
+    }
+    let run = view.run(claim.run);
+    let (live, own) = (run.as_ref().is_none_or(|r| r.live), view.is_own(claim.run));
+    let by = describe(run.as_ref(), claim.run);
+    let held = match (claim.state, prior) {
+        // Still going (even into this results file, if its lock was taken away).
+        (State::Sent | State::Unknown, _) if live => Some(Held::Busy(by)),
+        // This record's own outcome decides (the results or the journal say it).
+        (_, Some(Recorded::Created)) => None,
+        (State::Created, _) => Some(Held::Created(claim, by)),
+        // An earlier run into this results file: its journal's "unknown" is looked up as ever.
+        (_, Some(Recorded::Unknown)) if own => None,
+        (State::Sent | State::Unknown, _) => Some(Held::Uncertain(claim, by)),
+    };
+    Ok(Seen { held, entry })
+}
