@@ -92,7 +92,7 @@ pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
             return unsent(
                 name,
                 Status::Unknown,
-                format!("another bulkcast run on this machine is sending this name right now ({by}); not sent. When it has finished, run again with --resume: its outcome is then reported here"),
+                format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
             )
         }
         Some(Held::Created(_, _)) if known.existing == Existing::Allow => {

@@ -143,6 +143,18 @@ fn open_ledger(cfg: &SubmitConfig, target: &Target, dir: &std::path::Path) -> Re
         }
     }
     let view = View::open(dir, &account, &results)?;
+    // The lock beside the results can be deleted; the ledger's record of a live run cannot.
+    if let Some(live) = view.live_run_into() {
+        anyhow::bail!(
+            "another bulkcast process (run {}, pid {}) is already running into {}; nothing was sent. \
+             Two runs into one results file would write over each other: wait for it to finish \
+             (or stop it), then run again (`bulkcast runs {}` shows it)",
+            live.id,
+            live.pid,
+            cfg.results.display(),
+            live.id
+        );
+    }
     Ok(Ledgered {
         dir: dir.to_owned(),
         account,

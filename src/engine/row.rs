@@ -109,17 +109,19 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
     match p.record.on_file(unsynced).await {
         Go::Send => {}
         Go::Stopped => return Verdict::Final(not_attempted(&p.stop, row)),
-        Go::Taken(by) => return Verdict::Final(Outcome::unsent(
-            row.seq,
-            row.line,
-            row.name,
-            Status::Unknown,
-            format!(
-                "another bulkcast run on this machine ({by}) took this name at the same moment; \
+        Go::Taken(by) => {
+            return Verdict::Final(Outcome::unsent(
+                row.seq,
+                row.line,
+                row.name,
+                Status::Unknown,
+                format!(
+                "another bulkcast run on this machine, {by}, took this name at the same moment; \
                      not sent. When it has finished, run again with --resume: its outcome is then \
                      reported here"
             ),
-        )),
+            ))
+        }
     }
     Counts::bump(&p.counts.sent);
     let call = Call::Create {

@@ -411,6 +411,14 @@ impl View {
             .map_err(|e| explain(&self.dir.join(FILE), e))
     }
 
+    /// A run into this run's results file that is still going.
+    pub fn live_run_into(&self) -> Option<&RunInfo> {
+        self.chain
+            .iter()
+            .filter_map(|id| self.runs.get(id))
+            .find(|r| r.live)
+    }
+
     /// Whether `run` is one of the earlier runs into this run's results file.
     pub fn is_own(&self, run: i64) -> bool {
         self.chain.contains(&run)

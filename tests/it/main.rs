@@ -4,6 +4,7 @@ mod edges;
 mod encodings;
 mod events;
 mod gateways;
+mod ledger;
 mod mock;
 mod pace;
 mod props;

@@ -1,0 +1,256 @@
+//! One ledger per account: whatever results file, copy of the sheet or terminal a run uses,
+//! what this machine sent to an account is created once, and no results file claims more
+//! than the server holds. Each test is a row of issue 20's table, with real processes.
+
+use bulkcast::mock::{MockOptions, MockServer};
+
+use crate::util::{
+    assert_exactly_once, column, good_csv, names, results_csv, run, wait_for_created, Dir, Smartflo,
+};
+
+/// Every row a results file reports created names the broadcast the server holds under its
+/// name (never one it does not hold); the number of rows so reported.
+fn claims_agree(server: &MockServer, dir: &Dir, results: &str) -> usize {
+    let res = results_csv(dir, results);
+    let (names, statuses, ids) = (
+        column(&res, "name"),
+        column(&res, "status"),
+        column(&res, "broadcast_id"),
+    );
+    let held = server.broadcasts();
+    let mut created = 0;
+    for ((name, status), id) in names.iter().zip(&statuses).zip(&ids) {
+        if status != "created" {
+            continue;
+        }
+        created += 1;
+        let on_server: Vec<String> = held
+            .iter()
+            .filter(|b| &b.name == name)
+            .map(|b| b.id.to_string())
+            .collect();
+        assert_eq!(
+            on_server,
+            [id.clone()],
+            "{results}: {name} reported created as {id}"
+        );
+    }
+    created
+}
+
+#[test]
+fn two_results_files_started_together_create_each_row_once() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 40));
+    let spawn = |out: &str| {
+        let mut cmd = api.submit(&dir, &input);
+        cmd.args(["--rate", "20", "--timeout", "2", "--settle", "0", "-o", out])
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    let (mut a, mut b) = (spawn("a.csv"), spawn("b.csv"));
+    let (ca, cb) = (a.wait().unwrap(), b.wait().unwrap());
+    assert_exactly_once(&api.server, &names(40));
+    let claimed =
+        claims_agree(&api.server, &dir, "a.csv") + claims_agree(&api.server, &dir, "b.csv");
+    assert!(claimed >= 40, "every row is one run's ({claimed})");
+    // At most one of them can say "all created" before the other has finished.
+    assert!(
+        ca.code() != Some(0) || cb.code() != Some(0) || claimed == 80,
+        "{ca:?} {cb:?}"
+    );
+    // Resumed, each reports every row created, by whichever run made it.
+    for out in ["a.csv", "b.csv"] {
+        let r = run(api
+            .submit(&dir, &input)
+            .args(["--rate", "0", "--resume", "-o", out]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(claims_agree(&api.server, &dir, out), 40);
+    }
+    assert_exactly_once(&api.server, &names(40));
+}
+
+#[test]
+fn the_failed_rows_file_sent_then_the_first_run_resumed_creates_each_row_once() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_429: 0.4,
+        retry_after: Some(0),
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 60));
+    let few = ["--rate", "0", "--max-retries", "0"];
+    let r = run(api
+        .submit(&dir, &input)
+        .args(few)
+        .args(["--failed", "failed.csv"]));
+    assert_eq!(r.code, 1, "some rows gave up: {}", r.stderr);
+    // The README's two ways back, one after the other.
+    let failed = dir.path("failed.csv");
+    run(api.submit(&dir, &failed).args(few));
+    let mut left = 10;
+    loop {
+        let r = run(api.submit(&dir, &input).args(few).arg("--resume"));
+        if r.code == 0 {
+            break;
+        }
+        left -= 1;
+        assert!(left > 0, "{}", r.stderr);
+    }
+    assert_exactly_once(&api.server, &names(60));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 60);
+}
+
+#[test]
+fn killed_then_a_renamed_copy_sends_nothing_twice() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        list_lag: std::time::Duration::from_secs(2),
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 100));
+    let mut cmd = api.submit(&dir, &input);
+    cmd.args(["--rate", "20", "--concurrency", "8", "--timeout", "2"])
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_created(&api, 40);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let copy = dir.write("copy of in.csv", std::fs::read(&input).unwrap());
+    let r = run(api
+        .submit(&dir, &copy)
+        .args(["--rate", "0", "--timeout", "2", "--settle", "3"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(100));
+    assert_eq!(
+        claims_agree(&api.server, &dir, "copy of in.results.csv"),
+        100
+    );
+    let res = results_csv(&dir, "copy of in.results.csv");
+    assert!(
+        column(&res, "message")[0].contains("already created on this account by run 1"),
+        "{:?}",
+        column(&res, "message")[0]
+    );
+}
+
+#[test]
+fn killed_then_the_journal_lost_then_resumed_sends_nothing_twice() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 60));
+    let mut cmd = api.submit(&dir, &input);
+    cmd.args(["--rate", "20", "--concurrency", "4", "--timeout", "2"])
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_created(&api, 30);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(dir.path("in.results.csv.journal")).unwrap();
+    let _ = std::fs::remove_file(dir.path("in.results.csv.partial"));
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--timeout",
+        "2",
+        "--settle",
+        "0",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(60));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 60);
+}
+
+#[test]
+fn with_the_lock_file_deleted_a_second_run_into_the_same_results_is_still_refused() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 100));
+    let mut cmd = api.submit(&dir, &input);
+    cmd.args(["--rate", "10", "--timeout", "2"])
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for_created(&api, 5);
+    std::fs::remove_file(dir.path("in.results.csv.lock")).unwrap();
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if still_running {
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("already running into"), "{}", r.stderr);
+    }
+    let r = run(api.submit(&dir, &input).args([
+        "--rate",
+        "0",
+        "--resume",
+        "--timeout",
+        "2",
+        "--settle",
+        "0",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(100));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 100);
+}
+
+#[test]
+fn a_resume_with_another_accounts_token_stops_before_sending() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_429: 0.5,
+        retry_after: Some(0),
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 30));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--max-retries", "0"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let requests = api.server.stats().requests;
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--resume"])
+        .env("SMARTFLO_API_TOKEN", "a-colleagues-token"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("another account"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("a-colleagues-token"),
+        "no secret in messages"
+    );
+    assert_eq!(api.server.stats().requests, requests, "nothing was sent");
+}
+
+#[test]
+fn runs_lists_what_this_machine_sent_and_finds_a_name() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    assert_eq!(run(api.submit(&dir, &input).args(["--rate", "0"])).code, 0);
+    let r = run(dir.cmd().arg("runs"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("run 1") && r.stdout.contains("3 created"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("in.csv") && r.stdout.contains("in.results.csv"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains(&api.server.token()),
+        "no secret: {}",
+        r.stdout
+    );
+    let r = run(dir.cmd().args(["runs", "1"]));
+    assert!(r.stdout.contains("Campaign 2"), "{}", r.stdout);
+    let r = run(dir.cmd().args(["runs", "--name", "  campaign   3 "]));
+    assert!(r.stdout.contains("created as broadcast"), "{}", r.stdout);
+    let r = run(dir.cmd().args(["runs", "--name", "Campaign 9"]));
+    assert!(r.stdout.contains("no run on this machine"), "{}", r.stdout);
+}
