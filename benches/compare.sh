@@ -53,7 +53,9 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 submit_cmd() { # rows-file results-name concurrency: the command line, one word per line
     rm -f "$WORK/$2.csv" "$WORK/$2.json"
-    printf '%s\n' env SMARTFLO_API_TOKEN=mock-token "$BIN" -q submit "$1" --base-url "$URL" --rate 0 \
+    # Each submission is a run of its own: a ledger of its own, so a server restarted on a port
+    # used before is never taken for an account that already holds these names.
+    printf '%s\n' env SMARTFLO_API_TOKEN=mock-token BULKCAST_STATE_DIR="$WORK/state-$2" "$BIN" -q submit "$1" --base-url "$URL" --rate 0 \
         --concurrency "$3" -o "$WORK/$2.csv" --summary-json "$WORK/$2.json"
 }
 submit() { local cmd; mapfile -t cmd < <(submit_cmd "$@"); "${cmd[@]}"; }
@@ -117,7 +119,7 @@ mapfile -t CMD < <(submit_cmd "$WORK/big.in.csv" large "$CONCURRENCY")
 timed large "${CMD[@]}"
 # 5. resuming over a complete record of ROWS rows
 echo "memory: submit --resume over $ROWS recorded rows..." >&2
-timed resume env SMARTFLO_API_TOKEN=mock-token "$BIN" -q submit "$WORK/big.in.csv" --base-url "$URL" \
+timed resume env SMARTFLO_API_TOKEN=mock-token BULKCAST_STATE_DIR="$WORK/state-large" "$BIN" -q submit "$WORK/big.in.csv" --base-url "$URL" \
     --rate 0 -o "$WORK/large.csv" --resume
 stop_server
 SMALL_RSS=$(cat "$WORK/small.rss")

@@ -8,6 +8,8 @@ if [ -z "${BIN:-}" ]; then
     BIN=$PWD/target/release/bulkcast
 fi
 WORK=$(mktemp -d)
+# What bulkcast remembers between runs (its ledger) stays in the scratch directory.
+export BULKCAST_STATE_DIR=$WORK/state
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT

@@ -31,7 +31,7 @@ fn claims_agree(server: &MockServer, dir: &Dir, results: &str) -> usize {
             .collect();
         assert_eq!(
             on_server,
-            [id.clone()],
+            std::slice::from_ref(id),
             "{results}: {name} reported created as {id}"
         );
     }
@@ -243,7 +243,7 @@ fn runs_lists_what_this_machine_sent_and_finds_a_name() {
         r.stdout
     );
     assert!(
-        !r.stdout.contains(&api.server.token()),
+        !r.stdout.contains(api.server.token()),
         "no secret: {}",
         r.stdout
     );
