@@ -68,6 +68,7 @@ pub async fn authorise(
         None
     };
     let baseline = match loaded {
+        Some(b) if check.to_send > 0 => look_again(cfg, sender, check, b).await?,
         Some(b) => b,
         None if prior.sent_anything() => bail!(AccountError::NoBaseline {
             results: cfg.results.clone(),
@@ -123,6 +124,41 @@ async fn take_baseline(
     baseline.save(&files.baseline)?;
     let existing = baseline.len();
     sender.events().emit(Event::Baseline { existing }).await;
+    Ok(baseline)
+}
+
+/// The account's word at a resume's start: list it again, and take every broadcast under the
+/// sheet's names that appeared since the baseline, and that is not this machine's (the ledger's,
+/// or a row this record left uncertain), as an old namesake: someone else made it.
+async fn look_again(
+    cfg: &SubmitConfig,
+    sender: &Sender,
+    check: &Check,
+    mut baseline: Baseline,
+) -> Result<Baseline> {
+    let names = check.names.as_ref();
+    let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
+    let found = listing::list(sender, &wanted, cfg.max_listing_pages)
+        .await
+        .map_err(AccountError::Baseline)?;
+    let mut appeared = 0;
+    for (key, ids) in found {
+        let fp = crate::input::key_fingerprint(&key);
+        if check.held.contains(&fp) || check.wanted.contains(&fp) {
+            continue;
+        }
+        for id in ids {
+            if baseline.is_new(&key, &id) {
+                baseline.add(key.clone(), id);
+                appeared += 1;
+            }
+        }
+    }
+    if appeared > 0 {
+        tracing::info!(
+            "{appeared} broadcasts under the sheet's names appeared on the account since the first run's start, made elsewhere"
+        );
+    }
     Ok(baseline)
 }
 

@@ -50,6 +50,15 @@ impl Baseline {
     }
 
     /// Names on the account before the run.
+    /// Add a broadcast found on the account since, under its name's key: from now on it is
+    /// an old namesake like the others.
+    pub fn add(&mut self, key: String, id: String) {
+        let ids = self.ids.entry(key).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }

@@ -254,3 +254,44 @@ fn runs_lists_what_this_machine_sent_and_finds_a_name() {
     let r = run(dir.cmd().args(["runs", "--name", "Campaign 9"]));
     assert!(r.stdout.contains("no run on this machine"), "{}", r.stdout);
 }
+
+#[test]
+fn a_resume_looks_at_the_account_again_for_names_made_elsewhere_since() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    // Campaign 2 is invalid at first (a timeout below 40): not sent.
+    let good = good_csv(",", "\n", 4);
+    let bad = good.replace(
+        "Campaign 2,Details of campaign 2,214864,ivr||7926,40,",
+        "Campaign 2,Details of campaign 2,214864,ivr||7926,30,",
+    );
+    assert_ne!(good, bad);
+    let input = dir.write("in.csv", &bad);
+    assert_eq!(run(api.submit(&dir, &input).args(["--rate", "0"])).code, 1);
+    // Meanwhile a colleague, on another machine, creates a broadcast named Campaign 2.
+    let theirs = dir.write(
+        "theirs.csv",
+        good_csv(",", "\n", 2).replace("Campaign 1,", "Their own,"),
+    );
+    let mut cmd = api.submit(&dir, &theirs);
+    cmd.args(["--rate", "0"])
+        .env("BULKCAST_STATE_DIR", dir.path("colleague"));
+    assert_eq!(run(&mut cmd).code, 0);
+    assert_eq!(api.server.count_named("Campaign 2"), 1);
+    // The row is fixed and the run resumed: the account's word stops it.
+    std::fs::write(&input, &good).unwrap();
+    let requests = api.server.stats().requests;
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("Campaign 2"), "{}", r.stderr);
+    assert_eq!(api.server.stats().created, 5, "nothing more created");
+    assert!(
+        api.server.stats().requests > requests,
+        "the account was looked at"
+    );
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--resume", "--skip-existing"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.count_named("Campaign 2"), 1, "not sent twice");
+}
