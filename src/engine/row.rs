@@ -172,13 +172,27 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
     if status != Status::Unknown {
         return Verdict::Final(outcome);
     }
-    p.uncertain.keep(Unresolved {
+    let kept = p.uncertain.keep(Unresolved {
         row,
         outcome: outcome.clone(),
         sent_at: last_sent.unwrap_or_else(Instant::now),
     });
+    if !kept {
+        let mut outcome = outcome;
+        outcome.message = format!(
+            "{}; over {MAX_KEPT} rows of this run got no answer, so this one is not looked up \
+             before the run ends: --resume looks it up",
+            outcome.message
+        );
+        return Verdict::Final(outcome);
+    }
     Verdict::LookUp(outcome)
 }
+
+/// Rows kept, with their bodies, for the lookup at the end of the run: beyond this (a server
+/// answering 500 to everything) a row stays `unknown` for `--resume` to look up, and memory
+/// stays bounded.
+pub const MAX_KEPT: usize = 10_000;
 
 /// A create's final reply as the row's status and message.
 fn judge(p: &Parts, reply: &Reply, attempts: u32) -> (Status, String) {
@@ -223,8 +237,14 @@ pub struct Unresolved {
 pub struct Uncertain(std::sync::Mutex<Vec<Unresolved>>);
 
 impl Uncertain {
-    pub fn keep(&self, u: Unresolved) {
-        crate::lock(&self.0).push(u);
+    /// Keep `u` for the lookup; `false` when [`MAX_KEPT`] rows are kept already.
+    pub fn keep(&self, u: Unresolved) -> bool {
+        let mut kept = crate::lock(&self.0);
+        if kept.len() >= MAX_KEPT {
+            return false;
+        }
+        kept.push(u);
+        true
     }
 
     /// Every row kept so far, leaving none.
@@ -353,5 +373,22 @@ mod tests {
         );
         assert_eq!(server.stats().requests, 1, "nothing more was sent");
         assert!(p.stop.is_fatal());
+    }
+
+    #[test]
+    fn rows_kept_for_the_lookup_are_bounded() {
+        let kept = Uncertain::default();
+        let one = || Unresolved {
+            row: row(),
+            outcome: Outcome::unsent(0, 2, "Campaign 1".into(), Status::Unknown, "m".into()),
+            sent_at: Instant::now(),
+        };
+        assert!((0..MAX_KEPT).all(|_| kept.keep(one())));
+        assert!(
+            !kept.keep(one()),
+            "a server answering 500 to everything grows nothing"
+        );
+        assert_eq!(kept.take().len(), MAX_KEPT);
+        assert!(kept.keep(one()), "room again once taken");
     }
 }
