@@ -58,6 +58,12 @@ pub fn seen(
     prior: Option<Recorded>,
     me: Option<i64>,
 ) -> anyhow::Result<Seen> {
+    // This record's own outcome decides a row it created: no other run sends that name again
+    // (the ledger says it is created), so there is nothing to read (a resume of a million
+    // created rows reads nothing).
+    if prior == Some(Recorded::Created) {
+        return Ok(Seen::default());
+    }
     let Some(claim) = view.get(&name_key(name))? else {
         return Ok(Seen::default());
     };

@@ -13,6 +13,11 @@ pub enum ListingError {
     Stopped,
     #[error("listing page {page} failed: {message}")]
     PageFailed { page: u32, message: String },
+    #[error(
+        "page {page} of the listing is larger than {mib} MiB even with one broadcast a page; \
+         bulkcast does not read that much of one reply"
+    )]
+    PageTooLarge { page: u32, mib: usize },
     #[error("page {page} of the listing has no `results` array (an answer of unexpected shape)")]
     NoResults { page: u32 },
     #[error("page {page} of the listing has a broadcast without a name and an id")]

@@ -24,7 +24,7 @@ use super::errors::ListingError;
 use super::events::{Call, Event};
 use super::sender::{FirstSlot, Sender};
 use crate::input::{name_fingerprint, name_key};
-use crate::net::client::{broadcast_id, ReplyKind};
+use crate::net::client::{self, broadcast_id, ReplyKind};
 
 /// Page size asked for: the API's maximum.
 const PAGE: usize = 100;
@@ -39,9 +39,22 @@ pub async fn list(
     wanted: &dyn Fn(&str) -> bool,
     max_pages: u32,
 ) -> Result<Found, ListingError> {
+    Ok(list_judged(sender, wanted, &|_, _| true, max_pages)
+        .await?
+        .0)
+}
+
+/// [`list`], parting the broadcasts kept by whether `judge` (their name and what the listing
+/// shows of them) accepts them: (accepted, the others).
+pub async fn list_judged(
+    sender: &Sender,
+    wanted: &dyn Fn(&str) -> bool,
+    judge: &dyn Fn(&str, &Value) -> bool,
+    max_pages: u32,
+) -> Result<(Found, Found), ListingError> {
     let mut limit = PAGE;
     loop {
-        match list_at(sender, wanted, limit, max_pages).await? {
+        match list_at(sender, (wanted, judge), limit, max_pages).await? {
             Pass::Done(found) => return Ok(found),
             Pass::Smaller(cap) => {
                 sender.events().emit(Event::PageCap { cap }).await;
@@ -51,19 +64,22 @@ pub async fn list(
     }
 }
 
+/// What a listing keeps: which names, and which of their broadcasts go to the first list.
+type Judges<'a> = (&'a dyn Fn(&str) -> bool, &'a dyn Fn(&str, &Value) -> bool);
+
 enum Pass {
-    Done(Found),
+    Done((Found, Found)),
     /// The server holds pages to this size: start again with it.
     Smaller(usize),
 }
 
 async fn list_at(
     sender: &Sender,
-    wanted: &dyn Fn(&str) -> bool,
+    (wanted, judge): Judges<'_>,
     limit: usize,
     max_pages: u32,
 ) -> Result<Pass, ListingError> {
-    let mut found = Found::new();
+    let (mut found, mut others) = (Found::new(), Found::new());
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
     for page in 1..=max_pages {
@@ -73,6 +89,16 @@ async fn list_at(
         let Some(reply) = sender.send(call, FirstSlot::Wait, list).await.reply else {
             return Err(ListingError::Stopped);
         };
+        if reply.message.starts_with(client::TOO_LARGE) && reply.body.is_none() {
+            // Ask for smaller pages; a page of one that is still too large is an error.
+            if limit > 1 {
+                return Ok(Pass::Smaller(limit.div_ceil(4)));
+            }
+            return Err(ListingError::PageTooLarge {
+                page,
+                mib: client::MAX_LIST_BODY >> 20,
+            });
+        }
         if reply.kind != ReplyKind::Ok {
             return Err(ListingError::PageFailed {
                 page,
@@ -89,7 +115,7 @@ async fn list_at(
             }
         }
         if results.is_empty() {
-            return Ok(Pass::Done(found));
+            return Ok(Pass::Done((found, others)));
         }
         if let Some(len) = short {
             // The page before was short, yet this one has broadcasts: pages are capped.
@@ -103,8 +129,12 @@ async fn list_at(
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
                 if wanted(name) {
-                    found
-                        .entry(name_key(name).into_owned())
+                    let into = if judge(name, b) {
+                        &mut found
+                    } else {
+                        &mut others
+                    };
+                    into.entry(name_key(name).into_owned())
                         .or_default()
                         .push(id);
                 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::agree;
 use super::counts::Counts;
 use super::decide;
 use super::errors::ListingError;
@@ -80,21 +81,36 @@ async fn listed_twice(
     baseline: &Baseline,
     max_pages: u32,
 ) -> Result<HashMap<String, String>, ListingError> {
+    Ok(
+        judged_twice(sender, wanted, &|_, _| true, baseline, max_pages)
+            .await?
+            .0,
+    )
+}
+
+/// [`listed_twice`], with a broadcast made since the baseline that `judge` does not accept (it
+/// does not agree with the row) kept apart: (found, the names of the others).
+async fn judged_twice(
+    sender: &Sender,
+    wanted: &HashSet<u64>,
+    judge: &dyn Fn(&str, &serde_json::Value) -> bool,
+    baseline: &Baseline,
+    max_pages: u32,
+) -> Result<(HashMap<String, String>, HashSet<String>), ListingError> {
     let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let mut found = made_since(
-        listing::list(sender, &is_wanted, max_pages).await?,
-        baseline,
-    );
-    if found.len() < wanted.len() {
-        let again = made_since(
-            listing::list(sender, &is_wanted, max_pages).await?,
-            baseline,
-        );
-        for (key, id) in again {
+    let (mut found, mut others) = (HashMap::new(), HashSet::new());
+    for pass in 0..2 {
+        if pass == 1 && found.len() + others.len() >= wanted.len() {
+            break;
+        }
+        let (agreeing, not) = listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
+        for (key, id) in made_since(agreeing, baseline) {
             found.entry(key).or_insert(id);
         }
+        others.extend(made_since(not, baseline).into_keys());
     }
-    Ok(found)
+    others.retain(|k| !found.contains_key(k));
+    Ok((found, others))
 }
 
 /// Every broadcast listed whose name's key (by fingerprint) is `wanted`, by key, once
@@ -213,8 +229,19 @@ pub async fn resolve_unknowns(
             .iter()
             .map(|u| key_fingerprint(&u.row.name))
             .collect();
-        let listed = listed_twice(&parts.sender, &wanted, baseline, max_pages).await;
-        let found = match listed {
+        let sent: HashMap<String, serde_json::Value> = uncertain
+            .iter()
+            .filter_map(|u| {
+                let body = serde_json::from_slice(&u.row.body).ok()?;
+                Some((name_key(&u.row.name).into_owned(), body))
+            })
+            .collect();
+        let judge = |name: &str, listed: &serde_json::Value| {
+            sent.get(name_key(name).as_ref())
+                .is_none_or(|body| agree::agrees(listed, body))
+        };
+        let listed = judged_twice(&parts.sender, &wanted, &judge, baseline, max_pages).await;
+        let (found, others) = match listed {
             Ok(found) => found,
             Err(e) => {
                 for u in uncertain {
@@ -228,6 +255,17 @@ pub async fn resolve_unknowns(
                 break;
             }
         };
+        let (uncertain, disagreeing): (Vec<_>, Vec<_>) = uncertain
+            .into_iter()
+            .partition(|u| !others.contains(name_key(&u.row.name).as_ref()));
+        for u in disagreeing {
+            let mut o = u.outcome;
+            o.message = format!(
+                "{}; a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination or caller id) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account",
+                o.message
+            );
+            patch(o);
+        }
         for o in send_absent(parts, uncertain, &found, concurrency).await {
             patch(o);
         }

@@ -11,17 +11,18 @@
 //!    token stops the run before anything is created.
 //! 3. **send** ([`reader`], [`dispatch`], [`row`], [`collect`]): stream the rows again; the
 //!    dispatcher decides what it can without sending ([`decide`]) and sends the rest, every
-//!    request through the one [`sender`], every `sent` journaled ([`record`]) before its request
-//!    goes out.
+//!    request through the one [`sender`], every `sent` journaled and every name claimed in the
+//!    account's ledger ([`record`], [`claims`]) before its request goes out.
 //! 4. **look up** ([`lookup`]): rows that got no answer are looked up on the account by name
 //!    before any is sent again.
 //! 5. **finish**: the complete results file is renamed into place and the journal removed; the
 //!    failed rows are written; the run ends with its summary.
 //!
 //! Each part owns one resource and is passed where it is needed: the [`sender::Sender`] (client,
-//! gate, token, outage), the [`record::Record`] (journal), the [`counts::Counts`] and the
+//! gate, token, outage), the [`record::Record`] (journal and ledger), the [`counts::Counts`] and the
 //! [`stop::Stop`]. Stopping a run is one call on its [`Handle`].
 
+mod agree;
 mod authorise;
 pub(crate) mod check;
 pub(crate) mod claims;

@@ -2,7 +2,8 @@
 //! written down: what became of a row ([`outcome`], with the codec the results file and the
 //! journal share), the crash-safe event log ([`journal`]), what earlier runs recorded
 //! ([`prior`], for `--resume`), what was on the account before the first create
-//! ([`baseline`]), and the files of one run with their lifecycle ([`files`]).
+//! ([`baseline`]), the files of one run with their lifecycle ([`files`]), and, across runs and
+//! results files, what this machine sent to each account ([`store`], the ledger).
 
 pub(crate) mod baseline;
 mod escape;

@@ -63,9 +63,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_results ON runs (results);
 CREATE TABLE IF NOT EXISTS sends (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account INTEGER NOT NULL REFERENCES accounts (id),
     key TEXT NOT NULL,
+    id INTEGER NOT NULL,
     run INTEGER NOT NULL REFERENCES runs (id),
     line INTEGER NOT NULL,
     name TEXT NOT NULL,
@@ -74,9 +74,8 @@ CREATE TABLE IF NOT EXISTS sends (
     namesake INTEGER NOT NULL,
     sent_at INTEGER NOT NULL,
     done_at INTEGER,
-    UNIQUE (account, key)
-);
-CREATE INDEX IF NOT EXISTS sends_by_run ON sends (run);
+    PRIMARY KEY (account, key)
+) WITHOUT ROWID;
 ";
 
 /// Who an account is, as the ledger knows it: never a secret.
@@ -161,6 +160,8 @@ pub struct RunInfo {
 /// The entry of a name on an account.
 #[derive(Debug, Clone)]
 pub struct Claim {
+    /// A random number given to each claim: a run sends only if the entry it read is still
+    /// the one there (one table, keyed by account and name: one b-tree per insert).
     pub id: i64,
     pub run: i64,
     pub line: u64,
@@ -231,6 +232,9 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
     };
     let conn = Connection::open_with_flags(&path, flags).map_err(|e| explain(&path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| explain(&path, e))?;
+    // Point lookups and appends: a small page cache is enough, and memory stays bounded.
+    conn.pragma_update(None, "cache_size", -512)
         .map_err(|e| explain(&path, e))?;
     if !read_only {
         let setup = || -> rusqlite::Result<i64> {

@@ -18,6 +18,11 @@ use crate::secret::Secret;
 
 /// The largest reply body read; more is cut off (a healthy reply is a few hundred bytes).
 const MAX_BODY: usize = 256 * 1024;
+/// The largest listing page read: 100 broadcasts with long descriptions fit many times over. A
+/// larger page is not cut (that would read as garbage) but refused as too large.
+pub const MAX_LIST_BODY: usize = 8 * 1024 * 1024;
+/// How a listing page over [`MAX_LIST_BODY`] is told apart from other replies: its message.
+pub const TOO_LARGE: &str = "the page is larger than";
 
 /// What one request came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +125,7 @@ impl Client {
     pub async fn login(&self, email: &str, password: &Secret) -> Reply {
         let body = serde_json::json!({"email": email, "password": password.expose()});
         let url = format!("{}/v1/auth/login", self.base_url);
-        classify(self.http.post(url).json(&body).send().await, true).await
+        classify(self.http.post(url).json(&body).send().await, true, MAX_BODY).await
     }
 
     /// `POST /v1/broadcast` with a request's body ([`crate::request::BroadcastRequest::to_body`]).
@@ -131,13 +136,14 @@ impl Client {
             .body(body.clone())
             .send()
             .await;
-        classify(sent, false).await
+        classify(sent, false, MAX_BODY).await
     }
 
     /// `GET /v2/broadcasts?limit=&page=`. A list is safe to repeat, so a timeout is retryable.
     pub async fn list(&self, limit: u32, page: u32) -> Reply {
         let url = format!("{}/v2/broadcasts?limit={limit}&page={page}", self.base_url);
-        classify(self.authorized(self.http.get(url)).send().await, true).await
+        let sent = self.authorized(self.http.get(url)).send().await;
+        classify(sent, true, MAX_LIST_BODY).await
     }
 }
 
@@ -160,7 +166,7 @@ pub fn http_client(timeout: Duration, pool: usize) -> reqwest::Result<reqwest::C
 }
 
 /// Turn a request's result into a [`Reply`].
-async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) -> Reply {
+async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, cap: usize) -> Reply {
     let resp = match sent {
         Ok(resp) => resp,
         Err(e) => return transport_failure(&e, idempotent),
@@ -174,7 +180,19 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool) ->
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let bytes = match read_capped(resp).await {
+    let bytes = match read_capped(resp, cap).await {
+        Ok(b) if b.len() >= cap && cap == MAX_LIST_BODY => {
+            return Reply {
+                kind: ReplyKind::Rejected,
+                status: Some(status.as_u16()),
+                message: format!(
+                    "{TOO_LARGE} {} MiB, the most bulkcast reads of one listing page",
+                    cap >> 20
+                ),
+                body: None,
+                unreachable: false,
+            }
+        }
         Ok(b) => b,
         // The status arrived but the body did not: a 2xx may have acted, anything else did
         // not, and says so by its status alone.
@@ -333,12 +351,12 @@ fn error_chain(e: &reqwest::Error) -> String {
     }
 }
 
-async fn read_capped(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
-        let room = MAX_BODY.saturating_sub(out.len());
+        let room = cap.saturating_sub(out.len());
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= MAX_BODY {
+        if out.len() >= cap {
             break;
         }
     }

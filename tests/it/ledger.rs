@@ -295,3 +295,77 @@ fn a_resume_looks_at_the_account_again_for_names_made_elsewhere_since() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(api.server.count_named("Campaign 2"), 1, "not sent twice");
 }
+
+#[test]
+fn a_colleagues_namesake_made_while_a_create_was_uncertain_is_not_taken_for_it() {
+    let dir = Dir::new();
+    // Every create answers 502 (a gateway that gave up) and creates nothing, until healed.
+    let api = Smartflo::start(MockOptions {
+        garbage_reply: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 2));
+    let mut cmd = api.submit(&dir, &input);
+    cmd.args([
+        "--rate",
+        "0",
+        "--max-retries",
+        "0",
+        "--timeout",
+        "1",
+        "--settle",
+        "1",
+    ])
+    .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.server.stats().faults.garbage_reply < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the creates never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Held still while a colleague, elsewhere, creates "Campaign 1" for another purpose.
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    api.server.heal();
+    let theirs = dir.write(
+        "theirs.csv",
+        good_csv(",", "\n", 1).replace("Details of campaign 1", "Another team's reminder"),
+    );
+    let mut colleague = api.submit(&dir, &theirs);
+    colleague
+        .args(["--rate", "0"])
+        .env("BULKCAST_STATE_DIR", dir.path("colleague"));
+    assert_eq!(run(&mut colleague).code, 0);
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        api.server.count_named("Campaign 1"),
+        1,
+        "the colleague's only"
+    );
+    assert_eq!(
+        api.server.count_named("Campaign 2"),
+        1,
+        "absent, so sent again"
+    );
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status"), ["unknown", "created"]);
+    assert!(
+        column(&res, "message")[0].contains("not what this row sent"),
+        "{:?}",
+        column(&res, "message")
+    );
+    claims_agree(&api.server, &dir, "in.results.csv");
+}

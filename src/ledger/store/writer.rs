@@ -13,6 +13,11 @@ use tokio::sync::oneshot;
 
 use super::{connect, explain, live_path, now_ms, Commands, NewRun, State, FILE};
 
+/// A claim's id: random, so that two processes writing the ledger never give the same one.
+fn new_id() -> i64 {
+    rand::random::<i64>() & i64::MAX
+}
+
 /// Commands a writer thread takes at once, at most.
 const BATCH: usize = 4096;
 
@@ -294,6 +299,27 @@ impl Writer {
                     namesake,
                     ..
                 } => {
+                    let insert = |tx: &rusqlite::Transaction<'_>| {
+                        tx.prepare_cached(
+                            "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, \
+                             namesake, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sent', ?7, ?8)",
+                        )?
+                        .execute(params![
+                            account,
+                            key,
+                            new_id(),
+                            run,
+                            *line as i64,
+                            name,
+                            i64::from(*namesake),
+                            now
+                        ])
+                    };
+                    // The common case first: a name nobody holds, one statement.
+                    if seen.is_none() && insert(&tx)? == 1 {
+                        answers.push(Claimed::Ours);
+                        continue;
+                    }
                     let current: Option<(i64, i64)> = tx
                         .prepare_cached(
                             "SELECT id, run FROM sends WHERE account = ?1 AND key = ?2",
@@ -310,23 +336,18 @@ impl Writer {
                         });
                         continue;
                     }
-                    if let Some((id, _)) = current {
-                        tx.prepare_cached("DELETE FROM sends WHERE id = ?1")?
-                            .execute([id])?;
+                    match current {
+                        // Already this run's (a row sent again after the lookup).
+                        Some((_, owner)) if owner == run => {}
+                        Some(_) => {
+                            tx.prepare_cached("DELETE FROM sends WHERE account = ?1 AND key = ?2")?
+                                .execute(params![account, key])?;
+                            insert(&tx)?;
+                        }
+                        None => {
+                            insert(&tx)?;
+                        }
                     }
-                    tx.prepare_cached(
-                        "INSERT INTO sends (account, key, run, line, name, state, namesake, sent_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'sent', ?6, ?7)",
-                    )?
-                    .execute(params![
-                        account,
-                        key,
-                        run,
-                        *line as i64,
-                        name,
-                        i64::from(*namesake),
-                        now
-                    ])?;
                     answers.push(Claimed::Ours);
                 }
                 Cmd::Settle { key, to } => {
