@@ -115,16 +115,25 @@ async fn take_baseline(
     check: &Check,
     files: &RunFiles,
 ) -> Result<Baseline> {
-    let names = check.names.as_ref();
-    let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
-    let found = listing::list(sender, &wanted, cfg.max_listing_pages)
-        .await
-        .map_err(AccountError::Baseline)?;
+    let found = list_sheet_names(cfg, sender, check).await?;
     let baseline = Baseline::new(found);
     baseline.save(&files.baseline)?;
     let existing = baseline.len();
     sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)
+}
+
+/// Every broadcast on the account under one of the sheet's names.
+async fn list_sheet_names(
+    cfg: &SubmitConfig,
+    sender: &Sender,
+    check: &Check,
+) -> Result<listing::Found, AccountError> {
+    let names = check.names.as_ref();
+    let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
+    listing::list(sender, &wanted, cfg.max_listing_pages)
+        .await
+        .map_err(AccountError::Baseline)
 }
 
 /// The account's word at a resume's start: list it again, and take every broadcast under the
@@ -136,11 +145,7 @@ async fn look_again(
     check: &Check,
     mut baseline: Baseline,
 ) -> Result<Baseline> {
-    let names = check.names.as_ref();
-    let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
-    let found = listing::list(sender, &wanted, cfg.max_listing_pages)
-        .await
-        .map_err(AccountError::Baseline)?;
+    let found = list_sheet_names(cfg, sender, check).await?;
     let mut appeared = 0;
     for (key, ids) in found {
         let fp = crate::input::key_fingerprint(&key);

@@ -89,33 +89,8 @@ pub fn check_input(
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
-        let held = match ledger.as_deref_mut() {
-            Some(view) => claims::seen(view, &row.name, before, None)?.held,
-            None => None,
-        };
-        if held.is_some() {
-            check.held.insert(key_fingerprint(&row.name));
-        }
-        match &held {
-            Some(Held::Created(..)) => {
-                check.done_before += 1;
-                continue;
-            }
-            Some(Held::Busy(..)) => {
-                check.unknown_before += 1;
-                continue;
-            }
-            Some(Held::Uncertain(claim, _)) => {
-                check.unknown_before += 1;
-                check.wanted_claimed.insert(key_fingerprint(&row.name));
-                let timeout = ledger
-                    .as_deref_mut()
-                    .and_then(|v| v.run(claim.run))
-                    .map_or(0, |r| r.timeout_ms);
-                check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
-                continue;
-            }
-            None => {}
+        if held_by_ledger(&mut check, ledger.as_deref_mut(), &row.name, before)? {
+            continue;
         }
         if before == Some(Recorded::Unknown) {
             check.wanted.insert(key_fingerprint(&row.name));
@@ -170,6 +145,37 @@ pub fn check_input(
         );
     }
     Ok(check)
+}
+
+/// Count a row the ledger decides (another run of this machine created its name, is sending
+/// it, or left it uncertain); `true` when it does.
+fn held_by_ledger(
+    check: &mut Check,
+    mut ledger: Option<&mut View>,
+    name: &str,
+    before: Option<Recorded>,
+) -> Result<bool> {
+    let held = match ledger.as_deref_mut() {
+        Some(view) => claims::seen(view, name, before, None)?.held,
+        None => None,
+    };
+    if held.is_some() {
+        check.held.insert(key_fingerprint(name));
+    }
+    match &held {
+        Some(Held::Created(..)) => check.done_before += 1,
+        Some(Held::Busy(..)) => check.unknown_before += 1,
+        Some(Held::Uncertain(claim, _)) => {
+            check.unknown_before += 1;
+            check.wanted_claimed.insert(key_fingerprint(name));
+            let timeout = ledger
+                .and_then(|v| v.run(claim.run))
+                .map_or(0, |r| r.timeout_ms);
+            check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
+        }
+        None => return Ok(false),
+    }
+    Ok(true)
 }
 
 impl Check {

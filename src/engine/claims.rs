@@ -38,6 +38,7 @@ pub fn describe(run: Option<&RunInfo>, id: i64) -> String {
             r.results,
             local_time(r.started)
         ),
+        None if id == 0 => "another run (which has since given the name up)".into(),
         None => format!("run {id}"),
     }
 }

@@ -62,9 +62,91 @@ pub enum Decision {
     Send(ToSend),
 }
 
+/// A row to send, as the dispatcher takes it.
+fn send(
+    job: (u64, u64, String),
+    body: bytes::Bytes,
+    entry: Option<i64>,
+    namesake: bool,
+) -> Decision {
+    let (seq, line, name) = job;
+    Decision::Send(ToSend {
+        seq,
+        line,
+        name,
+        body,
+        entry,
+        namesake,
+    })
+}
+
+/// Decide a row the ledger holds: another run of this machine created its name, is sending it,
+/// or left it uncertain.
+fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision {
+    let Job {
+        seq,
+        line,
+        name,
+        verdict,
+        seen,
+        ..
+    } = job;
+    let entry = seen.entry;
+    let unsent =
+        |name, status, message| Decision::Unsent(Outcome::unsent(seq, line, name, status, message));
+    match held {
+        Held::Busy(by) => unsent(
+            name,
+            Status::Unknown,
+            format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
+        ),
+        Held::Created(..) if known.existing == Existing::Allow => match verdict {
+            Ok(body) => send((seq, line, name), body, entry, true),
+            Err(msg) => unsent(name, Status::Invalid, msg),
+        },
+        Held::Created(claim, by) => {
+            Counts::bump(&counts.done_before);
+            let mut o = Outcome::unsent(
+                seq,
+                line,
+                name,
+                Status::Created,
+                format!("already created on this account by {by}, from its line {}; not sent again", claim.line),
+            );
+            o.broadcast_id = claim.broadcast_id;
+            Decision::Unsent(o)
+        }
+        Held::Uncertain(claim, by) => {
+            let listed = match &known.listed {
+                Some(Ok(listed)) => listed,
+                Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
+                None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
+            };
+            match (listed.get(name_key(&name).as_ref()), verdict) {
+                (Some(ids), _) if !claim.namesake && ids.len() == 1 => {
+                    Counts::bump(&counts.found);
+                    let mut o = found_on_account(seq, line, name, ids[0].clone());
+                    o.message = format!("found on the account by name: {by} sent it and learned no outcome; not sent again");
+                    known.record.found(&o, entry);
+                    Decision::Unsent(o)
+                }
+                (Some(ids), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account holds {} broadcasts of this name (one was there before it was sent, or several are now): which is its cannot be told; not sent", ids.len())),
+                (None, Ok(body)) => {
+                    let namesake = known.baseline.existing(&name).is_some();
+                    send((seq, line, name), body, entry, namesake)
+                }
+                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+            }
+        }
+    }
+}
+
 /// Decide a row without sending, or hand it back to be sent.
-pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
-    use Decision::{Send, Unsent as Done};
+pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
+    use Decision::Unsent as Done;
+    if let Some(held) = job.seen.held.take() {
+        return decide_held(known, counts, job, held);
+    }
     let Job {
         seq,
         line,
@@ -75,71 +157,8 @@ pub fn decide(known: &Known, counts: &Unsent, job: Job) -> Decision {
     } = job;
     let entry = seen.entry;
     let namesake = known.baseline.existing(&name).is_some();
-    let send = |name, body| {
-        Send(ToSend {
-            seq,
-            line,
-            name,
-            body,
-            entry,
-            namesake,
-        })
-    };
+    let send = |name, body| send((seq, line, name), body, entry, namesake);
     let unsent = |name, status, message| Done(Outcome::unsent(seq, line, name, status, message));
-    match seen.held {
-        None => {}
-        Some(Held::Busy(by)) => {
-            return unsent(
-                name,
-                Status::Unknown,
-                format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
-            )
-        }
-        Some(Held::Created(_, _)) if known.existing == Existing::Allow => {
-            if let Ok(body) = verdict {
-                return Send(ToSend {
-                    seq,
-                    line,
-                    name,
-                    body,
-                    entry,
-                    namesake: true,
-                });
-            }
-            return unsent(name, Status::Invalid, verdict.err().unwrap_or_default());
-        }
-        Some(Held::Created(claim, by)) => {
-            Counts::bump(&counts.done_before);
-            let mut o = Outcome::unsent(
-                seq,
-                line,
-                name,
-                Status::Created,
-                format!("already created on this account by {by}, from its line {}; not sent again", claim.line),
-            );
-            o.broadcast_id = claim.broadcast_id;
-            return Done(o);
-        }
-        Some(Held::Uncertain(claim, by)) => {
-            let listed = match &known.listed {
-                Some(Ok(listed)) => listed,
-                Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
-                None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
-            };
-            return match (listed.get(name_key(&name).as_ref()), verdict) {
-                (Some(ids), _) if !claim.namesake && ids.len() == 1 => {
-                    Counts::bump(&counts.found);
-                    let mut o = found_on_account(seq, line, name, ids[0].clone());
-                    o.message = format!("found on the account by name: {by} sent it and learned no outcome; not sent again");
-                    known.record.found(&o, entry);
-                    Done(o)
-                }
-                (Some(ids), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account holds {} broadcasts of this name (one was there before it was sent, or several are now): which is its cannot be told; not sent", ids.len())),
-                (None, Ok(body)) => send(name, body),
-                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
-            };
-        }
-    }
     match (prior, verdict) {
         (Some(Prior::Created(o)), _) => {
             Counts::bump(&counts.done_before);

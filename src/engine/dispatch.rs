@@ -62,9 +62,14 @@ pub async fn dispatch(
         };
         let cleared = slot.is_some() && parts.sender.cleared().await;
         // Appended here, written by the first of the rows released together to run.
-        let released = slot
-            .filter(|_| cleared)
-            .and_then(|slot| Some((slot, parts.record.sent(&row)?)));
+        let released = slot.filter(|_| cleared).and_then(|slot| {
+            Some((
+                slot,
+                parts
+                    .record
+                    .sent((row.line, &row.name), row.entry, row.namesake)?,
+            ))
+        });
         let Some((slot, unsynced)) = released else {
             let outcome = row::not_attempted(&parts.stop, row);
             let _ = out.send(Verdict::Final(outcome)).await;

@@ -244,14 +244,10 @@ pub async fn resolve_unknowns(
         let (found, others) = match listed {
             Ok(found) => found,
             Err(e) => {
-                for u in uncertain {
-                    let mut o = u.outcome;
-                    o.message = format!(
-                        "{}; the account could not be checked ({e}): nothing was sent again; resume to check again",
-                        o.message
-                    );
-                    patch(o);
-                }
+                let why = format!("the account could not be checked ({e}): nothing was sent again; resume to check again");
+                uncertain
+                    .into_iter()
+                    .for_each(|u| patch(noted(u.outcome, &why)));
                 break;
             }
         };
@@ -259,12 +255,7 @@ pub async fn resolve_unknowns(
             .into_iter()
             .partition(|u| !others.contains(name_key(&u.row.name).as_ref()));
         for u in disagreeing {
-            let mut o = u.outcome;
-            o.message = format!(
-                "{}; a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination or caller id) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account",
-                o.message
-            );
-            patch(o);
+            patch(noted(u.outcome, "a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination or caller id) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account"));
         }
         for o in send_absent(parts, uncertain, &found, concurrency).await {
             patch(o);
@@ -274,6 +265,12 @@ pub async fn resolve_unknowns(
         last.entry(u.outcome.seq).or_insert(u.outcome);
     }
     last
+}
+
+/// `o` with `note` after its message.
+fn noted(mut o: Outcome, note: &str) -> Outcome {
+    o.message = format!("{}; {note}", o.message);
+    o
 }
 
 /// Record the rows `found` on the account as created and send the others again; every row's
@@ -302,7 +299,11 @@ async fn send_absent(
         let (parts, slots) = (parts.clone(), slots.clone());
         resent.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let Some(unsynced) = parts.record.sent(&u.row) else {
+            let Some(unsynced) =
+                parts
+                    .record
+                    .sent((u.row.line, &u.row.name), u.row.entry, u.row.namesake)
+            else {
                 return u.outcome;
             };
             match row::create(&parts, u.row, unsynced, FirstSlot::Wait).await {

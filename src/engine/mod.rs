@@ -32,6 +32,7 @@ mod decide;
 mod dispatch;
 pub mod errors;
 pub mod events;
+mod ledgered;
 mod listing;
 mod lookup;
 pub(crate) mod plan;

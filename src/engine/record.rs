@@ -13,7 +13,6 @@ use tokio::sync::oneshot;
 
 use super::claims;
 use super::errors::RecordError;
-use super::row::ToSend;
 use super::stop::{Severity, Stop};
 use crate::input::name_key;
 use crate::ledger::journal::{self, Journal};
@@ -69,15 +68,22 @@ impl Record {
 
     /// Append the `sent` of a row about to be sent, and ask for its name's claim; `None` (and
     /// the run stopped) when the journal cannot be written.
-    pub fn sent(&self, row: &ToSend) -> Option<Unsynced> {
+    /// `entry` is the ledger entry of the name the run read before deciding to send it (the
+    /// claim must still find it), `namesake` whether an older broadcast had the name.
+    pub fn sent(
+        &self,
+        (line, name): (u64, &str),
+        entry: Option<i64>,
+        namesake: bool,
+    ) -> Option<Unsynced> {
         let journal = self
             .journal
-            .sent(row.line, &row.name)
+            .sent(line, name)
             .map_err(|e| self.failed(e))
             .ok()?;
         let claim = self.ledger.as_ref().map(|l| {
-            let key = name_key(&row.name).into_owned();
-            l.claim(key, (row.line, &row.name), row.entry, row.namesake)
+            let key = name_key(name).into_owned();
+            l.claim(key, (line, name), entry, namesake)
         });
         Some(Unsynced { journal, claim })
     }

@@ -339,7 +339,7 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent(&row()).unwrap();
+        let unsynced = p.record.sent((2, "Campaign 1"), None, false).unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(verdict.outcome().status, Status::Created, "{verdict:?}");
         assert_eq!(server.stats().requests, 1);
@@ -364,7 +364,7 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent(&row()).unwrap();
+        let unsynced = p.record.sent((2, "Campaign 1"), None, false).unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(
             verdict.outcome().status,

@@ -14,10 +14,11 @@ use super::decide::{Existing, Known};
 use super::dispatch;
 use super::errors::RecordError;
 use super::events::{Ended, Event, Events};
+use super::ledgered;
 use super::lookup::{self, Grace};
 use super::plan::{Endpoint, Prepared};
 use super::reader::{self, Read, Source};
-use super::record::{self, Record};
+use super::record::Record;
 use super::row::{Parts, Uncertain};
 use super::sender::{self, Sender};
 use super::stop::{Severity, Stop};
@@ -27,7 +28,6 @@ use crate::ledger::files::RunFiles;
 use crate::ledger::journal::{self, Journal};
 use crate::ledger::outcome::Status;
 use crate::ledger::prior::Lookup;
-use crate::ledger::store::{Ledger, NewRun};
 use crate::net::client::Client;
 use crate::net::gate::Gate;
 use crate::net::Rate;
@@ -159,7 +159,7 @@ impl Engine {
         let (parts, ledger) = match ledger {
             Some(l) => {
                 let (parts, writer) =
-                    with_ledger(parts, &l, &cfg).map_err(Failure::BeforeSending)?;
+                    ledgered::with_ledger(parts, &l, &cfg).map_err(Failure::BeforeSending)?;
                 (parts, Some((l.view, writer)))
             }
             None => (parts, None),
@@ -204,7 +204,7 @@ impl Engine {
         let mut collected = match sent {
             Ok(c) => c,
             Err(e) => {
-                end_ledger(writer.as_deref(), None, Some(format!("{e:#}")));
+                ledgered::end_ledger(writer.as_deref(), None, Some(format!("{e:#}")));
                 return Err(Failure::AfterSending(e));
             }
         };
@@ -233,7 +233,7 @@ impl Engine {
             tracing::warn!("the ledger: {e}");
         }
         write_failed_rows(&cfg, &files, &events).await;
-        end_ledger(writer.as_deref(), Some(&collected), parts.stop.reason());
+        ledgered::end_ledger(writer.as_deref(), Some(&collected), parts.stop.reason());
         Ok(ended(&cfg, &parts, &collected, started))
     }
 }
@@ -290,44 +290,6 @@ fn open(
         max_errors: cfg.max_errors,
     };
     Ok((parts, results))
-}
-
-/// Record the run in the ledger and claim every name there before it is sent.
-fn with_ledger(
-    mut parts: Parts,
-    l: &super::plan::Ledgered,
-    cfg: &SubmitConfig,
-) -> Result<(Parts, Arc<Ledger>)> {
-    let new = NewRun {
-        account: &l.account,
-        sheet: &cfg.input.display().to_string(),
-        results: &l.results,
-        resumed: cfg.resume,
-        timeout_ms: i64::try_from(cfg.timeout.as_millis()).unwrap_or(i64::MAX),
-    };
-    let writer = Arc::new(Ledger::begin(&l.dir, &new)?);
-    let record = Arc::try_unwrap(parts.record)
-        .map_err(|_| anyhow::anyhow!("internal error: the record is shared before the run"))?;
-    let describe = record::describer(l.dir.clone(), l.account.clone());
-    parts.record = Arc::new(record.with_ledger(writer.clone(), describe));
-    Ok((parts, writer))
-}
-
-/// The run's end in the ledger: its counts (none when it failed) and why it stopped.
-fn end_ledger(writer: Option<&Ledger>, collected: Option<&Collected>, stopped: Option<String>) {
-    let Some(writer) = writer else {
-        return;
-    };
-    let counts = collected.map_or([0; 3], |c| {
-        let t = &c.tally;
-        let uncertain = t.get(Status::Unknown);
-        [
-            t.get(Status::Created) as i64,
-            (t.unsuccessful() - uncertain) as i64,
-            uncertain as i64,
-        ]
-    });
-    writer.end(counts, stopped);
 }
 
 /// The input opened again for the sending pass, still the file that was checked.

@@ -29,8 +29,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+mod account;
+mod queries;
 mod writer;
 
+pub use account::{token_fingerprint, Account};
+pub use queries::{all_runs, find_name, sends_of};
 pub use writer::{Claimed, Ledger, Settle};
 
 /// The database's file in the state directory.
@@ -77,37 +81,6 @@ CREATE TABLE IF NOT EXISTS sends (
     PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
 ";
-
-/// Who an account is, as the ledger knows it: never a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// The server (the API's base URL, or the simulation).
-    pub target: String,
-    /// `login <email>`, `token <fingerprint>`, or `rehearsal <n>` (each rehearsal is an account
-    /// of its own).
-    pub who: String,
-}
-
-impl Account {
-    pub fn is_rehearsal(&self) -> bool {
-        self.who.starts_with("rehearsal ")
-    }
-}
-
-/// A fingerprint of a direct token: 128 bits of two FNV-1a hashes, in hex. It tells two tokens
-/// apart and cannot give the token back. (Stable across versions, unlike `DefaultHasher`.)
-pub fn token_fingerprint(token: &str) -> String {
-    let fnv = |basis: u64| {
-        token.bytes().fold(basis, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
-    format!(
-        "{:016x}{:016x}",
-        fnv(0xcbf2_9ce4_8422_2325),
-        fnv(0x6c62_272e_07bb_0142)
-    )
-}
 
 /// What a claim's name has become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,67 +416,6 @@ impl View {
         self.runs.insert(id, r.clone());
         Some(r)
     }
-}
-
-/// Every run in the ledger at `dir`, newest last (for `bulkcast runs`).
-pub fn all_runs(dir: &Path) -> Result<Vec<RunInfo>> {
-    let path = dir.join(FILE);
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let conn = connect(dir, true)?;
-    let mut stmt = conn
-        .prepare(&format!("{RUNS} ORDER BY runs.id"))
-        .map_err(|e| explain(&path, e))?;
-    let runs = stmt
-        .query_map([], |r| run_info(dir, r))
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(|e| explain(&path, e))?;
-    Ok(runs)
-}
-
-/// The names a run claimed that are still in the ledger, in input order: (line, name, state,
-/// broadcast id); at most `limit`.
-pub fn sends_of(dir: &Path, run: i64, limit: usize) -> Result<Vec<Claim>> {
-    let path = dir.join(FILE);
-    let conn = connect(dir, true)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at FROM sends \
-             WHERE run = ?1 ORDER BY line LIMIT ?2",
-        )
-        .map_err(|e| explain(&path, e))?;
-    let rows = stmt
-        .query_map(params![run, limit as i64], |r| claim(r, 0))
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(|e| explain(&path, e))?;
-    Ok(rows)
-}
-
-/// Every entry whose name has `key`, on any account (for `bulkcast runs --name`).
-pub fn find_name(dir: &Path, key: &str) -> Result<Vec<(Account, Claim)>> {
-    let path = dir.join(FILE);
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let conn = connect(dir, true)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT s.id, s.run, s.line, s.name, s.state, s.broadcast_id, s.namesake, s.sent_at, \
-             a.target, a.who FROM sends s JOIN accounts a ON a.id = s.account WHERE s.key = ?1",
-        )
-        .map_err(|e| explain(&path, e))?;
-    let rows = stmt
-        .query_map([key], |r| {
-            let account = Account {
-                target: r.get(8)?,
-                who: r.get(9)?,
-            };
-            Ok((account, claim(r, 0)?))
-        })
-        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-        .map_err(|e| explain(&path, e))?;
-    Ok(rows)
 }
 
 /// A run about to start, for [`Ledger::begin`].

@@ -8,6 +8,21 @@ use crate::util::{
     assert_exactly_once, column, good_csv, names, results_csv, run, wait_for_created, Dir, Smartflo,
 };
 
+/// `--resume` of `input` with short waits for an earlier run's requests (no listing lag here).
+fn resume_quickly(api: &Smartflo, dir: &Dir, input: &std::path::Path) -> std::process::Command {
+    let mut cmd = api.submit(dir, input);
+    cmd.args(["--rate", "0", "--resume", "--timeout", "2", "--settle", "0"]);
+    cmd
+}
+
+/// Start `cmd` quietly, and `kill -9` it once the server has created `n` broadcasts.
+fn kill_after(api: &Smartflo, mut cmd: std::process::Command, n: u64) {
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for_created(api, n);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Every row a results file reports created names the broadcast the server holds under its
 /// name (never one it does not hold); the number of rows so reported.
 fn claims_agree(server: &MockServer, dir: &Dir, results: &str) -> usize {
@@ -112,12 +127,8 @@ fn killed_then_a_renamed_copy_sends_nothing_twice() {
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 100));
     let mut cmd = api.submit(&dir, &input);
-    cmd.args(["--rate", "20", "--concurrency", "8", "--timeout", "2"])
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    wait_for_created(&api, 40);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    cmd.args(["--rate", "20", "--concurrency", "8", "--timeout", "2"]);
+    kill_after(&api, cmd, 40);
     let copy = dir.write("copy of in.csv", std::fs::read(&input).unwrap());
     let r = run(api
         .submit(&dir, &copy)
@@ -142,23 +153,11 @@ fn killed_then_the_journal_lost_then_resumed_sends_nothing_twice() {
     let api = Smartflo::start(MockOptions::default());
     let input = dir.write("in.csv", good_csv(",", "\n", 60));
     let mut cmd = api.submit(&dir, &input);
-    cmd.args(["--rate", "20", "--concurrency", "4", "--timeout", "2"])
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    wait_for_created(&api, 30);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    cmd.args(["--rate", "20", "--concurrency", "4", "--timeout", "2"]);
+    kill_after(&api, cmd, 30);
     std::fs::remove_file(dir.path("in.results.csv.journal")).unwrap();
     let _ = std::fs::remove_file(dir.path("in.results.csv.partial"));
-    let r = run(api.submit(&dir, &input).args([
-        "--rate",
-        "0",
-        "--resume",
-        "--timeout",
-        "2",
-        "--settle",
-        "0",
-    ]));
+    let r = run(&mut resume_quickly(&api, &dir, &input));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_exactly_once(&api.server, &names(60));
     assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 60);
@@ -183,15 +182,7 @@ fn with_the_lock_file_deleted_a_second_run_into_the_same_results_is_still_refuse
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(r.stderr.contains("already running into"), "{}", r.stderr);
     }
-    let r = run(api.submit(&dir, &input).args([
-        "--rate",
-        "0",
-        "--resume",
-        "--timeout",
-        "2",
-        "--settle",
-        "0",
-    ]));
+    let r = run(&mut resume_quickly(&api, &dir, &input));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_exactly_once(&api.server, &names(100));
     assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 100);

@@ -13,6 +13,65 @@ use tokio::sync::oneshot;
 
 use super::{connect, explain, live_path, now_ms, Commands, NewRun, State, FILE};
 
+/// A name to claim.
+struct Row<'a> {
+    key: &'a str,
+    line: u64,
+    name: &'a str,
+    namesake: bool,
+}
+
+/// Claim `row`'s name for `run` on `account` (at `now`), if its entry is still `seen`.
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    (account, run, now): (i64, i64, i64),
+    row: &Row<'_>,
+    seen: Option<i64>,
+) -> rusqlite::Result<Claimed> {
+    let insert = || {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, namesake, \
+             sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sent', ?7, ?8)",
+        )?
+        .execute(params![
+            account,
+            row.key,
+            new_id(),
+            run,
+            row.line as i64,
+            row.name,
+            i64::from(row.namesake),
+            now
+        ])
+    };
+    // The common case first: a name nobody holds, one statement.
+    if seen.is_none() && insert()? == 1 {
+        return Ok(Claimed::Ours);
+    }
+    let current: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT id, run FROM sends WHERE account = ?1 AND key = ?2")?
+        .query_row(params![account, row.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match current {
+        // Already this run's (a row sent again after the lookup).
+        Some((_, owner)) if owner == run => Ok(Claimed::Ours),
+        // Still what the run read: the name passes to it.
+        Some((id, _)) if Some(id) == seen => {
+            tx.prepare_cached("DELETE FROM sends WHERE account = ?1 AND key = ?2")?
+                .execute(params![account, row.key])?;
+            insert()?;
+            Ok(Claimed::Ours)
+        }
+        None if seen.is_none() => {
+            insert()?;
+            Ok(Claimed::Ours)
+        }
+        // Gone since it was read (settled elsewhere): look again on the next run.
+        None => Ok(Claimed::Taken { run: 0 }),
+        Some((_, owner)) => Ok(Claimed::Taken { run: owner }),
+    }
+}
+
 /// A claim's id: random, so that two processes writing the ledger never give the same one.
 fn new_id() -> i64 {
     rand::random::<i64>() & i64::MAX
@@ -299,56 +358,13 @@ impl Writer {
                     namesake,
                     ..
                 } => {
-                    let insert = |tx: &rusqlite::Transaction<'_>| {
-                        tx.prepare_cached(
-                            "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, \
-                             namesake, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sent', ?7, ?8)",
-                        )?
-                        .execute(params![
-                            account,
-                            key,
-                            new_id(),
-                            run,
-                            *line as i64,
-                            name,
-                            i64::from(*namesake),
-                            now
-                        ])
+                    let row = Row {
+                        key,
+                        line: *line,
+                        name,
+                        namesake: *namesake,
                     };
-                    // The common case first: a name nobody holds, one statement.
-                    if seen.is_none() && insert(&tx)? == 1 {
-                        answers.push(Claimed::Ours);
-                        continue;
-                    }
-                    let current: Option<(i64, i64)> = tx
-                        .prepare_cached(
-                            "SELECT id, run FROM sends WHERE account = ?1 AND key = ?2",
-                        )?
-                        .query_row(params![account, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
-                    let ours = match current {
-                        None => seen.is_none(),
-                        Some((id, owner)) => owner == run || Some(id) == *seen,
-                    };
-                    if !ours {
-                        answers.push(Claimed::Taken {
-                            run: current.map_or(0, |(_, owner)| owner),
-                        });
-                        continue;
-                    }
-                    match current {
-                        // Already this run's (a row sent again after the lookup).
-                        Some((_, owner)) if owner == run => {}
-                        Some(_) => {
-                            tx.prepare_cached("DELETE FROM sends WHERE account = ?1 AND key = ?2")?
-                                .execute(params![account, key])?;
-                            insert(&tx)?;
-                        }
-                        None => {
-                            insert(&tx)?;
-                        }
-                    }
-                    answers.push(Claimed::Ours);
+                    answers.push(claim(&tx, (account, run, now), &row, *seen)?);
                 }
                 Cmd::Settle { key, to } => {
                     let set = |state: State, id: Option<&str>| {

@@ -1,0 +1,69 @@
+//! What `bulkcast runs` reads of the ledger: every run, one run's names, and who sent a name.
+
+use std::path::Path;
+
+use anyhow::Result;
+use rusqlite::params;
+
+use super::{claim, connect, explain, run_info, Account, Claim, RunInfo, FILE, RUNS};
+
+/// Every run in the ledger at `dir`, newest last (for `bulkcast runs`).
+pub fn all_runs(dir: &Path) -> Result<Vec<RunInfo>> {
+    let path = dir.join(FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = connect(dir, true)?;
+    let mut stmt = conn
+        .prepare(&format!("{RUNS} ORDER BY runs.id"))
+        .map_err(|e| explain(&path, e))?;
+    let runs = stmt
+        .query_map([], |r| run_info(dir, r))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| explain(&path, e))?;
+    Ok(runs)
+}
+
+/// The names a run claimed that are still in the ledger, in input order: (line, name, state,
+/// broadcast id); at most `limit`.
+pub fn sends_of(dir: &Path, run: i64, limit: usize) -> Result<Vec<Claim>> {
+    let path = dir.join(FILE);
+    let conn = connect(dir, true)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at FROM sends \
+             WHERE run = ?1 ORDER BY line LIMIT ?2",
+        )
+        .map_err(|e| explain(&path, e))?;
+    let rows = stmt
+        .query_map(params![run, limit as i64], |r| claim(r, 0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| explain(&path, e))?;
+    Ok(rows)
+}
+
+/// Every entry whose name has `key`, on any account (for `bulkcast runs --name`).
+pub fn find_name(dir: &Path, key: &str) -> Result<Vec<(Account, Claim)>> {
+    let path = dir.join(FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = connect(dir, true)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT s.id, s.run, s.line, s.name, s.state, s.broadcast_id, s.namesake, s.sent_at, \
+             a.target, a.who FROM sends s JOIN accounts a ON a.id = s.account WHERE s.key = ?1",
+        )
+        .map_err(|e| explain(&path, e))?;
+    let rows = stmt
+        .query_map([key], |r| {
+            let account = Account {
+                target: r.get(8)?,
+                who: r.get(9)?,
+            };
+            Ok((account, claim(r, 0)?))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| explain(&path, e))?;
+    Ok(rows)
+}
