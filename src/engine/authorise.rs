@@ -56,6 +56,7 @@ pub async fn authorise(
     } = at;
     let uncertain = !check.wanted.is_empty() || !check.wanted_claimed.is_empty();
     if check.to_send == 0 && !uncertain {
+        check.names = None; // its memory is the sheet's: nothing will be listed
         return Ok((Arc::default(), None, None)); // nothing will be sent or looked up
     }
     if sender.logs_in() {
