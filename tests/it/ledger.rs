@@ -360,3 +360,25 @@ fn a_colleagues_namesake_made_while_a_create_was_uncertain_is_not_taken_for_it()
     );
     claims_agree(&api.server, &dir, "in.results.csv");
 }
+
+#[test]
+fn a_damaged_ledger_stops_every_run_before_anything_is_sent() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    std::fs::create_dir_all(dir.path("state")).unwrap();
+    dir.write(
+        "state/ledger.sqlite3",
+        "this is not a database, but it is where one was",
+    );
+    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is damaged") && r.stderr.contains("move it aside"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().requests, 0, "nothing was sent");
+    let r = run(dir.cmd().arg("runs"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
