@@ -170,15 +170,22 @@ impl Record {
     }
 }
 
-/// How a row's message names another run: "run 3 (sheet.csv → results.csv, started …)".
+/// How a row's message names another run: "run 3 (sheet.csv → results.csv, started …)"; each
+/// run is read from the ledger once.
 pub fn describer(
     dir: std::path::PathBuf,
     account: crate::ledger::store::Account,
 ) -> Box<dyn Fn(i64) -> String + Send + Sync> {
+    let known = std::sync::Mutex::new(std::collections::HashMap::new());
     Box::new(move |id| {
-        let run = crate::ledger::store::View::open(&dir, &account, "")
-            .ok()
-            .and_then(|mut v| v.run(id));
-        claims::describe(run.as_ref(), id)
+        crate::lock(&known)
+            .entry(id)
+            .or_insert_with(|| {
+                let run = crate::ledger::store::View::open(&dir, &account, "")
+                    .ok()
+                    .and_then(|mut v| v.run(id));
+                claims::describe(run.as_ref(), id)
+            })
+            .clone()
     })
 }
