@@ -21,7 +21,7 @@ pub fn with_ledger(
 ) -> Result<(Parts, Arc<Ledger>)> {
     let new = NewRun {
         account: &l.account,
-        sheet: &cfg.input.display().to_string(),
+        sheet: &super::plan::results_key(&cfg.input),
         results: &l.results,
         resumed: cfg.resume,
         timeout_ms: i64::try_from(cfg.timeout.as_millis()).unwrap_or(i64::MAX),

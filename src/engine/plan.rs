@@ -104,7 +104,8 @@ fn account(cfg: &SubmitConfig, target: &Target) -> Account {
     }
 }
 
-/// How the ledger names a results file: its absolute path, the folder's links resolved.
+/// How the ledger names a file (the results, the sheet): its absolute path, the folder's links
+/// resolved.
 pub fn results_key(path: &std::path::Path) -> String {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let resolved = match (abs.parent(), abs.file_name()) {
