@@ -28,22 +28,7 @@ fn claim(
     row: &Row<'_>,
     seen: Option<i64>,
 ) -> rusqlite::Result<Claimed> {
-    let insert = || {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, namesake, \
-             sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sent', ?7, ?8)",
-        )?
-        .execute(params![
-            account,
-            row.key,
-            new_id(),
-            run,
-            row.line as i64,
-            row.name,
-            i64::from(row.namesake),
-            now
-        ])
-    };
+    let insert = || insert(tx, (account, run, now), row, State::Sent, None);
     // The common case first: a name nobody holds, one statement.
     if seen.is_none() && insert()? == 1 {
         return Ok(Claimed::Ours);
@@ -70,6 +55,35 @@ fn claim(
         None => Ok(Claimed::Taken { run: 0 }),
         Some((_, owner)) => Ok(Claimed::Taken { run: owner }),
     }
+}
+
+/// Add `row`'s entry for `run` in `state` (unless the name has one): how many were added.
+/// Every entry is made here, with its claim id.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    (account, run, now): (i64, i64, i64),
+    row: &Row<'_>,
+    state: State,
+    broadcast_id: Option<&str>,
+) -> rusqlite::Result<usize> {
+    let done_at = (state != State::Sent).then_some(now);
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, broadcast_id, \
+         namesake, sent_at, done_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        account,
+        row.key,
+        new_id(),
+        run,
+        row.line as i64,
+        row.name,
+        state.as_str(),
+        broadcast_id,
+        i64::from(row.namesake),
+        now,
+        done_at
+    ])
 }
 
 /// A claim's id: random, so that two processes writing the ledger never give the same one.
@@ -405,20 +419,13 @@ impl Writer {
                         )?
                         .execute(params![id, now, account, key, seen.unwrap_or(-1), run])?;
                     if updated == 0 && seen.is_none() {
-                        tx.prepare_cached(
-                            "INSERT OR IGNORE INTO sends (account, key, run, line, name, state, \
-                             broadcast_id, namesake, sent_at, done_at) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, 'created', ?6, 0, ?7, ?7)",
-                        )?
-                        .execute(params![
-                            account,
+                        let row = Row {
                             key,
-                            run,
-                            *line as i64,
+                            line: *line,
                             name,
-                            id,
-                            now
-                        ])?;
+                            namesake: false,
+                        };
+                        insert(&tx, (account, run, now), &row, State::Created, Some(id))?;
                     }
                 }
                 Cmd::End { counts, stopped } => {
