@@ -151,29 +151,27 @@ pub fn check_input(
 /// it, or left it uncertain); `true` when it does.
 fn held_by_ledger(
     check: &mut Check,
-    mut ledger: Option<&mut View>,
+    ledger: Option<&mut View>,
     name: &str,
     before: Option<Recorded>,
 ) -> Result<bool> {
-    let held = match ledger.as_deref_mut() {
-        Some(view) => claims::seen(view, name, before, None)?.held,
-        None => None,
+    let Some(view) = ledger else {
+        return Ok(false);
     };
-    if held.is_some() {
-        check.held.insert(key_fingerprint(name));
-    }
-    match &held {
-        Some(Held::Created(..)) => check.done_before += 1,
-        Some(Held::Busy(..)) => check.unknown_before += 1,
-        Some(Held::Uncertain(claim, _)) => {
+    let Some(held) = claims::seen(view, name, before, None)?.held else {
+        return Ok(false);
+    };
+    let fingerprint = key_fingerprint(name);
+    check.held.insert(fingerprint);
+    match held {
+        Held::Created(..) => check.done_before += 1,
+        Held::Busy(..) => check.unknown_before += 1,
+        Held::Uncertain(claim, _) => {
             check.unknown_before += 1;
-            check.wanted_claimed.insert(key_fingerprint(name));
-            let timeout = ledger
-                .and_then(|v| v.run(claim.run))
-                .map_or(0, |r| r.timeout_ms);
+            check.wanted_claimed.insert(fingerprint);
+            let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
             check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
         }
-        None => return Ok(false),
     }
     Ok(true)
 }

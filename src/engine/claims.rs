@@ -6,7 +6,7 @@
 use chrono::{Local, TimeZone};
 
 use crate::input::name_key;
-use crate::ledger::prior::Recorded;
+use crate::ledger::prior::{Prior, Recorded};
 use crate::ledger::store::{Claim, RunInfo, State, View};
 
 /// A row's name as the ledger holds it, when that decides the row.
@@ -51,6 +51,15 @@ pub fn local_time(ms: i64) -> String {
         .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
+/// What an earlier run's record says of a row, without its outcome.
+pub fn recorded(prior: &Prior) -> Recorded {
+    match prior {
+        Prior::Created(_) => Recorded::Created,
+        Prior::Unknown => Recorded::Unknown,
+        Prior::Other => Recorded::Other,
+    }
+}
+
 /// What the ledger says of the row named `name`, whose own record says `prior`; `me` is this
 /// run's id in the ledger (its own claims decide nothing here).
 pub fn seen(
@@ -78,8 +87,6 @@ pub fn seen(
     let held = match (claim.state, prior) {
         // Still going (even into this results file, if its lock was taken away).
         (State::Sent | State::Unknown, _) if live => Some(Held::Busy(by)),
-        // This record's own outcome decides (the results or the journal say it).
-        (_, Some(Recorded::Created)) => None,
         (State::Created, _) => Some(Held::Created(claim, by)),
         // An earlier run into this results file: its journal's "unknown" is looked up as ever.
         (_, Some(Recorded::Unknown)) if own => None,

@@ -97,20 +97,53 @@ async fn judged_twice(
     baseline: &Baseline,
     max_pages: u32,
 ) -> Result<(HashMap<String, String>, HashSet<String>), ListingError> {
-    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let (mut found, mut others) = (HashMap::new(), HashSet::new());
-    for pass in 0..2 {
-        if pass == 1 && found.len() + others.len() >= wanted.len() {
-            break;
-        }
-        let (agreeing, not) = listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
-        for (key, id) in made_since(agreeing, baseline) {
-            found.entry(key).or_insert(id);
-        }
-        others.extend(made_since(not, baseline).into_keys());
-    }
-    others.retain(|k| !found.contains_key(k));
+    let since = |f: &listing::Found| {
+        f.iter()
+            .filter(|(key, ids)| ids.iter().any(|id| baseline.is_new(key, id)))
+            .count()
+    };
+    let enough = |a: &listing::Found, n: &listing::Found| since(a) + since(n) >= wanted.len();
+    let (agreeing, not) = twice(sender, wanted, judge, max_pages, &enough).await?;
+    let found = made_since(agreeing, baseline);
+    let others = made_since(not, baseline)
+        .into_keys()
+        .filter(|k| !found.contains_key(k))
+        .collect();
     Ok((found, others))
+}
+
+/// The account listed in full, and listed again unless `enough` says the first listing found
+/// what was wanted: the broadcasts under `wanted` names, parted by `judge`, with the second
+/// listing's ids added after the first's. One listing can miss a broadcast (offset pages shift
+/// while the account changes), so every lookup that may call a name absent goes through here.
+async fn twice(
+    sender: &Sender,
+    wanted: &HashSet<u64>,
+    judge: &dyn Fn(&str, &serde_json::Value) -> bool,
+    max_pages: u32,
+    enough: &dyn Fn(&listing::Found, &listing::Found) -> bool,
+) -> Result<(listing::Found, listing::Found), ListingError> {
+    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
+    let (mut agreeing, mut not) =
+        listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
+    if !enough(&agreeing, &not) {
+        let (more, more_not) = listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
+        merge(&mut agreeing, more);
+        merge(&mut not, more_not);
+    }
+    Ok((agreeing, not))
+}
+
+/// Add `more`'s ids to `into`'s, each once, after those already there.
+fn merge(into: &mut listing::Found, more: listing::Found) {
+    for (key, ids) in more {
+        let have = into.entry(key).or_default();
+        for id in ids {
+            if !have.contains(&id) {
+                have.push(id);
+            }
+        }
+    }
 }
 
 /// Every broadcast listed whose name's key (by fingerprint) is `wanted`, by key, once
@@ -127,21 +160,8 @@ pub async fn listed_at_start(
             return Err(ListingError::Stopped);
         }
     }
-    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let mut found: HashMap<String, Vec<String>> = listing::list(sender, &is_wanted, max_pages)
-        .await?
-        .into_iter()
-        .collect();
-    if found.len() < wanted.len() {
-        for (key, ids) in listing::list(sender, &is_wanted, max_pages).await? {
-            let have = found.entry(key).or_default();
-            for id in ids {
-                if !have.contains(&id) {
-                    have.push(id);
-                }
-            }
-        }
-    }
+    let enough = |found: &listing::Found, _: &listing::Found| found.len() >= wanted.len();
+    let (found, _) = twice(sender, wanted, &|_, _| true, max_pages, &enough).await?;
     let event = Event::LookedUp {
         found: Ok(found.len()),
         at_start: true,

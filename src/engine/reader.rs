@@ -9,7 +9,7 @@ use super::claims;
 use super::row::Job;
 use super::stop::{Severity, Stop};
 use crate::input::{RowReader, Watched};
-use crate::ledger::prior::{Lookup, Prior, Recorded};
+use crate::ledger::prior::Lookup;
 use crate::ledger::store::View;
 
 /// How far the reader thread got.
@@ -60,11 +60,7 @@ impl Source {
             let prior = self.prior.get(row.line)?;
             let seen = match &mut self.ledger {
                 Some((view, me)) => {
-                    let kind = prior.as_ref().map(|p| match p {
-                        Prior::Created(_) => Recorded::Created,
-                        Prior::Unknown => Recorded::Unknown,
-                        Prior::Other => Recorded::Other,
-                    });
+                    let kind = prior.as_ref().map(claims::recorded);
                     claims::seen(view, &row.name, kind, Some(*me))?
                 }
                 None => claims::Seen::default(),

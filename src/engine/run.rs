@@ -156,17 +156,13 @@ impl Engine {
         let bom = check.watched.sniffed().from_excel();
         let (parts, mut results) =
             open(&cfg, &files, &endpoint, bom, &stop, &events).map_err(Failure::BeforeSending)?;
-        let (parts, ledger) = match ledger {
+        let (parts, view, writer) = match ledger {
             Some(l) => {
                 let (parts, writer) =
                     ledgered::with_ledger(parts, &l, &cfg).map_err(Failure::BeforeSending)?;
-                (parts, Some((l.view, writer)))
+                (parts, Some(l.view), Some(writer))
             }
-            None => (parts, None),
-        };
-        let (view, writer) = match ledger {
-            Some((view, writer)) => (Some(view), Some(writer)),
-            None => (None, None),
+            None => (parts, None, None),
         };
         let stage = Stage {
             cfg: &cfg,
