@@ -213,14 +213,31 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
         let setup = || -> rusqlite::Result<i64> {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
+            // One write transaction taken up front (it waits its turn): statements that read
+            // first and then write would be refused at once, without waiting, when another
+            // process committed in between (two runs started together on a new ledger).
+            conn.execute_batch("BEGIN IMMEDIATE")?;
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if version <= SCHEMA {
                 conn.execute_batch(CREATE)?;
                 conn.pragma_update(None, "user_version", SCHEMA)?;
             }
+            conn.execute_batch("COMMIT")?;
             Ok(version)
         };
-        let version = setup().map_err(|e| explain(&path, e))?;
+        // Turning a new ledger to WAL needs it alone for a moment, and SQLite says "locked" at
+        // once rather than wait when a second run opens it then: try again for a while.
+        let mut tries = 0;
+        let version = loop {
+            match setup() {
+                Err(e) if is_busy(&e) && tries < 600 => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other.map_err(|e| explain(&path, e))?,
+            }
+        };
         if version > SCHEMA {
             bail!(
                 "the ledger {} was written by a newer version of bulkcast; nothing was sent. Use \
@@ -230,6 +247,11 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
         }
     }
     Ok(conn)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked))
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

@@ -154,17 +154,20 @@ impl Ledger {
     pub fn begin(dir: &Path, new: &NewRun<'_>) -> Result<Ledger> {
         let conn = connect(dir, false)?;
         let path = dir.join(FILE);
+        // One write transaction taken up front, as in `connect`: it waits for another run's.
         let register = || -> rusqlite::Result<(i64, i64)> {
-            conn.execute(
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let tx = &conn;
+            tx.execute(
                 "INSERT OR IGNORE INTO accounts (target, who, first_seen) VALUES (?1, ?2, ?3)",
                 params![new.account.target, new.account.who, now_ms()],
             )?;
-            let account: i64 = conn.query_row(
+            let account: i64 = tx.query_row(
                 "SELECT id FROM accounts WHERE target = ?1 AND who = ?2",
                 params![new.account.target, new.account.who],
                 |r| r.get(0),
             )?;
-            conn.execute(
+            tx.execute(
                 "INSERT INTO runs (account, sheet, results, resumed, pid, timeout_ms, started) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -177,7 +180,9 @@ impl Ledger {
                     now_ms()
                 ],
             )?;
-            Ok((account, conn.last_insert_rowid()))
+            let run = tx.last_insert_rowid();
+            tx.execute_batch("COMMIT")?;
+            Ok((account, run))
         };
         let (account, run) = register().map_err(|e| explain(&path, e))?;
         let live_at = live_path(dir, run);
