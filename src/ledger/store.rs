@@ -30,10 +30,12 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 mod account;
+mod errors;
 mod queries;
 mod writer;
 
 pub use account::{token_fingerprint, Account};
+use errors::{explain, is_busy};
 pub use queries::{all_runs, find_name, sends_of};
 pub use writer::{Claimed, Ledger, Settle};
 
@@ -166,30 +168,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// A message for a database error, naming the file and what to do when it is damaged.
-fn explain(path: &Path, e: rusqlite::Error) -> anyhow::Error {
-    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
-    let damaged = matches!(e.sqlite_error_code(), Some(DatabaseCorrupt | NotADatabase));
-    if damaged {
-        anyhow::anyhow!(
-            "the ledger {} is damaged ({e}); nothing was sent. It is what keeps rows from being \
-             created twice across runs: move it aside (do not delete it), then run again — rows \
-             already on the account are then found by name (see --skip-existing)",
-            path.display()
-        )
-    } else if matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::DiskFull)
-    ) {
-        anyhow::anyhow!(
-            "the ledger {}: {e} (the disk may be full, or a file-size limit reached)",
-            path.display()
-        )
-    } else {
-        anyhow::anyhow!("the ledger {}: {e}", path.display())
-    }
-}
-
 /// Open (creating it if new) the database at `dir`, ready for WAL and full syncs.
 fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
     let path = dir.join(FILE);
@@ -247,11 +225,6 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
         }
     }
     Ok(conn)
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked))
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
