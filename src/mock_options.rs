@@ -67,6 +67,10 @@ pub struct MockOptions {
     /// Leave the broadcast id out of create replies
     #[arg(long = "no-id", action = clap::ArgAction::SetFalse)]
     pub reply_with_id: bool,
+    /// Answer every create with the id the first create was given (a faulty server or a
+    /// gateway replaying one reply); each broadcast is still stored under an id of its own
+    #[arg(long)]
+    pub same_id: bool,
     /// Send `Retry-After: SECS` with every 429 (Smartflo documents none)
     #[arg(long, value_name = "SECS")]
     pub retry_after: Option<u64>,
@@ -97,6 +101,9 @@ pub struct MockOptions {
     /// Keep names as some servers do: lower-cased, white space collapsed (listings show them so)
     #[arg(long)]
     pub lower_names: bool,
+    /// Keep at most N characters of a name, as a database column would (listings show them so)
+    #[arg(long, value_name = "N")]
+    pub cut_names: Option<usize>,
     /// A broadcast already on the account before anything is created (repeatable)
     #[arg(long = "existing", value_name = "NAME")]
     pub existing: Vec<String>,

@@ -26,7 +26,7 @@ use crate::ledger::prior::{Record, Recorded};
 use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
-pub type Account = Option<Result<HashMap<String, String>, ListingError>>;
+pub type Account = Option<Result<super::made::Made, ListingError>>;
 /// The start-of-run lookup of names another run left uncertain: every id listed, by name key.
 pub type Listed = Option<Result<HashMap<String, Vec<String>>, ListingError>>;
 

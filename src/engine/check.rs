@@ -11,7 +11,7 @@ use super::claims::{self, Held};
 use super::events::Checked;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{key_fingerprint, NameTracker, RowReader, Watched};
+use crate::input::{key_fingerprint, match_fingerprints, NameTracker, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 use crate::ledger::store::View;
 
@@ -93,7 +93,7 @@ pub fn check_input(
             continue;
         }
         if before == Some(Recorded::Unknown) {
-            check.wanted.insert(key_fingerprint(&row.name));
+            check.wanted.extend(match_fingerprints(&row.name));
         }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,
@@ -168,7 +168,7 @@ fn held_by_ledger(
         Held::Busy(..) => check.unknown_before += 1,
         Held::Uncertain(claim, _) => {
             check.unknown_before += 1;
-            check.wanted_claimed.insert(fingerprint);
+            check.wanted_claimed.extend(match_fingerprints(name));
             let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
             check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
         }

@@ -5,7 +5,7 @@
 //! The tally counts final outcomes only; a row kept for the lookup is counted once the lookup
 //! decides it ([`Collected::finish_uncertain`]), so the summary's counts are the `Row` events'.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, Semaphore};
 
@@ -62,6 +62,10 @@ pub async fn collect(
         write_error: None,
     };
     while let Some(verdict) = verdicts.recv().await {
+        let (verdict, earlier) = match verdict {
+            Verdict::Repeated { this, earlier } => (*this, Some(earlier)),
+            v => (v, None),
+        };
         let (line, status) = (verdict.outcome().line, verdict.outcome().status);
         let event = match &verdict {
             Verdict::Final(o) => {
@@ -70,14 +74,14 @@ pub async fn collect(
             }
             // Kept, with its outcome, in `row::Uncertain` for the lookup.
             Verdict::LookUp(o) => Event::Uncertain { seq: o.seq, line },
+            Verdict::Repeated { .. } => unreachable!("taken apart above"),
         };
-        let outcome = match verdict {
-            Verdict::Final(o) | Verdict::LookUp(o) => o,
-        };
+        let outcome = verdict.into_outcome();
         let before = results.written();
         if c.write_error.is_none() {
             let written = record
                 .done(&outcome)
+                .and_then(|()| earlier.as_ref().map_or(Ok(()), |e| record.done(e)))
                 .and_then(|()| results.push(outcome))
                 .and_then(|()| {
                     // Outcomes reach the journal's file as soon as nothing else is waiting (the
@@ -107,6 +111,10 @@ pub async fn collect(
             let now_written = usize::try_from(results.written() - before).unwrap_or(usize::MAX);
             window.add_permits(now_written);
         }
+        if let Some(earlier) = earlier {
+            // Its `created` is withdrawn; the results are patched with its final outcome.
+            events.emit(Event::Doubted(earlier)).await;
+        }
         events.emit(event).await;
     }
     c
@@ -114,12 +122,22 @@ pub async fn collect(
 
 impl Collected {
     /// The last outcome of every row kept for the lookup (`lookup::resolve_unknowns` gives one
-    /// for each): counted, and handed on as their final events, in input order.
-    pub async fn finish_uncertain(&mut self, last: &HashMap<u64, Outcome>, events: &Events) {
+    /// for each): counted, and handed on as their final events, in input order. A row among
+    /// `withdrawn` was counted `created` before it was doubted: its count moves.
+    pub async fn finish_uncertain(
+        &mut self,
+        last: &HashMap<u64, Outcome>,
+        withdrawn: &HashSet<u64>,
+        events: &Events,
+    ) {
         let mut rows: Vec<&Outcome> = last.values().collect();
         rows.sort_unstable_by_key(|o| o.seq);
         for o in rows {
-            self.tally.add(o.status);
+            if withdrawn.contains(&o.seq) {
+                self.tally.replace(Status::Created, o.status);
+            } else {
+                self.tally.add(o.status);
+            }
             events.emit(Event::Row(o.clone())).await;
         }
     }

@@ -12,7 +12,6 @@ use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
 use super::record::Record;
 use super::row::{Job, ToSend};
-use crate::input::name_key;
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
@@ -24,7 +23,7 @@ pub struct Known {
     pub baseline: Arc<Baseline>,
     /// Rows an earlier run left uncertain, looked up at the start: name key → the id of a
     /// broadcast made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
-    pub account: Option<Result<HashMap<String, String>, ListingError>>,
+    pub account: Option<Result<super::made::Made, ListingError>>,
     /// Names another run of this machine left uncertain, looked up at the start: name key →
     /// every id listed (whatever the baseline holds). `None`: not listed.
     pub listed: Option<Result<HashMap<String, Vec<String>>, ListingError>>,
@@ -122,7 +121,7 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
                 Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
                 None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
             };
-            match (listed.get(name_key(&name).as_ref()), verdict) {
+            match (crate::input::listed_as(listed, &name).map(|(ids, _)| ids), verdict) {
                 (Some(ids), _) if !claim.namesake && ids.len() == 1 => {
                     Counts::bump(&counts.found);
                     let mut o = found_on_account(seq, line, name, ids[0].clone());
@@ -165,15 +164,16 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             Done(o.with_seq(seq))
         }
         (Some(Prior::Unknown), verdict) => match &known.account {
-            Some(Ok(found)) => match (found.get(name_key(&name).as_ref()), verdict) {
-                (Some(id), _) => {
+            Some(Ok(found)) => match (super::made::made_for(found, &name, &std::collections::HashSet::new()), verdict) {
+                (Ok(Some(id)), _) => {
                     Counts::bump(&counts.found);
-                    let o = found_on_account(seq, line, name, id.clone());
+                    let o = found_on_account(seq, line, name, id);
                     known.record.found(&o, entry);
                     Done(o)
                 }
-                (None, Ok(body)) => send(name, body),
-                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+                (Err(why), _) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {why}")),
+                (Ok(None), Ok(body)) => send(name, body),
+                (Ok(None), Err(msg)) => unsent(name, Status::Invalid, msg),
             },
             Some(Err(e)) => unsent(
                 name,

@@ -11,7 +11,9 @@
 //!   before it was sent.
 //! - Every row of the input ends in exactly one [`Event::Row`], its final outcome. A row whose
 //!   create got no answer is first [`Event::Uncertain`] (not final: it is looked up on the
-//!   account), then gets its `Row` once the lookup decides it.
+//!   account), then gets its `Row` once the lookup decides it. The one exception is a server
+//!   fault: a row whose `created` is withdrawn by [`Event::Doubted`] (its id was given to
+//!   another row too) gets a second `Row`, the one that counts.
 //! - The counts in the `Ended` summary are the counts of the `Row` events, by status.
 
 use std::path::PathBuf;
@@ -61,6 +63,11 @@ pub enum Event {
     Uncertain { seq: u64, line: u64 },
     /// A row's final outcome.
     Row(Outcome),
+    /// A row that had its `Row` (`created`) is decided again: the server gave its id to
+    /// another row too (a server fault). Its new outcome is `unknown` until the lookup at the
+    /// end decides it; a second `Row` then follows, and the counts are those of each row's
+    /// last `Row`.
+    Doubted(Outcome),
     /// The sending pass is over: every row has its `Row` or is `Uncertain`.
     SendingDone,
     /// The run waits for something, this long (or until it ends, for an outage).

@@ -35,10 +35,11 @@ use super::decide;
 use super::errors::ListingError;
 use super::events::{Event, Wait};
 use super::listing;
+use super::made::{made_for, shared_cuts, Made};
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
-use crate::input::{key_fingerprint, name_key};
+use crate::input::{cut_keys, key_fingerprint, match_fingerprints, name_key};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
 
@@ -59,13 +60,16 @@ impl Grace {
     }
 }
 
-/// The broadcasts made since the baseline among `found`: name key → the first such id.
-fn made_since(found: listing::Found, baseline: &Baseline) -> HashMap<String, String> {
+/// The broadcasts made since the baseline among `found`.
+fn made_since(found: listing::Found, baseline: &Baseline) -> Made {
     found
         .into_iter()
         .filter_map(|(name, ids)| {
-            let id = ids.into_iter().find(|id| baseline.is_new(&name, id))?;
-            Some((name, id))
+            let ids: Vec<String> = ids
+                .into_iter()
+                .filter(|id| baseline.is_new(&name, id))
+                .collect();
+            (!ids.is_empty()).then_some((name, ids))
         })
         .collect()
 }
@@ -80,7 +84,7 @@ async fn listed_twice(
     wanted: &HashSet<u64>,
     baseline: &Baseline,
     max_pages: u32,
-) -> Result<HashMap<String, String>, ListingError> {
+) -> Result<Made, ListingError> {
     Ok(
         judged_twice(sender, wanted, &|_, _| true, baseline, max_pages)
             .await?
@@ -96,7 +100,7 @@ async fn judged_twice(
     judge: &dyn Fn(&str, &serde_json::Value) -> bool,
     baseline: &Baseline,
     max_pages: u32,
-) -> Result<(HashMap<String, String>, HashSet<String>), ListingError> {
+) -> Result<(Made, HashSet<String>), ListingError> {
     let since = |f: &listing::Found| {
         f.iter()
             .filter(|(key, ids)| ids.iter().any(|id| baseline.is_new(key, id)))
@@ -193,7 +197,7 @@ pub async fn account_at_start(
     baseline: &Baseline,
     ready_at: Option<Instant>,
     max_pages: u32,
-) -> Result<HashMap<String, String>, ListingError> {
+) -> Result<Made, ListingError> {
     if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
         if !wait_until(sender, stop, Wait::EarlierSends, at).await {
             return Err(ListingError::Stopped);
@@ -208,6 +212,14 @@ pub async fn account_at_start(
     found
 }
 
+/// What the lookup at the end decided: by `seq`, the last outcome of every row kept for it
+/// (and of every row withdrawn), and which rows had been counted `created` before they were
+/// withdrawn.
+pub struct Resolved {
+    pub last: HashMap<u64, Outcome>,
+    pub withdrawn: HashSet<u64>,
+}
+
 /// Look up, by name on the account, the rows whose create got no answer in this run; record
 /// the ones found as created and send the absent ones again, for a few rounds. What this
 /// returns holds, by `seq`, the last outcome of every row kept in `parts.uncertain`: a new one
@@ -218,7 +230,7 @@ pub async fn resolve_unknowns(
     concurrency: usize,
     baseline: &Baseline,
     max_pages: u32,
-) -> HashMap<u64, Outcome> {
+) -> Resolved {
     let mut last = HashMap::new();
     // A new outcome is journaled; a row the run stopped before looking up keeps the one
     // recorded (only where no round gave it a newer one).
@@ -247,15 +259,20 @@ pub async fn resolve_unknowns(
         }
         let wanted: HashSet<u64> = uncertain
             .iter()
-            .map(|u| key_fingerprint(&u.row.name))
+            .flat_map(|u| match_fingerprints(&u.row.name))
             .collect();
-        let sent: HashMap<String, serde_json::Value> = uncertain
-            .iter()
-            .filter_map(|u| {
-                let body = serde_json::from_slice(&u.row.body).ok()?;
-                Some((name_key(&u.row.name).into_owned(), body))
-            })
-            .collect();
+        // What each row sent, under every key its broadcast may be listed by.
+        let mut sent: HashMap<String, serde_json::Value> = HashMap::new();
+        for u in &uncertain {
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&u.row.body) else {
+                continue;
+            };
+            for key in cut_keys(&u.row.name) {
+                sent.entry(key).or_insert_with(|| body.clone());
+            }
+            sent.insert(name_key(&u.row.name).into_owned(), body);
+        }
+        let shared = shared_cuts(uncertain.iter().map(|u| u.row.name.as_str()));
         let judge = |name: &str, listed: &serde_json::Value| {
             sent.get(name_key(name).as_ref())
                 .is_none_or(|body| agree::agrees(listed, body))
@@ -271,20 +288,34 @@ pub async fn resolve_unknowns(
                 break;
             }
         };
-        let (uncertain, disagreeing): (Vec<_>, Vec<_>) = uncertain
-            .into_iter()
-            .partition(|u| !others.contains(name_key(&u.row.name).as_ref()));
+        let disagrees = |name: &str| {
+            let keys = std::iter::once(name_key(name).into_owned()).chain(cut_keys(name));
+            keys.take_while(|k| !found.contains_key(k))
+                .any(|k| others.contains(&k))
+        };
+        let (uncertain, disagreeing): (Vec<_>, Vec<_>) =
+            uncertain.into_iter().partition(|u| !disagrees(&u.row.name));
         for u in disagreeing {
             patch(noted(u.outcome, "a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination or caller id) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account"));
         }
-        for o in send_absent(parts, uncertain, &found, concurrency).await {
+        for o in send_absent(parts, uncertain, (&found, &shared), concurrency).await {
             patch(o);
         }
     }
-    for u in unchanged {
+    // Rows kept in the last round (sent again without an answer, or withdrawn) stay as they
+    // were recorded.
+    let kept = parts.uncertain.take();
+    for u in unchanged.into_iter().chain(kept) {
         last.entry(u.outcome.seq).or_insert(u.outcome);
     }
-    last
+    let withdrawn = parts.uncertain.take_withdrawn();
+    for o in withdrawn.revised {
+        last.entry(o.seq).or_insert(o);
+    }
+    Resolved {
+        last,
+        withdrawn: withdrawn.seqs,
+    }
 }
 
 /// `o` with `note` after its message.
@@ -298,23 +329,25 @@ fn noted(mut o: Outcome, note: &str) -> Outcome {
 async fn send_absent(
     parts: &Parts,
     uncertain: Vec<Unresolved>,
-    found: &HashMap<String, String>,
+    (found, shared): (&Made, &HashSet<String>),
     concurrency: usize,
 ) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(uncertain.len());
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut resent = JoinSet::new();
     for u in uncertain {
-        if let Some(id) = found.get(name_key(&u.row.name).as_ref()) {
-            Counts::bump(&parts.counts.unsent.found);
-            let row = u.row;
-            outcomes.push(decide::found_on_account(
-                row.seq,
-                row.line,
-                row.name,
-                id.clone(),
-            ));
-            continue;
+        match made_for(found, &u.row.name, shared) {
+            Ok(Some(id)) => {
+                Counts::bump(&parts.counts.unsent.found);
+                let row = u.row;
+                outcomes.push(decide::found_on_account(row.seq, row.line, row.name, id));
+                continue;
+            }
+            Err(why) => {
+                outcomes.push(noted(u.outcome, &why));
+                continue;
+            }
+            Ok(None) => {}
         }
         let (parts, slots) = (parts.clone(), slots.clone());
         resent.spawn(async move {
@@ -326,9 +359,13 @@ async fn send_absent(
             else {
                 return u.outcome;
             };
-            match row::create(&parts, u.row, unsynced, FirstSlot::Wait).await {
-                Verdict::Final(o) | Verdict::LookUp(o) => o,
+            let verdict = row::create(&parts, u.row, unsynced, FirstSlot::Wait).await;
+            if let Verdict::Repeated { earlier, .. } = &verdict {
+                parts.record.replace(earlier);
+                let doubted = Event::Doubted(earlier.clone());
+                parts.sender.events().emit(doubted).await;
             }
+            verdict.into_outcome()
         });
     }
     while let Some(done) = resent.join_next().await {

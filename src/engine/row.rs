@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::claims::Seen;
 use super::counts::Counts;
 use super::events::Call;
+use super::ids::{Ids, Repeat};
 use super::record::Unsynced;
 use super::record::{Go, Record};
 use super::sender::{FirstSlot, Sender};
@@ -69,6 +70,8 @@ pub struct Parts {
     pub stop: Arc<Stop>,
     pub counts: Arc<Counts>,
     pub uncertain: Arc<Uncertain>,
+    /// The ids the server gave this run's creates.
+    pub ids: Arc<Ids<Unresolved>>,
     /// `--max-errors`: stop dispatching after this many rows sent failed.
     pub max_errors: Option<u64>,
 }
@@ -80,12 +83,28 @@ pub enum Verdict {
     Final(Outcome),
     /// It got no answer and is kept for the lookup at the end; `unknown` until then.
     LookUp(Outcome),
+    /// The server gave this row an id it had given an earlier row of this run: `this` is this
+    /// row's verdict, `earlier` the earlier row's new outcome (`unknown`), which withdraws the
+    /// one it was given; [`Uncertain`] holds it, to be looked up at the end.
+    Repeated {
+        this: Box<Verdict>,
+        earlier: Outcome,
+    },
 }
 
 impl Verdict {
     pub fn outcome(&self) -> &Outcome {
         match self {
             Verdict::Final(o) | Verdict::LookUp(o) => o,
+            Verdict::Repeated { this, .. } => this.outcome(),
+        }
+    }
+
+    /// This row's last outcome, for a caller that decides nothing more about it.
+    pub fn into_outcome(self) -> Outcome {
+        match self {
+            Verdict::Final(o) | Verdict::LookUp(o) => o,
+            Verdict::Repeated { this, .. } => this.into_outcome(),
         }
     }
 }
@@ -140,7 +159,28 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         return Verdict::Final(outcome);
     };
     let (status, message) = judge(p, &reply, attempts);
-    if status == Status::Created {
+    let broadcast_id = reply
+        .body
+        .as_ref()
+        .and_then(client::broadcast_id)
+        .filter(|_| status == Status::Created);
+    let mut outcome = Outcome {
+        seq: row.seq,
+        line: row.line,
+        name: row.name.clone(),
+        status,
+        http_status: reply.status,
+        message,
+        broadcast_id,
+        attempts,
+        elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
+    };
+    let sent_at = last_sent.unwrap_or_else(Instant::now);
+    let earlier = match outcome.broadcast_id.clone() {
+        Some(id) => repeated(p, &id, &row, &mut outcome, sent_at),
+        None => None,
+    };
+    if outcome.status == Status::Created {
         if let Some(at) = last_sent {
             p.counts.created(at);
         }
@@ -153,29 +193,27 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
             );
         }
     }
-    let outcome = Outcome {
-        seq: row.seq,
-        line: row.line,
-        name: row.name.clone(),
-        status,
-        http_status: reply.status,
-        message,
-        broadcast_id: reply
-            .body
-            .as_ref()
-            .and_then(client::broadcast_id)
-            .filter(|_| status == Status::Created),
-        attempts,
-        elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
-    };
     p.record.settle(&outcome);
-    if status != Status::Unknown {
+    let verdict = keep_if_unknown(p, row, outcome, sent_at);
+    match earlier {
+        Some(earlier) => Verdict::Repeated {
+            this: Box::new(verdict),
+            earlier,
+        },
+        None => verdict,
+    }
+}
+
+/// The verdict on `outcome`: final, or kept for the lookup when it is `unknown` (and there is
+/// room).
+fn keep_if_unknown(p: &Parts, row: ToSend, outcome: Outcome, sent_at: Instant) -> Verdict {
+    if outcome.status != Status::Unknown {
         return Verdict::Final(outcome);
     }
     let kept = p.uncertain.keep(Unresolved {
         row,
         outcome: outcome.clone(),
-        sent_at: last_sent.unwrap_or_else(Instant::now),
+        sent_at,
     });
     if !kept {
         let mut outcome = outcome;
@@ -187,6 +225,54 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         return Verdict::Final(outcome);
     }
     Verdict::LookUp(outcome)
+}
+
+/// Note that the server gave `row` the id `id`. When it gave that id to another row of this
+/// run too, neither reply is believed: this row's `outcome` becomes `unknown`, and so does the
+/// other's (its new outcome is returned, when this run had not doubted it already; it is kept
+/// for the lookup, and the ledger is told).
+fn repeated(
+    p: &Parts,
+    id: &str,
+    row: &ToSend,
+    outcome: &mut Outcome,
+    sent_at: Instant,
+) -> Option<Outcome> {
+    let this = Unresolved {
+        row: row.clone(),
+        outcome: outcome.clone(),
+        sent_at,
+    };
+    let Repeat::Again(earlier) = p.ids.note(id, this) else {
+        return None;
+    };
+    let fault = |other: &str| {
+        format!(
+            "the server answered \"created\" with broadcast id {id}, the id it gave {other} too: \
+             one of the two replies is wrong (a server or gateway fault), so the row is looked \
+             up on the account by name before anything is sent again"
+        )
+    };
+    let earlier_line = earlier
+        .as_ref()
+        .map_or("another row of this run".to_owned(), |e| {
+            format!("line {}", e.row.line)
+        });
+    outcome.status = Status::Unknown;
+    outcome.broadcast_id = None;
+    outcome.message = fault(&earlier_line);
+    let mut e = *earlier?;
+    e.outcome.status = Status::Unknown;
+    e.outcome.broadcast_id = None;
+    e.outcome.message = fault(&format!("line {}", row.line));
+    p.record.settle(&e.outcome);
+    let seq = e.row.seq;
+    p.uncertain.withdraw(seq);
+    let verdict = keep_if_unknown(p, e.row, e.outcome, e.sent_at);
+    if let Verdict::Final(o) = &verdict {
+        p.uncertain.revise(o.clone());
+    }
+    Some(verdict.into_outcome())
 }
 
 /// Rows kept, with their bodies, for the lookup at the end of the run: beyond this (a server
@@ -232,14 +318,26 @@ pub struct Unresolved {
     pub sent_at: Instant,
 }
 
-/// The rows of this run whose create got no answer, for the lookup at the end.
+/// The rows of this run whose create got no answer, for the lookup at the end; and the rows
+/// whose outcome was withdrawn after it was given (their id was given to another row too).
 #[derive(Default)]
-pub struct Uncertain(std::sync::Mutex<Vec<Unresolved>>);
+pub struct Uncertain {
+    kept: std::sync::Mutex<Vec<Unresolved>>,
+    withdrawn: std::sync::Mutex<Withdrawn>,
+}
+
+/// Rows that had their final outcome (`created`) and were doubted since: their `seq`, and the
+/// new outcome of those not kept for the lookup.
+#[derive(Default)]
+pub struct Withdrawn {
+    pub seqs: std::collections::HashSet<u64>,
+    pub revised: Vec<Outcome>,
+}
 
 impl Uncertain {
     /// Keep `u` for the lookup; `false` when [`MAX_KEPT`] rows are kept already.
     pub fn keep(&self, u: Unresolved) -> bool {
-        let mut kept = crate::lock(&self.0);
+        let mut kept = crate::lock(&self.kept);
         if kept.len() >= MAX_KEPT {
             return false;
         }
@@ -249,7 +347,22 @@ impl Uncertain {
 
     /// Every row kept so far, leaving none.
     pub fn take(&self) -> Vec<Unresolved> {
-        std::mem::take(&mut *crate::lock(&self.0))
+        std::mem::take(&mut *crate::lock(&self.kept))
+    }
+
+    /// The row at `seq`, already counted `created`, is decided again.
+    fn withdraw(&self, seq: u64) {
+        crate::lock(&self.withdrawn).seqs.insert(seq);
+    }
+
+    /// A withdrawn row's new outcome, final without a lookup.
+    fn revise(&self, o: Outcome) {
+        crate::lock(&self.withdrawn).revised.push(o);
+    }
+
+    /// The rows withdrawn so far, leaving none.
+    pub fn take_withdrawn(&self) -> Withdrawn {
+        std::mem::take(&mut *crate::lock(&self.withdrawn))
     }
 }
 
@@ -303,6 +416,7 @@ mod tests {
             stop,
             counts,
             uncertain: Arc::default(),
+            ids: Arc::default(),
             max_errors: None,
         }
     }

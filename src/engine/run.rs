@@ -211,8 +211,11 @@ impl Engine {
             settle: cfg.settle,
         };
         let (concurrency, pages) = (cfg.concurrency, cfg.max_listing_pages);
-        let patches = lookup::resolve_unknowns(&parts, grace, concurrency, &baseline, pages).await;
-        collected.finish_uncertain(&patches, &events).await;
+        let resolved = lookup::resolve_unknowns(&parts, grace, concurrency, &baseline, pages).await;
+        let patches = resolved.last;
+        collected
+            .finish_uncertain(&patches, &resolved.withdrawn, &events)
+            .await;
 
         let written = results
             .finish()
@@ -283,6 +286,7 @@ fn open(
         stop: stop.clone(),
         counts,
         uncertain: Arc::new(Uncertain::default()),
+        ids: Arc::default(),
         max_errors: cfg.max_errors,
     };
     Ok((parts, results))

@@ -150,6 +150,48 @@ pub fn name_key(name: &str) -> Cow<'_, str> {
     Cow::Owned(key)
 }
 
+/// Widths (in characters) at which servers are seen to cut names short: usual column sizes.
+const CUTS: [usize; 17] = [
+    20, 25, 30, 32, 40, 45, 50, 60, 64, 80, 100, 120, 128, 150, 200, 250, 255,
+];
+
+/// The keys a server that cuts names short may list `name` under: its key's first N
+/// characters, white space at the end trimmed, for each usual width N shorter than the key;
+/// longest first.
+pub fn cut_keys(name: &str) -> Vec<String> {
+    let key = name_key(name);
+    let mut cuts = Vec::new();
+    for &n in CUTS.iter().rev() {
+        if let Some((at, _)) = key.char_indices().nth(n) {
+            let cut = key[..at].trim_end();
+            if !cut.is_empty() && cuts.last().is_none_or(|c: &String| c != cut) {
+                cuts.push(cut.to_owned());
+            }
+        }
+    }
+    cuts
+}
+
+/// The fingerprints of every key a server may list `name` under: its key's, and its cut keys'.
+pub fn match_fingerprints(name: &str) -> impl Iterator<Item = u64> {
+    let cuts = cut_keys(name);
+    std::iter::once(key_fingerprint(name)).chain(cuts.into_iter().map(|c| key_fingerprint(&c)))
+}
+
+/// What `listed` (by listed names' keys) holds for `name`: under its own key, else under its
+/// longest cut key that is there (then with that key).
+pub fn listed_as<'a, V>(
+    listed: &'a std::collections::HashMap<String, V>,
+    name: &str,
+) -> Option<(&'a V, Option<String>)> {
+    if let Some(v) = listed.get(name_key(name).as_ref()) {
+        return Some((v, None));
+    }
+    cut_keys(name)
+        .into_iter()
+        .find_map(|cut| listed.get(&cut).map(|v| (v, Some(cut))))
+}
+
 /// The fingerprint of `name`'s key, without making the key for most names: the one a sheet's
 /// every row costs.
 pub fn key_fingerprint(name: &str) -> u64 {
@@ -221,6 +263,35 @@ fn decode_entities(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_cut_short_is_listed_under_its_cut_keys() {
+        let long = "Diwali Offer  for the Western Region, Retail Customers - batch 2";
+        let cuts = super::cut_keys(long);
+        assert_eq!(
+            cuts.first().map(String::as_str),
+            Some("diwali offer for the western region, retail customers - batc")
+        );
+        assert!(cuts.contains(&"diwali offer for the western region, retail custom".to_owned()));
+        assert!(
+            cuts.contains(&"diwali offer for the".to_owned()),
+            "{cuts:?}"
+        );
+        assert!(super::cut_keys("Campaign 1").is_empty());
+        let mut listed = std::collections::HashMap::new();
+        listed.insert(cuts[0].clone(), 7);
+        assert_eq!(
+            super::listed_as(&listed, long),
+            Some((&7, Some(cuts[0].clone())))
+        );
+        listed.insert(super::name_key(long).into_owned(), 8);
+        assert_eq!(
+            super::listed_as(&listed, long),
+            Some((&8, None)),
+            "its own key first"
+        );
+        assert_eq!(super::match_fingerprints(long).count(), 1 + cuts.len());
+    }
+
     use super::*;
 
     #[test]

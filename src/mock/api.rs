@@ -144,7 +144,12 @@ async fn create(
     }
     let mut reply = json!({"success": true, "message": "Broadcast created successfully."});
     if opts.reply_with_id {
-        reply["broadcast_id"] = json!(id);
+        let said = if opts.same_id {
+            state.lock().first_id
+        } else {
+            id
+        };
+        reply["broadcast_id"] = json!(said);
     }
     json(StatusCode::OK, &reply)
 }
@@ -227,6 +232,13 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
     } else {
         name
     };
+    let kept = match state.opts.cut_names {
+        Some(n) => kept.chars().take(n).collect(),
+        None => kept,
+    };
+    if inner.first_id == 0 {
+        inner.first_id = id;
+    }
     inner.broadcasts.push(Stored {
         id,
         name: kept.into(),

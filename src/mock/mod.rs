@@ -279,6 +279,8 @@ struct Inner {
     broadcasts: Vec<Stored>,
     per_name: std::collections::HashMap<String, u64>,
     next_id: u64,
+    /// The id of the first broadcast created (what `--same-id` answers every create with).
+    first_id: u64,
     stats: Stats,
     /// The current fixed window (seconds since start) and the requests counted in it.
     window: (u64, u64),

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::progress::{Counts, Progress};
 use crate::engine::events::{Checked, Ended, Event, Renewal, Wait};
-use crate::ledger::outcome::Status;
+use crate::ledger::outcome::{Outcome, Status};
 use crate::logging::Terminal;
 use crate::net::client::ReplyKind;
 
@@ -105,6 +105,7 @@ impl Shown<'_> {
             Event::Pace { rate } => tracing::debug!("429: pace now {rate:.2}/s"),
             Event::Uncertain { .. } => self.row(None),
             Event::Row(o) => self.row(Some(o.status)),
+            Event::Doubted(o) => self.doubted(&o),
             Event::SendingDone => {
                 if let Some(p) = self.progress.take() {
                     p.finish();
@@ -155,6 +156,17 @@ impl Shown<'_> {
             Some(Status::Invalid) => self.invalid += 1,
             _ => {}
         }
+        c.failed = c.done - c.created - self.invalid;
+        if let Some(p) = &mut self.progress {
+            p.update(*c);
+        }
+    }
+
+    /// A row counted created is decided again.
+    fn doubted(&mut self, o: &Outcome) {
+        tracing::warn!("line {}: {}", o.line, o.message);
+        let c = &mut self.counts;
+        c.created = c.created.saturating_sub(1);
         c.failed = c.done - c.created - self.invalid;
         if let Some(p) = &mut self.progress {
             p.update(*c);

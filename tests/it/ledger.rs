@@ -2,10 +2,11 @@
 //! what this machine sent to an account is created once, and no results file claims more
 //! than the server holds. Each test is a row of issue 20's table, with real processes.
 
-use bulkcast::mock::{MockOptions, MockServer};
+use bulkcast::mock::MockOptions;
 
 use crate::util::{
-    assert_exactly_once, column, good_csv, names, results_csv, run, wait_for_created, Dir, Smartflo,
+    assert_exactly_once, claims_agree, column, good_csv, names, results_csv, run, wait_for_created,
+    Dir, Smartflo,
 };
 
 /// `--resume` of `input` with short waits for an earlier run's requests (no listing lag here).
@@ -21,36 +22,6 @@ fn kill_after(api: &Smartflo, mut cmd: std::process::Command, n: u64) {
     wait_for_created(api, n);
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-/// Every row a results file reports created names the broadcast the server holds under its
-/// name (never one it does not hold); the number of rows so reported.
-fn claims_agree(server: &MockServer, dir: &Dir, results: &str) -> usize {
-    let res = results_csv(dir, results);
-    let (names, statuses, ids) = (
-        column(&res, "name"),
-        column(&res, "status"),
-        column(&res, "broadcast_id"),
-    );
-    let held = server.broadcasts();
-    let mut created = 0;
-    for ((name, status), id) in names.iter().zip(&statuses).zip(&ids) {
-        if status != "created" {
-            continue;
-        }
-        created += 1;
-        let on_server: Vec<String> = held
-            .iter()
-            .filter(|b| &b.name == name)
-            .map(|b| b.id.to_string())
-            .collect();
-        assert_eq!(
-            on_server,
-            std::slice::from_ref(id),
-            "{results}: {name} reported created as {id}"
-        );
-    }
-    created
 }
 
 #[test]

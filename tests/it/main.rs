@@ -5,6 +5,7 @@ mod encodings;
 mod events;
 mod gateways;
 mod ledger;
+mod lies;
 mod mock;
 mod pace;
 mod props;

@@ -218,3 +218,34 @@ pub fn wait_for_created(api: &Smartflo, n: u64) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Every row a results file reports created names the broadcast the server holds under its
+/// name (never one it does not hold); the number of rows so reported.
+pub fn claims_agree(server: &bulkcast::mock::MockServer, dir: &Dir, results: &str) -> usize {
+    let res = results_csv(dir, results);
+    let (names, statuses, ids) = (
+        column(&res, "name"),
+        column(&res, "status"),
+        column(&res, "broadcast_id"),
+    );
+    let held = server.broadcasts();
+    let mut created = 0;
+    for ((name, status), id) in names.iter().zip(&statuses).zip(&ids) {
+        if status != "created" {
+            continue;
+        }
+        created += 1;
+        let on_server: Vec<String> = held
+            .iter()
+            // By the name sent: a server may keep it in another form.
+            .filter(|b| b.body["name"].as_str() == Some(name.as_str()))
+            .map(|b| b.id.to_string())
+            .collect();
+        assert_eq!(
+            on_server,
+            std::slice::from_ref(id),
+            "{results}: {name} reported created as {id}"
+        );
+    }
+    created
+}

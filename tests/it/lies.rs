@@ -1,0 +1,111 @@
+//! A server whose word cannot be taken literally: it gives one id to every create, or keeps
+//! names cut short. The results file still never claims more than the server holds, and no
+//! row is created twice.
+
+use bulkcast::mock::MockOptions;
+
+use crate::util::{assert_exactly_once, claims_agree, column, good_csv, results_csv, run, Dir};
+use crate::util::{names, Smartflo};
+
+/// `good_csv`'s rows with their names written by `name` (from the row's number).
+fn sheet(rows: usize, name: impl Fn(usize) -> String) -> (String, Vec<String>) {
+    let mut text = good_csv(",", "\n", rows);
+    for i in (1..=rows).rev() {
+        // Highest first, so "Campaign 1" does not match inside "Campaign 10".
+        text = text.replace(&format!("\nCampaign {i},"), &format!("\n{},", name(i)));
+    }
+    (text, (1..=rows).map(name).collect())
+}
+
+fn submit(api: &Smartflo, dir: &Dir, input: &std::path::Path) -> std::process::Command {
+    let mut cmd = api.submit(dir, input);
+    cmd.args([
+        "--rate",
+        "0",
+        "--timeout",
+        "2",
+        "--settle",
+        "0",
+        "-o",
+        "out.csv",
+    ]);
+    cmd
+}
+
+#[test]
+fn one_id_in_every_create_reply_is_a_fault_and_each_row_is_looked_up() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        same_id: true,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 30));
+    let out = run(&mut submit(&api, &dir, &input));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("the id it gave"), "{}", out.stderr);
+    assert_exactly_once(&api.server, &names(30));
+    assert_eq!(claims_agree(&api.server, &dir, "out.csv"), 30);
+    let ids = column(&results_csv(&dir, "out.csv"), "broadcast_id");
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 30, "every row has its own id: {ids:?}");
+}
+
+#[test]
+fn names_kept_cut_short_are_found_and_not_sent_again() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        cut_names: Some(50),
+        error_after_create: 0.3,
+        seed: 5,
+        ..MockOptions::default()
+    });
+    let (text, names) = sheet(40, |i| {
+        format!("Wave {i}: festive season offer for the western region's retail customers")
+    });
+    let input = dir.write("in.csv", text);
+    let out = run(&mut submit(&api, &dir, &input));
+    assert!(
+        api.server.stats().faults.error_after_create > 0,
+        "the test needs uncertain rows"
+    );
+    assert_exactly_once(&api.server, &names);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(claims_agree(&api.server, &dir, "out.csv"), 40);
+}
+
+#[test]
+fn names_one_once_cut_short_are_left_unknown_not_sent_twice() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        cut_names: Some(50),
+        error_after_create: 0.3,
+        seed: 5,
+        ..MockOptions::default()
+    });
+    // Their first 50 characters are one: the account cannot tell them apart.
+    let (text, names) = sheet(20, |i| {
+        format!("Festive season offer for the western region's retail customers - wave {i}")
+    });
+    let input = dir.write("in.csv", text);
+    let out = run(&mut submit(&api, &dir, &input));
+    let faults = api.server.stats().faults.error_after_create;
+    assert!(faults > 0, "the test needs uncertain rows: {}", out.stderr);
+    assert_exactly_once(&api.server, &names);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let res = results_csv(&dir, "out.csv");
+    let unknown = column(&res, "status")
+        .iter()
+        .filter(|s| *s == "unknown")
+        .count();
+    assert_eq!(unknown as u64, faults, "each uncertain row stays unknown");
+    assert!(
+        column(&res, "message")
+            .iter()
+            .any(|m| m.contains("keeps names cut short")),
+        "{res:?}"
+    );
+    assert_eq!(
+        claims_agree(&api.server, &dir, "out.csv") as u64,
+        20 - faults
+    );
+}
