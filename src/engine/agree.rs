@@ -7,8 +7,90 @@
 //! as names are compared (a server may also cut them short), caller ids by their last ten
 //! digits, a destination by the id after `||`. A field the listing does not carry decides
 //! nothing.
+//!
+//! And a broadcast the listing says was created (`created_at`, epoch seconds) before the row's
+//! first request left is not the row's, with [`CLOCK_SKEW`] allowed between the two clocks.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+
+use crate::input::cut_keys;
+
+/// What a row sent, to judge a listed broadcast of its name by.
+struct Sent {
+    body: Value,
+    /// When its first request left, if known.
+    first_sent: Option<SystemTime>,
+}
+
+/// The rows being looked up, each under every key its broadcast may be listed by (its name's
+/// key, and the keys of that name cut short).
+#[derive(Default)]
+pub struct SentRows {
+    by_key: HashMap<String, Sent>,
+    rows: usize,
+}
+
+/// Rows kept with their bodies for a lookup at the start of a run; past this, a row is looked
+/// up by name alone, so memory stays bounded.
+pub const MAX_SENT_ROWS: usize = 10_000;
+
+impl SentRows {
+    /// Keep what the row named `name` sent (its JSON `body`); a body that is not JSON decides
+    /// nothing.
+    pub fn add(&mut self, name: &str, body: &[u8], first_sent: Option<SystemTime>) {
+        if self.rows >= MAX_SENT_ROWS {
+            return;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        self.rows += 1;
+        for key in cut_keys(name) {
+            self.by_key.entry(key).or_insert_with(|| Sent {
+                body: body.clone(),
+                first_sent,
+            });
+        }
+        let key = name_key(name).into_owned();
+        self.by_key.insert(key, Sent { body, first_sent });
+    }
+
+    /// Whether the broadcast `listed`, listed under `name`, may be the row's of that name: what
+    /// the listing shows agrees with what was sent, and it is not older than the first send.
+    pub fn accepts(&self, name: &str, listed: &Value) -> bool {
+        self.by_key
+            .get(name_key(name).as_ref())
+            .is_none_or(|s| agrees_since(listed, &s.body, s.first_sent))
+    }
+}
+
+/// How far the server's clock may be behind this machine's.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// When the listing says `listed` was created.
+fn created_at(listed: &Value) -> Option<SystemTime> {
+    let v = &listed["created_at"];
+    let n = v
+        .as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+    // Epoch milliseconds, from a server that counts so.
+    let secs = if n > 100_000_000_000 { n / 1000 } else { n };
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// [`agrees`], and not created before `first_sent` (when known), less [`CLOCK_SKEW`].
+fn agrees_since(listed: &Value, sent: &Value, first_sent: Option<SystemTime>) -> bool {
+    if let (Some(made), Some(first)) = (created_at(listed), first_sent) {
+        if made + CLOCK_SKEW < first {
+            return false;
+        }
+    }
+    agrees(listed, sent)
+}
 
 use crate::input::name_key;
 
@@ -84,5 +166,39 @@ mod tests {
         assert!(!agrees(&json!({"list_id": 9}), &sent()));
         assert!(!agrees(&json!({"caller_id": "918069000001"}), &sent()));
         assert!(!agrees(&json!({"destination_id": "1"}), &sent()));
+    }
+
+    #[test]
+    fn a_broadcast_made_before_the_rows_first_send_is_not_the_rows() {
+        let first = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |secs: u64| json!({"created_at": secs});
+        assert!(agrees_since(&at(1_800_000_010), &sent(), Some(first)));
+        assert!(
+            agrees_since(&at(1_800_000_000 - 60), &sent(), Some(first)),
+            "clock skew"
+        );
+        assert!(!agrees_since(&at(1_700_000_000), &sent(), Some(first)));
+        assert!(!agrees_since(
+            &json!({"created_at": "1700000000"}),
+            &sent(),
+            Some(first)
+        ));
+        assert!(
+            !agrees_since(
+                &json!({"created_at": 1_700_000_000_000u64}),
+                &sent(),
+                Some(first)
+            ),
+            "ms"
+        );
+        assert!(
+            agrees_since(&at(1_700_000_000), &sent(), None),
+            "first send unknown"
+        );
+        assert!(agrees_since(
+            &json!({"created_at": "yesterday"}),
+            &sent(),
+            Some(first)
+        ));
     }
 }

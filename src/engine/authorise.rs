@@ -5,7 +5,6 @@
 //! The baseline costs one listing request per 100 broadcasts on the account, at the account's
 //! rate, once per results file (a `--resume` reads it back from `<results>.baseline`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,9 +25,10 @@ use crate::ledger::prior::{Record, Recorded};
 use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
-pub type Account = Option<Result<super::made::Made, ListingError>>;
-/// The start-of-run lookup of names another run left uncertain: every id listed, by name key.
-pub type Listed = Option<Result<HashMap<String, Vec<String>>, ListingError>>;
+pub type Account = Option<Result<super::made::Looked, ListingError>>;
+/// The start-of-run lookup of names another run left uncertain: every id listed, by name key
+/// (and the names whose broadcasts do not agree with what was sent).
+pub type Listed = Option<Result<super::made::Looked, ListingError>>;
 
 /// What stage 2 works with.
 pub struct Stage<'a> {
@@ -89,7 +89,7 @@ pub async fn authorise(
                 .unwrap_or_default();
             Instant::now() + left
         });
-        let wanted = &check.wanted;
+        let wanted = (&check.wanted, &check.sent);
         Some(lookup::account_at_start(sender, stop, wanted, &baseline, ready_at, pages).await)
     } else {
         None
@@ -101,7 +101,7 @@ pub async fn authorise(
             + Duration::from_millis(u64::try_from(check.claimed_ready_ms).unwrap_or(0))
             + cfg.settle;
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-        let wanted = &check.wanted_claimed;
+        let wanted = (&check.wanted_claimed, &check.sent);
         let ready_at = Some(Instant::now() + left);
         Some(lookup::listed_at_start(sender, stop, wanted, ready_at, pages).await)
     };

@@ -4,14 +4,16 @@
 //! its total. A dry run ends here (its report is the command's).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
+use super::agree::SentRows;
 use super::claims::{self, Held};
 use super::events::Checked;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{key_fingerprint, match_fingerprints, NameTracker, RowReader, Watched};
+use crate::input::{key_fingerprint, match_fingerprints, NameTracker, Row, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 use crate::ledger::store::View;
 
@@ -44,6 +46,8 @@ pub struct Check {
     pub claimed_ready_ms: i64,
     /// The names (by fingerprint) the ledger decides: this machine's, never an old namesake.
     pub held: HashSet<u64>,
+    /// What the rows looked up at the start sent, to tell their broadcasts from namesakes.
+    pub sent: SentRows,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -71,6 +75,7 @@ pub fn check_input(
         wanted_claimed: HashSet::new(),
         claimed_ready_ms: 0,
         held: HashSet::new(),
+        sent: SentRows::default(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -89,11 +94,12 @@ pub fn check_input(
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
-        if held_by_ledger(&mut check, ledger.as_deref_mut(), &row.name, before)? {
+        if held_by_ledger(&mut check, ledger.as_deref_mut(), &row, before)? {
             continue;
         }
         if before == Some(Recorded::Unknown) {
             check.wanted.extend(match_fingerprints(&row.name));
+            keep_sent(&mut check.sent, &row, None);
         }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,
@@ -152,9 +158,10 @@ pub fn check_input(
 fn held_by_ledger(
     check: &mut Check,
     ledger: Option<&mut View>,
-    name: &str,
+    row: &Row,
     before: Option<Recorded>,
 ) -> Result<bool> {
+    let name = row.name.as_str();
     let Some(view) = ledger else {
         return Ok(false);
     };
@@ -169,11 +176,21 @@ fn held_by_ledger(
         Held::Uncertain(claim, _) => {
             check.unknown_before += 1;
             check.wanted_claimed.extend(match_fingerprints(name));
+            let sent_at = u64::try_from(claim.sent_at).unwrap_or(0);
+            let first = UNIX_EPOCH + std::time::Duration::from_millis(sent_at);
+            keep_sent(&mut check.sent, row, Some(first));
             let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
             check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
         }
     }
     Ok(true)
+}
+
+/// Keep what a valid row looked up at the start sends, to judge its name's broadcasts by.
+fn keep_sent(sent: &mut SentRows, row: &Row, first_sent: Option<SystemTime>) {
+    if let Ok(req) = &row.verdict {
+        sent.add(&row.name, &req.to_body(), first_sent);
+    }
 }
 
 impl Check {

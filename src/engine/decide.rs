@@ -4,12 +4,13 @@
 //! is counted as done with `--skip-existing`, sent with `--allow-existing-names`, and otherwise
 //! never reaches here (the run stops first, in [`super::authorise`]). Everything else is sent.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::claims::Held;
 use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
+use super::made::{disagrees, made_for, Looked, DISAGREES};
 use super::record::Record;
 use super::row::{Job, ToSend};
 use crate::ledger::baseline::Baseline;
@@ -21,12 +22,14 @@ use crate::ledger::prior::Prior;
 pub struct Known {
     /// What was on the account before the first create.
     pub baseline: Arc<Baseline>,
-    /// Rows an earlier run left uncertain, looked up at the start: name key → the id of a
-    /// broadcast made since the baseline. `None`: not listed; `Some(Err)`: the listing failed.
-    pub account: Option<Result<super::made::Made, ListingError>>,
+    /// Rows an earlier run left uncertain, looked up at the start: name key → the ids of
+    /// broadcasts made since the baseline that agree with what the row sent, and the names of
+    /// those that do not. `None`: not listed; `Some(Err)`: the listing failed.
+    pub account: Option<Result<Looked, ListingError>>,
     /// Names another run of this machine left uncertain, looked up at the start: name key →
-    /// every id listed (whatever the baseline holds). `None`: not listed.
-    pub listed: Option<Result<HashMap<String, Vec<String>>, ListingError>>,
+    /// every id listed that agrees with what was sent (whatever the baseline holds), and the
+    /// names of those that do not. `None`: not listed.
+    pub listed: Option<Result<Looked, ListingError>>,
     /// What to do with a row whose name was on the account before.
     pub existing: Existing,
     /// Where a row found on the account is recorded.
@@ -116,8 +119,8 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Decision::Unsent(o)
         }
         Held::Uncertain(claim, by) => {
-            let listed = match &known.listed {
-                Some(Ok(listed)) => listed,
+            let (listed, others) = match &known.listed {
+                Some(Ok((listed, others))) => (listed, others),
                 Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
                 None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
             };
@@ -130,6 +133,7 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
                     Decision::Unsent(o)
                 }
                 (Some(ids), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account holds {} broadcasts of this name (one was there before it was sent, or several are now): which is its cannot be told; not sent", ids.len())),
+                (None, _) if disagrees(listed, others, &name) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome; {DISAGREES}")),
                 (None, Ok(body)) => {
                     let namesake = known.baseline.existing(&name).is_some();
                     send((seq, line, name), body, entry, namesake)
@@ -164,7 +168,7 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             Done(o.with_seq(seq))
         }
         (Some(Prior::Unknown), verdict) => match &known.account {
-            Some(Ok(found)) => match (super::made::made_for(found, &name, &std::collections::HashSet::new()), verdict) {
+            Some(Ok((found, others))) => match (made_for(found, &name, &HashSet::new()), verdict) {
                 (Ok(Some(id)), _) => {
                     Counts::bump(&counts.found);
                     let o = found_on_account(seq, line, name, id);
@@ -172,6 +176,7 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
                     Done(o)
                 }
                 (Err(why), _) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {why}")),
+                (Ok(None), _) if disagrees(found, others, &name) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {DISAGREES}")),
                 (Ok(None), Ok(body)) => send(name, body),
                 (Ok(None), Err(msg)) => unsent(name, Status::Invalid, msg),
             },

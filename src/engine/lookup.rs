@@ -29,17 +29,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::agree;
+use super::agree::{self, SentRows};
 use super::counts::Counts;
 use super::decide;
 use super::errors::ListingError;
 use super::events::{Event, Wait};
 use super::listing;
-use super::made::{made_for, shared_cuts, Made};
+use super::made::{disagrees, made_for, shared_cuts, Looked, Made, DISAGREES};
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
-use crate::input::{cut_keys, key_fingerprint, match_fingerprints, name_key};
+use crate::input::{key_fingerprint, match_fingerprints};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
 
@@ -74,33 +74,19 @@ fn made_since(found: listing::Found, baseline: &Baseline) -> Made {
         .collect()
 }
 
-/// The broadcasts made since the baseline whose names' keys (by fingerprint) are `wanted`:
-/// key → id. A name is absent only when two complete listings, one after the other, both lack
-/// it: offset pages shift while the account changes (a broadcast deleted between two pages
-/// moves one from the next page onto the one already read), so one listing can miss a
-/// broadcast that is there. The second is taken only when the first lacks a wanted name.
-async fn listed_twice(
-    sender: &Sender,
-    wanted: &HashSet<u64>,
-    baseline: &Baseline,
-    max_pages: u32,
-) -> Result<Made, ListingError> {
-    Ok(
-        judged_twice(sender, wanted, &|_, _| true, baseline, max_pages)
-            .await?
-            .0,
-    )
-}
-
-/// [`listed_twice`], with a broadcast made since the baseline that `judge` does not accept (it
-/// does not agree with the row) kept apart: (found, the names of the others).
+/// The broadcasts made since the baseline whose names' keys (by fingerprint) are `wanted`,
+/// with those `judge` does not accept (they do not agree with the row) kept apart: (found, the
+/// names of the others). A name is absent only when two complete listings, one after the
+/// other, both lack it: offset pages shift while the account changes (a broadcast deleted
+/// between two pages moves one from the next page onto the one already read), so one listing
+/// can miss a broadcast that is there. The second is taken only when the first lacks a name.
 async fn judged_twice(
     sender: &Sender,
     wanted: &HashSet<u64>,
     judge: &dyn Fn(&str, &serde_json::Value) -> bool,
     baseline: &Baseline,
     max_pages: u32,
-) -> Result<(Made, HashSet<String>), ListingError> {
+) -> Result<Looked, ListingError> {
     let since = |f: &listing::Found| {
         f.iter()
             .filter(|(key, ids)| ids.iter().any(|id| baseline.is_new(key, id)))
@@ -155,23 +141,25 @@ fn merge(into: &mut listing::Found, more: listing::Found) {
 pub async fn listed_at_start(
     sender: &Sender,
     stop: &Stop,
-    wanted: &HashSet<u64>,
+    (wanted, sent): (&HashSet<u64>, &SentRows),
     ready_at: Option<Instant>,
     max_pages: u32,
-) -> Result<HashMap<String, Vec<String>>, ListingError> {
+) -> Result<Looked, ListingError> {
     if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
         if !wait_until(sender, stop, Wait::EarlierSends, at).await {
             return Err(ListingError::Stopped);
         }
     }
     let enough = |found: &listing::Found, _: &listing::Found| found.len() >= wanted.len();
-    let (found, _) = twice(sender, wanted, &|_, _| true, max_pages, &enough).await?;
+    let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
+    let (found, not) = twice(sender, wanted, &judge, max_pages, &enough).await?;
     let event = Event::LookedUp {
         found: Ok(found.len()),
         at_start: true,
     };
     sender.events().emit(event).await;
-    Ok(found)
+    let others = not.into_keys().filter(|k| !found.contains_key(k)).collect();
+    Ok((found, others))
 }
 
 /// Wait until `at`, saying so; `false` when the run stopped first.
@@ -193,19 +181,23 @@ async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bo
 pub async fn account_at_start(
     sender: &Sender,
     stop: &Stop,
-    wanted: &HashSet<u64>,
+    (wanted, sent): (&HashSet<u64>, &SentRows),
     baseline: &Baseline,
     ready_at: Option<Instant>,
     max_pages: u32,
-) -> Result<Made, ListingError> {
+) -> Result<Looked, ListingError> {
     if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
         if !wait_until(sender, stop, Wait::EarlierSends, at).await {
             return Err(ListingError::Stopped);
         }
     }
-    let found = listed_twice(sender, wanted, baseline, max_pages).await;
+    let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
+    let found = judged_twice(sender, wanted, &judge, baseline, max_pages).await;
     let event = Event::LookedUp {
-        found: found.as_ref().map(|f| f.len()).map_err(ToString::to_string),
+        found: found
+            .as_ref()
+            .map(|f| f.0.len())
+            .map_err(ToString::to_string),
         at_start: true,
     };
     sender.events().emit(event).await;
@@ -261,22 +253,12 @@ pub async fn resolve_unknowns(
             .iter()
             .flat_map(|u| match_fingerprints(&u.row.name))
             .collect();
-        // What each row sent, under every key its broadcast may be listed by.
-        let mut sent: HashMap<String, serde_json::Value> = HashMap::new();
+        let mut sent = agree::SentRows::default();
         for u in &uncertain {
-            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&u.row.body) else {
-                continue;
-            };
-            for key in cut_keys(&u.row.name) {
-                sent.entry(key).or_insert_with(|| body.clone());
-            }
-            sent.insert(name_key(&u.row.name).into_owned(), body);
+            sent.add(&u.row.name, &u.row.body, Some(u.first_sent));
         }
         let shared = shared_cuts(uncertain.iter().map(|u| u.row.name.as_str()));
-        let judge = |name: &str, listed: &serde_json::Value| {
-            sent.get(name_key(name).as_ref())
-                .is_none_or(|body| agree::agrees(listed, body))
-        };
+        let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
         let listed = judged_twice(&parts.sender, &wanted, &judge, baseline, max_pages).await;
         let (found, others) = match listed {
             Ok(found) => found,
@@ -288,15 +270,11 @@ pub async fn resolve_unknowns(
                 break;
             }
         };
-        let disagrees = |name: &str| {
-            let keys = std::iter::once(name_key(name).into_owned()).chain(cut_keys(name));
-            keys.take_while(|k| !found.contains_key(k))
-                .any(|k| others.contains(&k))
-        };
-        let (uncertain, disagreeing): (Vec<_>, Vec<_>) =
-            uncertain.into_iter().partition(|u| !disagrees(&u.row.name));
+        let (uncertain, disagreeing): (Vec<_>, Vec<_>) = uncertain
+            .into_iter()
+            .partition(|u| !disagrees(&found, &others, &u.row.name));
         for u in disagreeing {
-            patch(noted(u.outcome, "a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination or caller id) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account"));
+            patch(noted(u.outcome, DISAGREES));
         }
         for o in send_absent(parts, uncertain, (&found, &shared), concurrency).await {
             patch(o);

@@ -38,6 +38,22 @@ pub fn made_for(
     }
 }
 
+/// Why a row whose name's broadcast disagrees with it is not sent again.
+pub const DISAGREES: &str = "a broadcast of this name was made on the account meanwhile, but what the listing shows of it (description, list, destination, caller id, or when it was made) is not what this row sent: someone else's, or this one kept otherwise. Not sent again: check the account";
+
+/// What a lookup found under the names it was asked about: the broadcasts that may be the
+/// rows' and, by listed key, the names under which a broadcast does not agree with what the
+/// row sent (someone else's).
+pub type Looked = (Made, HashSet<String>);
+
+/// Whether `name`'s broadcast is listed but does not agree with what the row sent: `others`
+/// holds the key (its own, or a cut one) it would be found under before `found` holds one.
+pub fn disagrees(found: &Made, others: &HashSet<String>, name: &str) -> bool {
+    let keys = std::iter::once(crate::input::name_key(name).into_owned()).chain(cut_keys(name));
+    keys.take_while(|k| !found.contains_key(k))
+        .any(|k| others.contains(&k))
+}
+
 /// The cut keys ([`crate::input::cut_keys`]) that two or more of `names` share.
 pub fn shared_cuts<'a>(names: impl Iterator<Item = &'a str>) -> HashSet<String> {
     let mut seen = HashSet::new();

@@ -3,7 +3,7 @@
 //! body, to be looked up on the account before anything is sent again ([`Uncertain`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
@@ -194,7 +194,16 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         }
     }
     p.record.settle(&outcome);
-    let verdict = keep_if_unknown(p, row, outcome, sent_at);
+    let first_sent = SystemTime::now() - outcome.elapsed;
+    let verdict = keep_if_unknown(
+        p,
+        Unresolved {
+            row,
+            outcome,
+            sent_at,
+            first_sent,
+        },
+    );
     match earlier {
         Some(earlier) => Verdict::Repeated {
             this: Box::new(verdict),
@@ -206,16 +215,12 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
 
 /// The verdict on `outcome`: final, or kept for the lookup when it is `unknown` (and there is
 /// room).
-fn keep_if_unknown(p: &Parts, row: ToSend, outcome: Outcome, sent_at: Instant) -> Verdict {
-    if outcome.status != Status::Unknown {
-        return Verdict::Final(outcome);
+fn keep_if_unknown(p: &Parts, u: Unresolved) -> Verdict {
+    if u.outcome.status != Status::Unknown {
+        return Verdict::Final(u.outcome);
     }
-    let kept = p.uncertain.keep(Unresolved {
-        row,
-        outcome: outcome.clone(),
-        sent_at,
-    });
-    if !kept {
+    let outcome = u.outcome.clone();
+    if !p.uncertain.keep(u) {
         let mut outcome = outcome;
         outcome.message = format!(
             "{}; over {MAX_KEPT} rows of this run got no answer, so this one is not looked up \
@@ -242,6 +247,7 @@ fn repeated(
         row: row.clone(),
         outcome: outcome.clone(),
         sent_at,
+        first_sent: SystemTime::now() - outcome.elapsed,
     };
     let Repeat::Again(earlier) = p.ids.note(id, this) else {
         return None;
@@ -261,14 +267,14 @@ fn repeated(
     outcome.status = Status::Unknown;
     outcome.broadcast_id = None;
     outcome.message = fault(&earlier_line);
-    let mut e = *earlier?;
+    let mut e = earlier?;
     e.outcome.status = Status::Unknown;
     e.outcome.broadcast_id = None;
     e.outcome.message = fault(&format!("line {}", row.line));
     p.record.settle(&e.outcome);
     let seq = e.row.seq;
     p.uncertain.withdraw(seq);
-    let verdict = keep_if_unknown(p, e.row, e.outcome, e.sent_at);
+    let verdict = keep_if_unknown(p, *e);
     if let Verdict::Final(o) = &verdict {
         p.uncertain.revise(o.clone());
     }
@@ -316,6 +322,9 @@ pub struct Unresolved {
     pub outcome: Outcome,
     /// When its last request went out.
     pub sent_at: Instant,
+    /// When its first request went out, by the clock (a broadcast listed as made before it is
+    /// not this row's).
+    pub first_sent: SystemTime,
 }
 
 /// The rows of this run whose create got no answer, for the lookup at the end; and the rows
@@ -496,6 +505,7 @@ mod tests {
             row: row(),
             outcome: Outcome::unsent(0, 2, "Campaign 1".into(), Status::Unknown, "m".into()),
             sent_at: Instant::now(),
+            first_sent: SystemTime::now(),
         };
         assert!((0..MAX_KEPT).all(|_| kept.keep(one())));
         assert!(

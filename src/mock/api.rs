@@ -244,6 +244,7 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
         name: kept.into(),
         body: raw.to_vec().into(),
         created: Instant::now(),
+        made_at: super::epoch_secs(),
     });
     id
 }
@@ -325,12 +326,21 @@ fn listing(state: &State, limit: usize, page: usize) -> Vec<Value> {
     let inner = state.lock();
     let now = Instant::now();
     let visible = |b: &&Stored| b.created + opts.list_lag <= now;
+    // The fields the peer copy of the API shows.
     let item = |b: &Stored| {
+        let body = b.json();
+        let destination = body["destination"].as_str().unwrap_or_default();
+        let (kind, to) = destination.split_once("||").unwrap_or((destination, ""));
         json!({
             "id": b.id.to_string(),
             "name": b.name,
-            "description": b.json()["description"],
+            "description": body["description"],
             "status": "scheduled",
+            "created_at": b.made_at,
+            "list_id": body["phone_number_list"],
+            "destination_type": kind,
+            "destination_id": to,
+            "caller_id": body["caller_id_number"],
         })
     };
     let mut out: Vec<Value> = if opts.newest_first {

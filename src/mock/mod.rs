@@ -90,6 +90,15 @@ struct Stored {
     body: Box<[u8]>,
     /// When it was created (a listing may show it only some time later).
     created: Instant,
+    /// The same, as the listing's `created_at` shows it: seconds since the epoch.
+    made_at: u64,
+}
+
+/// Now, in seconds since the epoch.
+pub(super) fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Stored {
@@ -312,6 +321,7 @@ impl State {
                 name: name.as_str().into(),
                 body: Box::default(),
                 created: long_ago,
+                made_at: epoch_secs().saturating_sub(86_400),
             });
         }
         State {

@@ -353,3 +353,74 @@ fn a_damaged_ledger_stops_every_run_before_anything_is_sent() {
     let r = run(dir.cmd().arg("runs"));
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// A run killed while two creates were uncertain (502, nothing created); a colleague then
+/// creates "Campaign 1" for another purpose; the next run (a `--resume`, or a copy of the
+/// sheet into another results file) looks the names up at its start. The colleague's
+/// broadcast is not taken for the row's: the row stays unknown, and only the absent row is
+/// sent.
+#[test]
+fn a_colleagues_namesake_found_at_the_next_start_is_not_taken_for_the_rows() {
+    for copy in [false, true] {
+        let dir = Dir::new();
+        let api = Smartflo::start(MockOptions {
+            garbage_reply: 1.0,
+            ..MockOptions::default()
+        });
+        let input = dir.write("in.csv", good_csv(",", "\n", 2));
+        let mut cmd = api.submit(&dir, &input);
+        cmd.args(["--rate", "0", "--max-retries", "0", "--timeout", "1"])
+            .args(["--settle", "60"])
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while api.server.stats().faults.garbage_reply < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the creates never came"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        api.server.heal();
+        let theirs = dir.write(
+            "theirs.csv",
+            good_csv(",", "\n", 1).replace("Details of campaign 1", "Another team's reminder"),
+        );
+        let mut colleague = api.submit(&dir, &theirs);
+        colleague
+            .args(["--rate", "0"])
+            .env("BULKCAST_STATE_DIR", dir.path("colleague"));
+        assert_eq!(run(&mut colleague).code, 0);
+
+        let (mut next, results) = if copy {
+            let copied = dir.write("copy.csv", std::fs::read(&input).unwrap());
+            let mut c = api.submit(&dir, &copied);
+            c.args(["--rate", "0", "--timeout", "2", "--settle", "0"]);
+            (c, "copy.results.csv")
+        } else {
+            (resume_quickly(&api, &dir, &input), "in.results.csv")
+        };
+        let r = run(&mut next);
+        assert_eq!(r.code, 1, "copy {copy}: {}", r.stderr);
+        assert_eq!(
+            api.server.count_named("Campaign 1"),
+            1,
+            "the colleague's only"
+        );
+        assert_eq!(api.server.count_named("Campaign 2"), 1, "absent, so sent");
+        let res = results_csv(&dir, results);
+        assert_eq!(
+            column(&res, "status"),
+            ["unknown", "created"],
+            "copy {copy}"
+        );
+        assert!(
+            column(&res, "message")[0].contains("not what this row sent"),
+            "copy {copy}: {:?}",
+            column(&res, "message")
+        );
+        claims_agree(&api.server, &dir, results);
+    }
+}
