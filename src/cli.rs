@@ -73,11 +73,17 @@ pub struct InputArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The spreadsheet's CSV export (`-` for standard input)
+    /// The spreadsheet: a CSV, or an Excel or OpenDocument workbook (`-` for a CSV on standard
+    /// input)
     pub input: PathBuf,
     /// Where to write the report CSV [default: standard output]
     #[arg(short, long, value_name = "REPORT")]
     pub output: Option<PathBuf>,
+    /// Write a map file for this sheet instead: a HEADER=FIELD line for each column in the
+    /// sheet's own words, and the likeliest column for each field it lacks, to check and then
+    /// use with --map-file (an existing file is never replaced)
+    #[arg(long, value_name = "PATH", conflicts_with = "output")]
+    pub write_map: Option<PathBuf>,
     #[command(flatten)]
     pub input_args: InputArgs,
 }
@@ -94,7 +100,7 @@ pub struct TemplateArgs {
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The spreadsheet's CSV export
+    /// The spreadsheet: a CSV, or an Excel or OpenDocument workbook
     pub input: PathBuf,
     /// The results CSV [default: <input stem>.results.csv beside the input; with --mock,
     /// <input stem>.mock-results.csv]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{InputArgs, SubmitArgs, ValidateArgs};
-use crate::input::{DateFormats, Field, InputOptions};
+use crate::input::{Alias, DateFormats, Field, InputOptions};
 use crate::ledger::files::RunFiles;
 use crate::ledger::outcome::SIMULATION;
 use crate::net::Rate;
@@ -25,6 +25,8 @@ pub struct ValidateConfig {
     pub input: PathBuf,
     pub report: Option<PathBuf>,
     pub input_opts: InputOptions,
+    /// `--write-map`: write a map file for the sheet here instead of judging its rows.
+    pub write_map: Option<PathBuf>,
 }
 
 pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
@@ -38,10 +40,19 @@ pub fn validate(args: ValidateArgs) -> Result<ValidateConfig> {
             );
         }
     }
+    if let Some(map) = &args.write_map {
+        if args.input.as_os_str() != "-" && same_file(map, &args.input) {
+            bail!(
+                "--write-map {} is the input file: choose another path",
+                map.display()
+            );
+        }
+    }
     Ok(ValidateConfig {
         input: args.input,
         report: args.output,
         input_opts: input_options(&args.input_args)?,
+        write_map: args.write_map,
     })
 }
 
@@ -84,15 +95,17 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
             })
             .transpose()?,
         known_duplicates: None,
+        lenient: false,
     })
 }
 
-/// `--map HEADER=FIELD` and the lines of `--map-file`, as (squashed header, field).
-fn aliases(args: &InputArgs) -> Result<Vec<(String, Field)>> {
-    let mut lines: Vec<(String, String)> = args
+/// `--map HEADER=FIELD` and the lines of `--map-file`. A header given with `--map` must be in
+/// the sheet; a map file may name headers of a team's other sheets too.
+fn aliases(args: &InputArgs) -> Result<Vec<Alias>> {
+    let mut lines: Vec<(String, String, bool)> = args
         .map
         .iter()
-        .map(|m| (format!("--map {m:?}"), m.clone()))
+        .map(|m| (format!("--map {m:?}"), m.clone(), true))
         .collect();
     if let Some(path) = &args.map_file {
         let text = std::fs::read_to_string(path)
@@ -103,12 +116,13 @@ fn aliases(args: &InputArgs) -> Result<Vec<(String, Field)>> {
                 lines.push((
                     format!("{} line {}", path.display(), i + 1),
                     line.to_owned(),
+                    false,
                 ));
             }
         }
     }
-    let mut out: Vec<(String, Field)> = Vec::new();
-    for (whence, m) in lines {
+    let mut out: Vec<Alias> = Vec::new();
+    for (whence, m, typed) in lines {
         let Some((header, name)) = m.rsplit_once('=') else {
             bail!("{whence}: expected HEADER=FIELD, e.g. --map \"Caller ID=caller_id_number\"");
         };
@@ -123,12 +137,16 @@ fn aliases(args: &InputArgs) -> Result<Vec<(String, Field)>> {
         if squashed.is_empty() {
             bail!("{whence}: the header is empty");
         }
-        if let Some((_, other)) = out.iter().find(|(h, _)| *h == squashed) {
-            if *other != field {
-                bail!("{whence}: {header:?} is already mapped to {other}");
+        if let Some(other) = out.iter().find(|a| a.squashed == squashed) {
+            if other.field != field {
+                bail!("{whence}: {header:?} is already mapped to {}", other.field);
             }
         }
-        out.push((squashed, field));
+        out.push(Alias {
+            squashed,
+            field,
+            required: typed.then(|| header.trim().to_owned()),
+        });
     }
     Ok(out)
 }

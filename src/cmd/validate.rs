@@ -11,9 +11,49 @@ use crate::csvio;
 use crate::input::RowReader;
 use crate::Exit;
 
+/// Write a map file for the sheet at `path` (never over an existing file).
+fn write_map(cfg: &ValidateConfig, path: &std::path::Path) -> Result<Exit> {
+    let opts = crate::input::InputOptions {
+        lenient: true,
+        ..cfg.input_opts.clone()
+    };
+    let rows = RowReader::open(&cfg.input, &opts)?;
+    let text = rows.map_file();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "cannot write the map file {} (an existing file is never replaced: choose another \
+                 path)",
+                path.display()
+            )
+        })?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the map file {}", path.display()))?;
+    let proposed = text.lines().filter(|l| l.contains("# proposed")).count();
+    let absent = text
+        .lines()
+        .filter(|l| l.starts_with("# ") && l.contains(": no column"))
+        .count();
+    eprintln!(
+        "wrote {}: {proposed} proposed line(s) to check, {absent} field(s) no column holds. \
+         Check it, then: bulkcast submit {} --map-file {}",
+        path.display(),
+        cfg.input.display(),
+        path.display()
+    );
+    Ok(Exit::Success)
+}
+
 /// Validate every row of the input and write the report: `line,name,success,message`, one row per
 /// data row in input order.
 pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
+    if let Some(path) = &cfg.write_map {
+        return write_map(cfg, path);
+    }
     // Open the report first: an unwritable report is fatal before any row is read.
     let out: Box<dyn Write> = match &cfg.report {
         Some(path) => Box::new(

@@ -15,16 +15,26 @@ pub enum InputError {
     #[error("{path} has no header line: the first line must name the columns")]
     Empty { path: PathBuf },
     #[error(
-        "{path} lacks required column(s): {missing}. Columns found: {found}.{hints} \
-         Add the column(s), name a column in your own words with --map \"HEADER=FIELD\", or give a \
-         value for every row with --set FIELD=VALUE"
+        "{path} lacks {}. For each, the column that most likely holds it:\n{lines}\nColumns \
+         found: {found}.\nRun again with those --map flags, or write them to a map file to check \
+         and keep (bulkcast validate {path} --write-map team.map, then --map-file team.map).",
+        crate::plural(*count as u64, "required column", "required columns")
     )]
     MissingColumns {
         path: PathBuf,
-        missing: String,
+        count: usize,
+        /// One line per missing field: the column proposed and the flag to copy.
+        lines: String,
         found: String,
-        /// " Did you mean …?" for columns that look like a missing field, or nothing.
-        hints: String,
+    },
+    #[error(
+        "--map {header:?}: {path} has no column {header:?} (for {field}). Columns found: {found}"
+    )]
+    NoSuchHeader {
+        path: PathBuf,
+        header: String,
+        field: Field,
+        found: String,
     },
     #[error("{path}: columns {first:?} and {second:?} both mean the field {field}; keep one")]
     DuplicateColumn {

@@ -6,6 +6,7 @@ use std::path::Path;
 use csv::ByteRecord;
 
 use super::fields::normalize;
+use super::propose::propose;
 use super::{Field, InputError};
 
 /// The header cells as found: the BOM and surrounding space removed.
@@ -25,20 +26,42 @@ pub(super) fn header_names(header: &ByteRecord) -> Vec<String> {
         .collect()
 }
 
+/// A `--map HEADER=FIELD` (or a map file's line): the header squashed as headers are
+/// compared, the field, and, for a `--map` typed on the command line, the header as typed (a
+/// sheet must have it; a team's map file may name headers of other sheets too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub squashed: String,
+    pub field: Field,
+    pub required: Option<String>,
+}
+
 /// For each field, the column that holds it (by `--map` first, then by name); and the columns
 /// that match no field.
 pub(super) fn map_columns(
     headers: &[String],
-    aliases: &[(String, Field)],
+    aliases: &[Alias],
     path: &Path,
 ) -> Result<([Option<usize>; 14], Vec<String>), InputError> {
+    for a in aliases {
+        if let Some(typed) = &a.required {
+            if !headers.iter().any(|h| normalize(h) == a.squashed) {
+                return Err(InputError::NoSuchHeader {
+                    path: path.to_owned(),
+                    header: typed.clone(),
+                    field: a.field,
+                    found: listed(headers),
+                });
+            }
+        }
+    }
     let mut columns: [Option<usize>; 14] = [None; 14];
     let mut unknown = Vec::new();
     for (i, h) in headers.iter().enumerate() {
         let alias = aliases
             .iter()
-            .find(|(a, _)| !a.is_empty() && *a == normalize(h))
-            .map(|(_, f)| *f);
+            .find(|a| !a.squashed.is_empty() && a.squashed == normalize(h))
+            .map(|a| a.field);
         match alias.or_else(|| Field::from_header(h)) {
             Some(f) => {
                 if let Some(first) = columns[f.index()] {
@@ -61,107 +84,104 @@ pub(super) fn map_columns(
     Ok((columns, unknown))
 }
 
-/// Every field must come from a column or from `--set`.
+/// For each field held by a column under another name, that column's header (named beside the
+/// field in row messages).
+pub(super) fn labels(columns: &[Option<usize>; 14], headers: &[String]) -> [Option<String>; 14] {
+    Field::ALL.map(|f| {
+        let col = columns[f.index()]?;
+        (Field::from_header(&headers[col]) != Some(f)).then(|| headers[col].clone())
+    })
+}
+
+/// At most this many headers are named in a message.
+const SHOWN: usize = 20;
+
+/// Headers for a message: quoted, at most [`SHOWN`], with how many more there are.
+pub(super) fn listed(headers: &[String]) -> String {
+    let mut out: Vec<String> = headers
+        .iter()
+        .take(SHOWN)
+        .map(|h| format!("{h:?}"))
+        .collect();
+    if headers.len() > SHOWN {
+        out.push(format!("and {} more", headers.len() - SHOWN));
+    }
+    out.join(", ")
+}
+
+/// The fields that come from neither a column nor `--set`.
+pub(super) fn missing(
+    columns: &[Option<usize>; 14],
+    defaults: &[Option<String>; 14],
+) -> Vec<Field> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
+        .collect()
+}
+
+/// Every field must come from a column or from `--set`; the error proposes, for each field
+/// that does not, the column most likely to hold it.
 pub(super) fn check_required(
     columns: &[Option<usize>; 14],
     defaults: &[Option<String>; 14],
     headers: &[String],
     path: &Path,
 ) -> Result<(), InputError> {
-    let missing: Vec<&str> = Field::ALL
-        .iter()
-        .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
-        .map(|f| f.api_name())
-        .collect();
+    let missing = missing(columns, defaults);
     if missing.is_empty() {
         return Ok(());
     }
-    let unmatched: Vec<&String> = headers
+    let taken: Vec<usize> = columns.iter().flatten().copied().collect();
+    let proposed = propose(&missing, headers, &taken);
+    let lines: Vec<String> = missing
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !columns.contains(&Some(*i)))
-        .map(|(_, h)| h)
-        .collect();
-    let hints: Vec<String> = Field::ALL
-        .iter()
-        .filter(|f| columns[f.index()].is_none() && defaults[f.index()].is_none())
-        .filter_map(|f| {
-            let h = closest(f.api_name(), &unmatched)?;
-            Some(format!(
-                " Did you mean {h:?} for {f}? Add --map \"{h}={f}\"."
-            ))
+        .zip(&proposed)
+        .map(|(f, col)| match col {
+            Some(c) => {
+                let h = &headers[*c];
+                format!("  {f}: likely the column {h:?} → --map \"{h}={f}\"")
+            }
+            None => format!("  {f}: no column looks like it → add one, or --set {f}=VALUE"),
         })
         .collect();
     Err(InputError::MissingColumns {
         path: path.to_owned(),
-        missing: missing.join(", "),
-        found: headers
-            .iter()
-            .map(|h| format!("{h:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        hints: hints.concat(),
+        count: missing.len(),
+        lines: lines.join("\n"),
+        found: listed(headers),
     })
 }
 
-/// The header among `candidates` that most looks like `field`, if one looks enough like it:
-/// the share of the field's words it has (`Caller ID` has two of `caller_id_number`'s three),
-/// with the edit distance of the squashed names to break ties and to catch typos.
-fn closest<'a>(field: &str, candidates: &[&'a String]) -> Option<&'a String> {
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let field_words = words(field);
-    let squashed = normalize(field);
-    candidates
-        .iter()
-        .filter_map(|c| {
-            let cw = words(c);
-            let shared = field_words.iter().filter(|w| cw.contains(w)).count();
-            let share = shared as f64 / field_words.len().max(1) as f64;
-            let n = normalize(c);
-            let distance =
-                levenshtein(&squashed, &n) as f64 / squashed.len().max(n.len()).max(1) as f64;
-            (share >= 0.5 || distance <= 0.34).then_some((share, distance, *c))
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .map(|(_, _, c)| c)
-}
-
-/// The edit distance between two strings, by characters.
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
+/// A map file for this sheet: a `HEADER=FIELD` line for each field held by a column under
+/// another name or proposed for one (to check), and a comment for each field no column holds.
+pub(super) fn map_file(
+    columns: &[Option<usize>; 14],
+    defaults: &[Option<String>; 14],
+    headers: &[String],
+) -> String {
+    let missing = missing(columns, defaults);
+    let taken: Vec<usize> = columns.iter().flatten().copied().collect();
+    let proposed = propose(&missing, headers, &taken);
+    let mut out = String::from(
+        "# bulkcast map file: one HEADER=FIELD line per column named in this sheet's own words.\n\
+         # Check every line marked \"proposed\", then use it with --map-file.\n",
+    );
+    for f in Field::ALL {
+        if let Some(c) = columns[f.index()] {
+            if Field::from_header(&headers[c]) != Some(f) {
+                out += &format!("{}={f}\n", headers[c]);
+            }
+        } else if let Some(i) = missing.iter().position(|m| *m == f) {
+            match proposed[i] {
+                Some(c) => out += &format!("{}={f}   # proposed: check it\n", headers[c]),
+                None => {
+                    out += &format!(
+                        "# {f}: no column looks like it; add one, or use --set {f}=VALUE\n"
+                    )
+                }
+            }
         }
     }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_field_is_matched_to_the_column_that_looks_like_it() {
-        let cols: Vec<String> = ["Campaign Name", "Caller ID", "Notes", "Tiemout"]
-            .map(String::from)
-            .to_vec();
-        let refs: Vec<&String> = cols.iter().collect();
-        assert_eq!(closest("caller_id_number", &refs).unwrap(), "Caller ID");
-        assert_eq!(closest("name", &refs).unwrap(), "Campaign Name");
-        assert_eq!(closest("timeout", &refs).unwrap(), "Tiemout");
-        assert_eq!(closest("dialstatus", &refs), None);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-    }
+    out
 }

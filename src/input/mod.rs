@@ -15,6 +15,7 @@ mod error;
 pub mod fields;
 mod header;
 mod names;
+mod propose;
 pub mod rules;
 mod watch;
 pub mod workbook;
@@ -39,6 +40,7 @@ pub use watch::Watched;
 
 use crate::csvio;
 use crate::request::BroadcastRequest;
+pub use header::Alias;
 use header::{check_required, header_names, map_columns};
 
 /// How to read an input file; built once from the command line by `config`.
@@ -50,7 +52,7 @@ pub struct InputOptions {
     /// `--set FIELD=VALUE`: a value for rows whose cell is empty or whose column is absent.
     pub defaults: Vec<(Field, String)>,
     /// `--map HEADER=FIELD`: a column header in the team's own words, and the field it holds.
-    pub aliases: Vec<(String, Field)>,
+    pub aliases: Vec<Alias>,
     /// `--encoding NAME`: read the file in this encoding, whatever it looks like.
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// `--sheet NAME|N`: the workbook sheet to read (the first by default).
@@ -59,6 +61,8 @@ pub struct InputOptions {
     /// whose name repeats an earlier row's, with that row's line ([`Row::duplicate_of`]). The
     /// names are then not tracked again.
     pub known_duplicates: Option<Arc<HashMap<u64, u64>>>,
+    /// Open a sheet that lacks required columns too (to write a map file for it).
+    pub lenient: bool,
 }
 
 /// One data row of the input and its verdict.
@@ -91,6 +95,8 @@ pub struct RowReader {
     delimiter: u8,
     /// For each field, the column that holds it.
     columns: [Option<usize>; 14],
+    /// For each field held by a column under another name, that column's header.
+    labels: [Option<String>; 14],
     width: usize,
     headers: Vec<String>,
     unknown: Vec<String>,
@@ -193,7 +199,10 @@ impl RowReader {
         for (f, v) in &opts.defaults {
             defaults[f.index()] = Some(v.trim().to_owned());
         }
-        check_required(&columns, &defaults, &headers, path)?;
+        if !opts.lenient {
+            check_required(&columns, &defaults, &headers, path)?;
+        }
+        let labels = header::labels(&columns, &headers);
 
         Ok(RowReader {
             path: path.to_owned(),
@@ -201,6 +210,7 @@ impl RowReader {
             cell_errors: Vec::new(),
             delimiter,
             columns,
+            labels,
             width: headers.len(),
             headers,
             unknown,
@@ -214,6 +224,11 @@ impl RowReader {
             size_for_estimate: None,
             sniffed: None,
         })
+    }
+
+    /// A map file for this sheet ([`header::map_file`]).
+    pub fn map_file(&self) -> String {
+        header::map_file(&self.columns, &self.defaults, &self.headers)
     }
 
     /// Header cells that match no field; they are read past and otherwise ignored.
@@ -382,7 +397,10 @@ impl RowReader {
         let verdict = rules::parse_request(&cells, &self.dates).map_err(|problems| {
             // A cell that was not UTF-8 was judged as empty; its message above says why.
             let real = problems.iter().filter(|p| !not_utf8[p.field.index()]);
-            messages.extend(real.map(Problem::to_string));
+            messages.extend(real.map(|p| match &self.labels[p.field.index()] {
+                Some(header) => p.with_header(header),
+                None => p.to_string(),
+            }));
         });
         row.duplicate_of = self.claim(&row.name, line);
         if let Some(first) = row.duplicate_of {

@@ -40,6 +40,16 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The message as a sheet names the field: `Ring Time (timeout): found "30" …` when the
+    /// field's column is `header`.
+    pub fn with_header(&self, header: &str) -> String {
+        let full = self.to_string();
+        let rest = full.split_once(": ").map_or(full.as_str(), |(_, r)| r);
+        format!("{header} ({}): {rest}", self.field)
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.field)?;

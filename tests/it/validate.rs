@@ -109,8 +109,9 @@ fn a_semicolon_export_is_detected_and_delimiter_can_be_forced() {
         .arg(&tabbed));
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr
-            .contains("lacks required column(s): name, description"),
+        r.stderr.contains(
+            "lacks 14 required columns. For each, the column that most likely holds it:\n  name: "
+        ),
         "{}",
         r.stderr
     );
@@ -196,7 +197,7 @@ fn missing_columns_are_fatal_and_listed_with_the_columns_found() {
     assert_eq!(r.code, 2);
     assert!(r.stdout.is_empty(), "no row is reported: {}", r.stdout);
     assert!(
-        r.stderr.contains("phone_number_list, destination, timeout"),
+        r.stderr.contains("\n  phone_number_list: no column looks like it → add one, or --set phone_number_list=VALUE\n  destination: "),
         "{}",
         r.stderr
     );
@@ -223,7 +224,10 @@ fn set_fills_absent_columns_and_empty_cells_but_a_cell_in_the_file_wins() {
     let r = run(dir.cmd().arg("validate").arg(&input));
     assert_eq!(r.code, 2, "time_group is missing: {}", r.stderr);
     assert!(
-        r.stderr.contains("lacks required column(s): time_group."),
+        r.stderr.contains("lacks 1 required column. For each")
+            && r.stderr.contains(
+                "\n  time_group: no column looks like it → add one, or --set time_group=VALUE\n"
+            ),
         "{}",
         r.stderr
     );
@@ -450,13 +454,13 @@ fn headers_in_the_teams_own_words_get_a_hint_and_can_be_mapped() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains(r#"Did you mean "Campaign Name" for name? Add --map "Campaign Name=name""#),
+            .contains(r#"  name: likely the column "Campaign Name" → --map "Campaign Name=name""#),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains(r#"Did you mean "Caller ID" for caller_id_number?"#),
+            .contains(r#"  caller_id_number: likely the column "Caller ID" → --map "Caller ID=caller_id_number""#),
         "{}",
         r.stderr
     );
@@ -517,4 +521,81 @@ fn names_that_differ_only_as_a_server_might_keep_them_are_one_name() {
     for message in &column(&report, "message")[1..] {
         assert!(message.contains("already used on line 2"), "{message}");
     }
+}
+
+/// A sheet under a team's own headers: every missing field gets its likeliest column on a line
+/// of its own, `--write-map` writes them to a file to check (never over one), the map file then
+/// reads the sheet, a row's error names the sheet's header beside the field, and a `--map` for a
+/// header the sheet lacks is an error.
+#[test]
+fn a_teams_headers_are_proposed_written_to_a_map_file_and_named_in_errors() {
+    let dir = Dir::new();
+    let team = "Campaign,Notes,Lead List,IVR,Ring Time,Channels,Retry Gaps,Caller ID,Retries,Start,End,Calling Hours,Dial Status,Retry On,Owner\n\
+                Diwali Pune,Festive offer,214864,ivr||7926,30,5,5 10,918069000000,2,2026-12-02 09:00:00,2026-12-02 18:00:00,1234,1 2 3,1 3,Asha\n";
+    let input = dir.write("team.csv", team);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for line in [
+        r#"  name: likely the column "Campaign" → --map "Campaign=name""#,
+        r#"  phone_number_list: likely the column "Lead List" → --map "Lead List=phone_number_list""#,
+        r#"  timeout: likely the column "Ring Time" → --map "Ring Time=timeout""#,
+        r#"  concurrent_limit: likely the column "Channels" → --map "Channels=concurrent_limit""#,
+        r#"  number_of_retry: likely the column "Retries" → --map "Retries=number_of_retry""#,
+        r#"  start_date_time: likely the column "Start" → --map "Start=start_date_time""#,
+        r#"  end_date_time: likely the column "End" → --map "End=end_date_time""#,
+    ] {
+        assert!(r.stderr.contains(line), "{line}\n{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("Owner\" →"), "{}", r.stderr);
+
+    let map = dir.path("team.map");
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--write-map")
+        .arg(&map));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let written = std::fs::read_to_string(&map).unwrap();
+    assert!(
+        written.contains("Ring Time=timeout   # proposed: check it\n"),
+        "{written}"
+    );
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--write-map")
+        .arg(&map));
+    assert_eq!(r.code, 2, "an existing map file is never replaced");
+    assert_eq!(std::fs::read_to_string(&map).unwrap(), written);
+
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--map-file")
+        .arg(&map));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let message = &column(&parse_csv(&r.stdout), "message")[0];
+    assert!(
+        message.starts_with(r#"Ring Time (timeout): found "30" (below 40)"#),
+        "{message}"
+    );
+
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--map-file")
+        .arg(&map)
+        .args(["--map", "Ring Duration=timeout"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(r#"--map "Ring Duration": "#)
+            && r.stderr
+                .contains(r#"has no column "Ring Duration" (for timeout)"#),
+        "{}",
+        r.stderr
+    );
 }
