@@ -69,6 +69,9 @@ pub struct InputArgs {
     /// that reuses its own headers
     #[arg(long, value_name = "PATH")]
     pub map_file: Option<PathBuf>,
+    /// The map file's lines as a resumed run recorded them (read instead of the file).
+    #[arg(skip)]
+    pub map_lines: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]
@@ -108,14 +111,10 @@ pub struct SubmitArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub input_args: InputArgs,
-    /// The Smartflo API's address
-    #[arg(
-        long,
-        env = "SMARTFLO_BASE_URL",
-        default_value = "https://api-smartflo.tatateleservices.com",
-        value_name = "URL"
-    )]
-    pub base_url: String,
+    /// The Smartflo API's address [default: https://api-smartflo.tatateleservices.com; a
+    /// --resume: the run's]
+    #[arg(long, env = "SMARTFLO_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
     /// Read the API token from this file (else from the env var SMARTFLO_API_TOKEN, else log in
     /// with SMARTFLO_EMAIL and SMARTFLO_PASSWORD)
     #[arg(long, value_name = "PATH")]
@@ -131,9 +130,10 @@ pub struct SubmitArgs {
     pub mock: bool,
     /// Requests per second allowed on the account, for every call bulkcast makes: `3`, `3/s`,
     /// `180/min` (the most it sends; 429s slow it below); `auto` to find the account's rate,
-    /// starting at 1/s; `0` or `unlimited` to send as fast as the server answers
-    #[arg(long, default_value = "3", value_name = "RATE")]
-    pub rate: String,
+    /// starting at 1/s; `0` or `unlimited` to send as fast as the server answers [default: 3; a
+    /// --resume: the run's]
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
     /// Requests that may go back to back before the rate applies
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub burst: u32,

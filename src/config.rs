@@ -16,6 +16,7 @@ use crate::input::{Alias, DateFormats, Field, InputOptions};
 use crate::ledger::files::RunFiles;
 use crate::ledger::outcome::SIMULATION;
 use crate::net::Rate;
+use crate::remembered::Settings;
 use crate::secret::{read_auth, Auth};
 
 /// The most requests `submit` keeps in flight (each holds a connection, and a file descriptor).
@@ -108,8 +109,11 @@ fn aliases(args: &InputArgs) -> Result<Vec<Alias>> {
         .map(|m| (format!("--map {m:?}"), m.clone(), true))
         .collect();
     if let Some(path) = &args.map_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the map file {}", path.display()))?;
+        let text = match &args.map_lines {
+            Some(lines) => lines.join("\n"),
+            None => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the map file {}", path.display()))?,
+        };
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if !line.is_empty() {
@@ -196,12 +200,17 @@ pub struct SubmitConfig {
     pub settle: Duration,
     /// How long an outage is waited out.
     pub outage_wait: Duration,
+    /// How the run reads its sheet and where it sends, as the ledger keeps it (JSON).
+    pub settings: String,
     pub max_listing_pages: u32,
     /// The ledger's directory (`None` for a dry run, which writes nothing).
     pub state_dir: Option<PathBuf>,
 }
 
-pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
+/// The Smartflo API's address, when none is given.
+pub const DEFAULT_BASE_URL: &str = "https://api-smartflo.tatateleservices.com";
+
+pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
     if args.token.is_some() {
         bail!(
             "a token given on the command line is visible to other users of this machine (ps, shell \
@@ -209,11 +218,16 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
              --token-file (readable only by you)"
         );
     }
-    let input_opts = input_options(&args.input_args)?;
     if args.input.as_os_str() == "-" {
         bail!("submit reads its input twice (check, then send): give a file, not standard input");
     }
-    let rate = Rate::parse(&args.rate)?;
+    let results = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_results_path(&args.input, args.mock));
+    let mut settings = Settings::for_run(&mut args, &results)?;
+    let input_opts = input_options(&args.input_args)?;
+    let rate = Rate::parse(args.rate.as_deref().unwrap_or("3"))?;
     let Some(burst) = NonZeroU32::new(args.burst) else {
         bail!("--burst must be at least 1");
     };
@@ -225,12 +239,15 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         None => default_concurrency(rate),
     };
     let timeout = parse_seconds(&args.timeout).context("--timeout")?;
-    let results = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_results_path(&args.input, args.mock));
     check_output_paths(&args, &results)?;
-    let base_url = args.base_url.trim_end_matches('/').to_owned();
+    let base_url = args
+        .base_url
+        .as_deref()
+        .unwrap_or(DEFAULT_BASE_URL)
+        .trim_end_matches('/')
+        .to_owned();
+    settings.rate = Some(args.rate.clone().unwrap_or_else(|| "3".into()));
+    settings.base_url = (!args.mock).then(|| base_url.clone());
     let target_name = if args.mock {
         SIMULATION.to_owned()
     } else {
@@ -267,6 +284,7 @@ pub fn submit(args: SubmitArgs) -> Result<SubmitConfig> {
         settle: parse_seconds_or_zero(&args.settle).context("--settle")?,
         outage_wait: parse_seconds(&args.outage_wait).context("--outage-wait")?,
         max_listing_pages: args.max_listing_pages.max(1),
+        settings: settings.to_json(),
         state_dir: match (args.dry_run, args.state_dir) {
             (true, _) => None,
             (false, Some(dir)) => Some(dir),

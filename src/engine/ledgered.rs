@@ -25,6 +25,7 @@ pub fn with_ledger(
         results: &l.results,
         resumed: cfg.resume,
         timeout_ms: i64::try_from(cfg.timeout.as_millis()).unwrap_or(i64::MAX),
+        settings: &cfg.settings,
     };
     let writer = Arc::new(Ledger::begin(&l.dir, &new)?);
     let record = Arc::try_unwrap(parts.record)

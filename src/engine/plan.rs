@@ -104,16 +104,7 @@ fn account(cfg: &SubmitConfig, target: &Target) -> Account {
     }
 }
 
-/// How the ledger names a file (the results, the sheet): its absolute path, the folder's links
-/// resolved.
-pub fn results_key(path: &std::path::Path) -> String {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let resolved = match (abs.parent(), abs.file_name()) {
-        (Some(dir), Some(name)) => dir.canonicalize().map_or(abs.clone(), |d| d.join(name)),
-        _ => abs,
-    };
-    resolved.display().to_string()
-}
+pub use crate::ledger::store::path_key as results_key;
 
 /// Open the ledger for this run; a `--resume` with another account's credentials stops here.
 fn open_ledger(cfg: &SubmitConfig, target: &Target, dir: &std::path::Path) -> Result<Ledgered> {

@@ -36,8 +36,8 @@ mod writer;
 
 pub use account::{token_fingerprint, Account};
 use errors::{explain, is_busy};
-pub use queries::{all_runs, find_name, sends_of};
-pub use writer::{Claimed, Ledger, Settle};
+pub use queries::{all_runs, find_name, path_key, sends_of, settings_for};
+pub use writer::{Claimed, Ledger};
 
 /// The database's file in the state directory.
 pub const FILE: &str = "ledger.sqlite3";
@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS runs (
     stopped TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_results ON runs (results);
+CREATE TABLE IF NOT EXISTS settings (
+    results TEXT PRIMARY KEY,
+    run INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sends (
     account INTEGER NOT NULL REFERENCES accounts (id),
     key TEXT NOT NULL,
@@ -413,6 +418,15 @@ impl View {
     }
 }
 
+/// What a row's claim becomes.
+#[derive(Debug, Clone)]
+pub enum Settle {
+    Created(Option<String>),
+    Unknown,
+    /// The create failed: the name is free again.
+    Free,
+}
+
 /// A run about to start, for [`Ledger::begin`].
 pub struct NewRun<'a> {
     pub account: &'a Account,
@@ -420,6 +434,9 @@ pub struct NewRun<'a> {
     pub results: &'a str,
     pub resumed: bool,
     pub timeout_ms: i64,
+    /// How it reads its sheet and where it sends ([`crate::remembered::Settings`], as JSON):
+    /// kept for the results file when the run is not a resume.
+    pub settings: &'a str,
 }
 
 /// The channel the writer thread reads.

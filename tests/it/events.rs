@@ -42,6 +42,7 @@ fn config(api: &Smartflo, input: &Path, results: &Path) -> SubmitConfig {
         allow_existing_names: false,
         settle: Duration::ZERO,
         outage_wait: Duration::from_secs(60),
+        settings: String::new(),
         max_listing_pages: 20_000,
         state_dir: Some(results.with_file_name("state")),
     }

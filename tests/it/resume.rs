@@ -410,3 +410,70 @@ fn a_resume_cut_short_by_a_saved_sheet_loses_no_earlier_outcome() {
     assert_eq!(column(&res, "name"), names(300));
     assert!(column(&res, "status").iter().all(|s| s == "created"));
 }
+
+/// A run reading a team's sheet through a map file and a date layout, stopped by Ctrl-C
+/// (SIGINT), resumes with a bare `--resume`: the mapping, the layout and the target come from
+/// the run's record. A flag that says otherwise is refused, naming both values.
+#[test]
+fn a_bare_resume_reads_the_sheet_as_the_stopped_run_did() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let mut sheet = String::from("Campaign,Notes,Lead List,IVR,Ring Time,Channels,Retry Gaps,Caller ID,Retries,Start,End,Calling Hours,Dial Status,Retry On\n");
+    for i in 1..=20 {
+        sheet += &format!("Campaign {i},Offer,214864,ivr||7926,40,5,5 10,918069000000,2,02/12/2026 09:00,02/12/2026 18:00,1234,1 2 3,1 3\n");
+    }
+    let input = dir.write("team.csv", sheet);
+    let map = dir.path("team.map");
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--write-map")
+        .arg(&map));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut first = api.submit(&dir, &input);
+    first
+        .arg("--map-file")
+        .arg(&map)
+        .args(["--date-format", "%d/%m/%Y %H:%M", "--rate", "4"])
+        .stderr(std::process::Stdio::null());
+    let mut child = first.spawn().unwrap();
+    wait_for_created(&api, 2);
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(1),
+        "stopped with rows left"
+    );
+    let made = api.server.stats().created;
+    assert!(made < 20, "stopped early ({made})");
+
+    let bare = || {
+        let mut c = dir.cmd();
+        c.arg("submit")
+            .arg(&input)
+            .arg("--resume")
+            .env("SMARTFLO_API_TOKEN", api.server.token());
+        c
+    };
+    let r = run(bare().args(["--date-format", "%m/%d/%Y %H:%M"]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(
+            r#"--date-format "%m/%d/%Y %H:%M": this run was started with "%d/%m/%Y %H:%M""#
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().created, made, "nothing sent");
+
+    let r = run(bare().args(["--rate", "0"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(20));
+}

@@ -67,3 +67,45 @@ pub fn find_name(dir: &Path, key: &str) -> Result<Vec<(Account, Claim)>> {
         .map_err(|e| explain(&path, e))?;
     Ok(rows)
 }
+
+/// A path as the ledger names files: absolute, its folder resolved.
+pub fn path_key(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let resolved = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => dir.canonicalize().map_or(abs.clone(), |d| d.join(name)),
+        _ => abs,
+    };
+    resolved.display().to_string()
+}
+
+/// The settings the run that started the results file `results` (a [`path_key`]) was given,
+/// as JSON; `None` when the ledger holds none (no ledger yet, or a run of an older version).
+pub fn settings_for(dir: &Path, results: &str) -> Result<Option<String>> {
+    if !dir.join(FILE).exists() {
+        return Ok(None);
+    }
+    let conn = connect(dir, true)?;
+    let json = conn
+        .query_row(
+            "SELECT json FROM settings WHERE results = ?1",
+            [results],
+            |r| r.get::<_, String>(0),
+        )
+        .ok();
+    Ok(json)
+}
+
+/// Keep the settings of the run `run`, the first into `results` (replacing those of an earlier
+/// record of that path, whose results are gone).
+pub(super) fn keep_settings(
+    tx: &rusqlite::Connection,
+    results: &str,
+    run: i64,
+    json: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO settings (results, run, json) VALUES (?1, ?2, ?3)",
+        params![results, run, json],
+    )?;
+    Ok(())
+}

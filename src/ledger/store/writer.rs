@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{connect, explain, live_path, now_ms, Commands, NewRun, State, FILE};
+use super::{connect, explain, live_path, now_ms, Commands, NewRun, Settle, State, FILE};
 
 /// A name to claim.
 struct Row<'a> {
@@ -103,15 +103,6 @@ pub enum Claimed {
     Taken { run: i64 },
 }
 
-/// What a row's claim becomes.
-#[derive(Debug, Clone)]
-pub enum Settle {
-    Created(Option<String>),
-    Unknown,
-    /// The create failed: the name is free again.
-    Free,
-}
-
 pub(super) enum Cmd {
     Claim {
         key: String,
@@ -181,6 +172,9 @@ impl Ledger {
                 ],
             )?;
             let run = tx.last_insert_rowid();
+            if !new.resumed {
+                super::queries::keep_settings(tx, new.results, run, new.settings)?;
+            }
             tx.execute_batch("COMMIT")?;
             Ok((account, run))
         };
