@@ -171,6 +171,7 @@ fn submit(c: &mut Criterion) {
                         settle: Duration::from_secs(10),
                         outage_wait: Duration::from_secs(900),
                         settings: String::new(),
+                        continue_with: String::new(),
                         max_listing_pages: 20_000,
                         // Each iteration is a run of its own, remembered nowhere else.
                         state_dir: Some(dir.path().join(format!("state-{run}"))),

@@ -202,6 +202,8 @@ pub struct SubmitConfig {
     pub outage_wait: Duration,
     /// How the run reads its sheet and where it sends, as the ledger keeps it (JSON).
     pub settings: String,
+    /// The command that continues this run's work.
+    pub continue_with: String,
     pub max_listing_pages: u32,
     /// The ledger's directory (`None` for a dry run, which writes nothing).
     pub state_dir: Option<PathBuf>,
@@ -264,6 +266,8 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
             auth: read_auth(args.token_file.as_deref())?,
         })
     };
+    let continue_with =
+        crate::remembered::continue_command(&args.input, args.output.as_deref(), args.mock);
     Ok(SubmitConfig {
         input: args.input,
         results,
@@ -285,6 +289,7 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
         outage_wait: parse_seconds(&args.outage_wait).context("--outage-wait")?,
         max_listing_pages: args.max_listing_pages.max(1),
         settings: settings.to_json(),
+        continue_with,
         state_dir: match (args.dry_run, args.state_dir) {
             (true, _) => None,
             (false, Some(dir)) => Some(dir),

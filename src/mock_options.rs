@@ -39,9 +39,14 @@ pub struct MockOptions {
     /// Probability that a create answers 429 (nothing created)
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_429: f64,
-    /// Probability that a create answers HTTP 200 with `success: false` (nothing created)
+    /// Probability that a create answers HTTP 200 with `success: false` asking to try again
+    /// (nothing created)
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub fail_false: f64,
+    /// Probability that a create answers HTTP 200 with `success: false` and a final refusal,
+    /// one that does not ask to try again (nothing created)
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
+    pub fail_refused: f64,
     /// Probability that a create succeeds but the connection is dropped before the reply
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
     pub drop_after_create: f64,

@@ -5,6 +5,8 @@
 //! both values — rows read another way would not be the rows the results describe. Only the
 //! rate may differ: it is the pace, not how the sheet is read.
 
+use std::path::Path;
+
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -182,6 +184,29 @@ impl Settings {
     pub fn from_json(text: &str) -> Option<Settings> {
         serde_json::from_str(text).ok()
     }
+}
+
+/// `bulkcast submit SHEET --resume`, with the `-o` and `--mock` the run had: the one command
+/// that continues its work (the rest of its flags are remembered).
+pub fn continue_command(input: &Path, output: Option<&Path>, mock: bool) -> String {
+    let quoted = |p: &Path| {
+        let s = p.display().to_string();
+        if s.chars()
+            .all(|c| c.is_alphanumeric() || "-_./\\:".contains(c))
+        {
+            s
+        } else {
+            format!("\"{}\"", s.replace('"', "\\\""))
+        }
+    };
+    let mut cmd = format!("bulkcast submit {} --resume", quoted(input));
+    if let Some(out) = output {
+        cmd += &format!(" -o {}", quoted(out));
+    }
+    if mock {
+        cmd += " --mock";
+    }
+    cmd
 }
 
 /// Two values of `flag` that mean the same (a URL with or without its last `/`).

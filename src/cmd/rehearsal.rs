@@ -51,12 +51,12 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
     let describe = || {
         let s = server.stats();
         format!(
-            "simulated Smartflo saw {} requests: {} broadcasts created, {} names created twice, busiest second {} requests\n\
+            "simulated Smartflo saw {}: {} created, {} created twice, busiest second {}\n\
              this was a rehearsal on the built-in simulation: nothing reached Smartflo (its record is {})",
-            s.requests,
-            s.created,
-            s.duplicates.len(),
-            s.busiest_second,
+            crate::plural(s.requests, "request", "requests"),
+            crate::plural(s.created, "broadcast", "broadcasts"),
+            crate::plural(s.duplicates.len() as u64, "name", "names"),
+            crate::plural(s.busiest_second, "request", "requests"),
             cfg.results.display()
         )
     };

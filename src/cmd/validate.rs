@@ -112,10 +112,13 @@ pub fn run(cfg: &ValidateConfig) -> Result<Exit> {
     }
     let blank = rows.blank_rows();
     tracing::info!(
-        "{} rows: {valid} valid, {invalid} invalid{}",
-        valid + invalid,
+        "{}: {valid} valid, {invalid} invalid{}",
+        crate::plural(valid + invalid, "row", "rows"),
         if blank > 0 {
-            format!(" ({blank} blank rows skipped)")
+            format!(
+                " ({} skipped)",
+                crate::plural(blank, "blank row", "blank rows")
+            )
         } else {
             String::new()
         }

@@ -104,11 +104,12 @@ pub enum AccountError {
     )]
     NoBaseline { results: PathBuf, baseline: PathBuf },
     #[error(
-        "{count} rows carry names already on the account (made before this run), so this run's \
+        "{} names already on the account (made before this run), so this run's \
          broadcast could not be told from the older one: {shown}{more}. Nothing was sent. Add \
          --skip-existing to count them as done, --allow-existing-names to create them anyway, or \
          rename them"
-    )]
+    ,
+        crate::plural(*count, "row carries", "rows carry"))]
     ExistingNames {
         count: u64,
         shown: String,

@@ -150,8 +150,11 @@ pub struct Ended {
     pub exit: Exit,
     /// Why a fatal stop stopped the run.
     pub fatal: Option<String>,
-    /// Rows sent (or to be sent) that did not succeed.
+    /// Rows that did not end as created (the rows of the failed-rows file).
     pub left: u64,
+    /// The command that continues the work (`bulkcast submit SHEET --resume`, with `-o` and
+    /// `--mock` where the run had them).
+    pub continue_with: String,
 }
 
 impl Ended {

@@ -302,15 +302,27 @@ fn judge(p: &Parts, reply: &Reply, attempts: u32) -> (Status, String) {
         ),
         ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent => {
             let stopped = p.stop.is_stopped() && attempts <= p.sender.max_retries();
-            let why = if stopped {
-                "the run stopped before the next retry"
+            let tries = crate::plural(attempts, "attempt", "attempts");
+            let message = if reply.status.is_some_and(|s| (200..300).contains(&s)) && !stopped {
+                format!(
+                    "the server answered \"{}\" to {}: it created nothing, and there is nothing \
+                     in the row to fix; --resume tries again later",
+                    reply.message,
+                    if attempts == 1 {
+                        "the one attempt".to_owned()
+                    } else {
+                        format!("each of {attempts} attempts")
+                    }
+                )
+            } else if stopped {
+                format!(
+                    "the run stopped before the next retry, after {tries}; last: {}",
+                    reply.message
+                )
             } else {
-                "gave up"
+                format!("gave up after {tries}; last: {}", reply.message)
             };
-            (
-                Status::Failed,
-                format!("{why} after {attempts} attempts; last: {}", reply.message),
-            )
+            (Status::Failed, message)
         }
     }
 }

@@ -26,7 +26,6 @@ use crate::config::SubmitConfig;
 use crate::input::InputOptions;
 use crate::ledger::files::RunFiles;
 use crate::ledger::journal::{self, Journal};
-use crate::ledger::outcome::Status;
 use crate::ledger::prior::Lookup;
 use crate::net::client::Client;
 use crate::net::gate::Gate;
@@ -435,6 +434,7 @@ fn ended(cfg: &SubmitConfig, parts: &Parts, collected: &Collected, started: Inst
         summary,
         exit,
         fatal: parts.stop.reason().filter(|_| fatal),
-        left: tally.unsuccessful() - tally.get(Status::Invalid),
+        left: tally.unsuccessful(),
+        continue_with: cfg.continue_with.clone(),
     }
 }

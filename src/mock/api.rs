@@ -205,6 +205,13 @@ fn fault_before_create(state: &State) -> Option<Response<Body>> {
             Body::from_stream(chunks),
         ));
     }
+    if state.chance(opts.fail_refused) {
+        state.lock().stats.faults.success_false += 1;
+        return Some(json(
+            StatusCode::OK,
+            &json!({"success": false, "message": "The broadcast limit of this account is reached."}),
+        ));
+    }
     if state.chance(opts.fail_false) {
         state.lock().stats.faults.success_false += 1;
         return Some(json(

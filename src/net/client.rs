@@ -230,6 +230,9 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
     let kind = match status {
         s if s.is_success() => match body.as_ref().map(|b| truthy(&b["success"])) {
             Some(Some(true)) => ReplyKind::Ok,
+            // "Unable to create the broadcast, please try again.": nothing was created, and
+            // there is nothing in the row to fix.
+            Some(Some(false)) if asks_to_try_again(&message) => ReplyKind::Retryable,
             Some(Some(false)) => ReplyKind::Rejected,
             // A list reply carries its results, not a success flag.
             Some(None) if idempotent => ReplyKind::Ok,
@@ -262,6 +265,14 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
         body,
         unreachable: gateway_trouble(status),
     }
+}
+
+/// Whether a refusal's message asks for the same request again later.
+fn asks_to_try_again(message: &str) -> bool {
+    let m = message.to_lowercase();
+    ["try again", "please retry", "retry later", "temporarily"]
+        .iter()
+        .any(|p| m.contains(p))
 }
 
 /// A 3xx, never followed: a create body or a token is not sent on to wherever it points.

@@ -14,7 +14,6 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     log: bool,
     total: u64,
-    started: Instant,
     last_log: Instant,
 }
 
@@ -25,6 +24,18 @@ pub struct Counts {
     pub created: u64,
     pub failed: u64,
     pub too_many_requests: u64,
+    /// Create requests sent, and when the first left: the rate shown is theirs, not that of
+    /// rows settled without a request.
+    pub requests: u64,
+    pub first_request: Option<Instant>,
+}
+
+impl Counts {
+    /// Create requests a second since the first.
+    fn rate(&self) -> Option<f64> {
+        let secs = self.first_request?.elapsed().as_secs_f64();
+        (self.requests >= 2 && secs > 0.5).then(|| (self.requests - 1) as f64 / secs)
+    }
 }
 
 impl Progress {
@@ -33,7 +44,7 @@ impl Progress {
             let bar = terminal.bars().add(ProgressBar::new(total));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows  {msg}  {per_sec}  ETA {eta}",
+                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} rows  {msg}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -46,35 +57,35 @@ impl Progress {
             bar,
             log: !terminal.interactive && !terminal.quiet,
             total,
-            started: now,
             last_log: now,
         }
     }
 
     pub fn update(&mut self, c: Counts) {
+        let rate = c.rate();
+        // What is left to do, at the rate requests are going out.
+        let eta = rate.filter(|r| *r > 0.0).map(|r| {
+            let left = Duration::from_secs_f64(self.total.saturating_sub(c.done) as f64 / r);
+            humantime::format_duration(Duration::from_secs(left.as_secs())).to_string()
+        });
+        let pace = rate.map_or(String::new(), |r| format!(" · {r:.2} sent/s"));
+        let left = eta
+            .as_ref()
+            .map_or(String::new(), |e| format!(" · about {e} left"));
         if let Some(bar) = &self.bar {
             bar.set_position(c.done);
             bar.set_message(format!(
-                "ok {} · failed {} · 429s {}",
+                "ok {} · failed {} · 429s {}{pace}{left}",
                 c.created, c.failed, c.too_many_requests
             ));
         } else if self.log && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
-            let secs = self.started.elapsed().as_secs_f64();
-            let rate = c.done as f64 / secs.max(1e-9);
-            let eta = (rate > 0.0)
-                .then(|| Duration::from_secs_f64(self.total.saturating_sub(c.done) as f64 / rate));
             tracing::info!(
-                "progress: {}/{} rows, {} created, {} failed, {:.2} rows/s, ETA {}",
+                "progress: {}/{} rows, {} created, {} failed{pace}{left}",
                 c.done,
                 self.total,
                 c.created,
                 c.failed,
-                rate,
-                eta.map_or("unknown".to_owned(), |d| humantime::format_duration(
-                    Duration::from_secs(d.as_secs())
-                )
-                .to_string())
             );
         }
     }
@@ -83,5 +94,45 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// A wait of a known length, shown as a countdown on a terminal until it ends or the next
+/// thing happens (dropped).
+pub struct Countdown {
+    bar: ProgressBar,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Countdown {
+    /// Count down `duration`, saying `what` (`{}` in it is the time left); `None` when nothing
+    /// is drawn (not a terminal) or the wait is a second or less.
+    pub fn start(terminal: &Terminal, what: String, duration: Duration) -> Option<Countdown> {
+        if !terminal.interactive || duration <= Duration::from_secs(1) {
+            return None;
+        }
+        let bar = terminal.bars().add(ProgressBar::new_spinner());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (b, s, end) = (bar.clone(), stop.clone(), Instant::now() + duration);
+        std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let left = end.saturating_duration_since(Instant::now());
+                b.set_message(what.replace("{}", &format!("{} s", left.as_secs() + 1)));
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        Some(Countdown { bar, stop })
+    }
+}
+
+impl Drop for Countdown {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.bar.finish_and_clear();
     }
 }

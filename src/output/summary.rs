@@ -92,7 +92,7 @@ pub struct Summary {
     pub unknown: u64,
     pub not_attempted: u64,
     pub wall_seconds: f64,
-    /// Rows that reached the server, per second of wall time.
+    /// Rows this run sent, per second of wall time.
     pub rows_per_second: f64,
     /// Broadcasts this run created, per second from the first of their requests to the last:
     /// the rate the account granted while sending.
@@ -164,8 +164,9 @@ impl Summary {
             unknown: tally.get(Status::Unknown),
             not_attempted: tally.get(Status::NotAttempted),
             wall_seconds: (secs * 1000.0).round() / 1000.0,
+            // Rows this run sent, not rows it settled without a request.
             rows_per_second: if secs > 0.0 {
-                tally.sent() as f64 / secs
+                counters.sent as f64 / secs
             } else {
                 0.0
             },
@@ -195,47 +196,69 @@ impl Summary {
 
     /// The summary as a few lines for the terminal.
     pub fn render(&self) -> String {
+        use crate::plural;
+        let mut counts = vec![format!("{} created", self.created)];
+        for (n, what) in [
+            (self.invalid, "invalid"),
+            (self.rejected, "rejected"),
+            (self.failed, "failed"),
+            (self.unknown, "unknown"),
+            (self.not_attempted, "not attempted"),
+        ] {
+            if n > 0 {
+                counts.push(format!("{n} {what}"));
+            }
+        }
         let mut out = format!(
-            "{} rows: {} created, {} invalid, {} rejected, {} failed, {} unknown, {} not attempted\n",
-            self.rows, self.created, self.invalid, self.rejected, self.failed, self.unknown, self.not_attempted
+            "{}: {}\n",
+            plural(self.rows, "row", "rows"),
+            counts.join(", ")
         );
+        let answered_429 = match self.too_many_requests {
+            0 => "none answered 429".to_owned(),
+            n => format!("{n} answered 429"),
+        };
         out += &format!(
-            "{:.1} s, {:.2} rows/s sent; {} requests, {} retries, {} answered 429\n",
+            "sent {} in {:.1} s ({:.2} a second): {} ({}, {})\n",
+            plural(self.sent, "row", "rows"),
             self.wall_seconds,
             self.rows_per_second,
-            self.requests,
-            self.retries,
-            self.too_many_requests
+            plural(self.requests, "request", "requests"),
+            plural(self.retries, "retry", "retries"),
+            answered_429
         );
         if self.creates_per_second > 0.0 {
             out += &format!(
-                "while sending: {:.2} creates/s; 429s were {:.1}% of requests\n",
-                self.creates_per_second,
-                self.too_many_requests_share * 100.0
+                "while sending: {:.2} creates a second, first to last\n",
+                self.creates_per_second
             );
         }
         match (self.rate_mode, self.rate_settled) {
             ("auto", Some(r)) => {
                 out += &format!(
-                    "--rate auto: the account granted about {r:.1} requests/s ({} cuts after 429s)\n",
-                    self.rate_cuts
+                    "--rate auto: the account let through about {r:.1} requests a second over the \
+                     run's last requests ({} after 429s)\n",
+                    plural(self.rate_cuts, "cut", "cuts")
                 );
             }
             ("auto", None) if self.creates_per_second > 0.0 => {
-                out += "--rate auto: the run ended before the pace settled\n";
+                out +=
+                    "--rate auto: the run ended before its pace settled, so no rate was measured\n";
             }
             (_, Some(r)) => {
                 out += &format!(
-                    "429s cut the pace {} times; the account granted about {r:.1} requests/s at the end\n",
-                    self.rate_cuts
+                    "429s cut the pace {}; over the run's last requests the account let through \
+                     about {r:.1} a second\n",
+                    plural(self.rate_cuts, "time", "times")
                 );
             }
             _ => {}
         }
         if self.skipped_done + self.reconciled + self.already_on_account > 0 {
             out += &format!(
-                "this run sent {} rows; not sent: {} created by an earlier run, {} found on the account after no answer, {} already on the account\n",
-                self.sent, self.skipped_done, self.reconciled, self.already_on_account
+                "not sent: {} created by an earlier run, {} found on the account after no answer, \
+                 {} already on the account\n",
+                self.skipped_done, self.reconciled, self.already_on_account
             );
         }
         if let Some(l) = self.latency_ms {
@@ -295,7 +318,7 @@ mod tests {
             (s.rows, s.created, s.invalid, s.unknown, s.not_attempted),
             (5, 2, 1, 1, 1)
         );
-        assert_eq!(s.rows_per_second, 1.5);
+        assert_eq!(s.rows_per_second, 1.5, "the 3 rows sent, over 2 s");
         let l = s.latency_ms.unwrap();
         assert!(
             (l.p50 - 20.0).abs() < 0.1 && (l.max - 400.0).abs() < 1.0,
@@ -303,19 +326,17 @@ mod tests {
         );
         let text = s.render();
         assert!(
-            text.starts_with(
-                "5 rows: 2 created, 1 invalid, 0 rejected, 0 failed, 1 unknown, 1 not attempted"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("6 requests, 2 retries, 1 answered 429"),
+            text.starts_with("5 rows: 2 created, 1 invalid, 1 unknown, 1 not attempted\n"),
             "{text}"
         );
         assert!(
             text.contains(
-                "--rate auto: the account granted about 4.8 requests/s (4 cuts after 429s)"
+                "sent 3 rows in 2.0 s (1.50 a second): 6 requests (2 retries, 1 answered 429)"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("--rate auto: the account let through about 4.8 requests a second"),
             "{text}"
         );
         assert_eq!(s.rate_settled, Some(4.83));

@@ -43,6 +43,7 @@ fn config(api: &Smartflo, input: &Path, results: &Path) -> SubmitConfig {
         settle: Duration::ZERO,
         outage_wait: Duration::from_secs(60),
         settings: String::new(),
+        continue_with: String::new(),
         max_listing_pages: 20_000,
         state_dir: Some(results.with_file_name("state")),
     }

@@ -133,7 +133,8 @@ fn rate_auto_climbs_from_one_a_second_and_reports_what_the_account_granted() {
     let granted = s["rate_settled"].as_f64().unwrap();
     assert!((6.0..=8.5).contains(&granted), "{s}");
     assert!(
-        r.stderr.contains("--rate auto: the account granted about"),
+        r.stderr
+            .contains("--rate auto: the account let through about"),
         "{}",
         r.stderr
     );

@@ -218,7 +218,7 @@ fn rows_that_failed_are_sent_again_on_resume() {
 fn resume_refuses_an_input_that_changed() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
-        fail_false: 1.0,
+        fail_refused: 1.0,
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 3));
@@ -376,7 +376,7 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
 fn a_resume_cut_short_by_a_saved_sheet_loses_no_earlier_outcome() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
-        fail_false: 0.5,
+        fail_refused: 0.5,
         seed: 21,
         ..MockOptions::default()
     });

@@ -281,7 +281,7 @@ fn formula_like_cells_are_written_as_text_and_read_back_on_resume() {
     }
     let input = dir.write("in.csv", csv);
     let down = Smartflo::start(MockOptions {
-        fail_false: 1.0,
+        fail_refused: 1.0,
         ..MockOptions::default()
     });
     assert_eq!(run(down.submit(&dir, &input).args(["--rate", "0"])).code, 1);

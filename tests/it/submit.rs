@@ -277,7 +277,7 @@ fn retries_run_out_into_a_failed_row() {
 fn success_false_is_a_final_rejection_with_the_servers_message() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
-        fail_false: 1.0,
+        fail_refused: 1.0,
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 3));
@@ -288,7 +288,37 @@ fn success_false_is_a_final_rejection_with_the_servers_message() {
     assert_eq!(column(&res, "attempts"), ["1"; 3]);
     assert_eq!(
         column(&res, "message")[0],
-        "Unable to create the broadcast, please try again."
+        "The broadcast limit of this account is reached."
+    );
+}
+
+/// "Unable to create the broadcast, please try again." created nothing, and nothing in the
+/// row is wrong: it is tried again, and if it persists the row says so plainly.
+#[test]
+fn success_false_asking_to_try_again_is_retried_and_then_said_plainly() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        fail_false: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 2));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--max-retries", "1"]));
+    assert_eq!(r.code, 1);
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status"), ["failed"; 2]);
+    assert_eq!(column(&res, "attempts"), ["2"; 2]);
+    assert_eq!(
+        column(&res, "message")[0],
+        "the server answered \"Unable to create the broadcast, please try again.\" to each of 2 \
+         attempts: it created nothing, and there is nothing in the row to fix; --resume tries \
+         again later"
+    );
+    assert!(
+        r.stderr.contains("continue with\n  bulkcast submit"),
+        "{}",
+        r.stderr
     );
 }
 
@@ -458,7 +488,7 @@ fn an_answerless_row_stays_unknown_when_the_account_cannot_be_listed() {
 fn max_errors_stops_sending_and_records_the_rest_as_not_attempted() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions {
-        fail_false: 1.0,
+        fail_refused: 1.0,
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 10));
@@ -651,7 +681,7 @@ fn the_summary_reports_the_rate_achieved_while_sending_and_the_share_of_429s() {
         .submit(&dir, &input)
         .args(["--rate", "5", "--summary-json", "summary.json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("creates/s"), "{}", r.stderr);
+    assert!(r.stderr.contains("creates a second"), "{}", r.stderr);
     let s = summary_json(&dir);
     // Never above the rate (the gate's slots are 200 ms apart); how close to it depends on the
     // machine, and so does whether a disk sync pushes a request into the next window (a 429):

@@ -315,7 +315,7 @@ fn apostrophe_marked_cells_and_blank_rows_are_read_as_a_spreadsheet_means_them()
         "blank rows are not data rows"
     );
     assert!(
-        r.stderr.contains("1 blank rows skipped") || r.stderr.contains("2 blank rows skipped"),
+        r.stderr.contains("1 blank row skipped") || r.stderr.contains("2 blank rows skipped"),
         "{}",
         r.stderr
     );

@@ -74,7 +74,7 @@ fn a_workbook_is_validated_on_its_sheets_row_numbers() {
         ["true", "true", "false", "true"]
     );
     assert!(column(&report, "message")[2].starts_with("timeout: found \"30\""));
-    assert!(r.stderr.contains("1 blank rows skipped"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 blank row skipped"), "{}", r.stderr);
 
     // Another sheet, by name or position; a missing one lists the sheets.
     for which in ["Later", "2", "later"] {
