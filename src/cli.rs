@@ -38,6 +38,41 @@ pub enum Command {
     MockServer(MockArgs),
     /// The runs this machine made, per account, from its ledger: did we already send this?
     Runs(RunsArgs),
+    /// The broadcasts already on the account (id, name, status, list, created), as a table or
+    /// CSV; creates nothing.
+    Broadcasts(BroadcastsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BroadcastsArgs {
+    /// Write them as CSV to this file (an existing file is never replaced) [default: a table
+    /// on standard output]
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// CSV on standard output instead of a table
+    #[arg(long, conflicts_with = "output")]
+    pub csv: bool,
+    /// Only those whose name contains this (case and spacing aside)
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// The Smartflo API's address
+    #[arg(
+        long,
+        env = "SMARTFLO_BASE_URL",
+        default_value = crate::config::DEFAULT_BASE_URL,
+        value_name = "URL"
+    )]
+    pub base_url: String,
+    /// Read the API token from this file (else from SMARTFLO_API_TOKEN, else log in with
+    /// SMARTFLO_EMAIL and SMARTFLO_PASSWORD)
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Allow a plain http:// base URL that is not this machine (the token travels unencrypted)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Requests per second allowed on the account (each page of 100 is one request)
+    #[arg(long, default_value = "3", value_name = "RATE")]
+    pub rate: String,
 }
 
 /// How input rows are read; shared by `validate` and `submit`.

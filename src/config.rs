@@ -371,7 +371,7 @@ pub fn default_results_path(input: &Path, mock: bool) -> PathBuf {
 
 /// Refuse to send a token in clear text: `https://`, or `http://` to this machine only (the
 /// built-in simulation), unless `--allow-insecure-http`.
-fn check_base_url(base_url: &str, allow_insecure: bool) -> Result<()> {
+pub(crate) fn check_base_url(base_url: &str, allow_insecure: bool) -> Result<()> {
     let url = reqwest::Url::parse(base_url)
         .with_context(|| format!("--base-url {base_url:?} is not a URL"))?;
     match url.scheme() {

@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
         }),
         Command::MockServer(args) => cmd::mock_server::run(args.port, args.options),
         Command::Runs(args) => cmd::runs::run(&args),
+        Command::Broadcasts(args) => cmd::broadcasts::run(&args),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -22,6 +22,7 @@
 //! gate, token, outage), the [`record::Record`] (journal and ledger), the [`counts::Counts`] and the
 //! [`stop::Stop`]. Stopping a run is one call on its [`Handle`].
 
+mod account;
 mod agree;
 mod authorise;
 pub(crate) mod check;
@@ -45,6 +46,7 @@ mod run;
 mod sender;
 mod stop;
 
+pub use account::{Listed, Session};
 pub use events::{Event, Events};
 pub use plan::{Endpoint, Prepared};
 pub use run::{Engine, Handle};

@@ -1,5 +1,6 @@
 //! Integration tests, built as one binary: each module drives one command end to end.
 
+mod account;
 mod edges;
 mod encodings;
 mod events;

@@ -1,0 +1,119 @@
+//! The account, asked without creating anything: for `bulkcast broadcasts` and a dry run that
+//! checks its sheet against the account. The same sender as a run's — its pace, retries,
+//! login and token renewal — and the same listing, so no rule is written twice.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::counts::Counts;
+use super::errors::AccountError;
+use super::events::{Call, Events};
+use super::listing;
+use super::plan::Endpoint;
+use super::sender::{self, FirstSlot, Sender};
+use super::stop::Stop;
+use crate::net::client::{broadcast_id, Client, ReplyKind};
+use crate::net::gate::Gate;
+use crate::net::Rate;
+use crate::secret::Auth;
+
+/// A broadcast as the account lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub list_id: String,
+    /// Seconds since 1970, when the listing says.
+    pub created_at: Option<u64>,
+}
+
+/// A session with the account: logged in (if need be) and its credentials checked.
+pub struct Session {
+    sender: Sender,
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+impl Session {
+    /// Log in (with email and password) and check the credentials with one cheap listing call.
+    pub async fn open(endpoint: &Endpoint, rate: Rate, timeout: Duration) -> Result<Session> {
+        let (token, login) = match endpoint.auth.clone() {
+            Auth::Token(token) => (Some(token), None),
+            Auth::Login { email, password } => (None, Some((email, password))),
+        };
+        let client = Client::new(&endpoint.base_url, token.as_ref(), timeout, 4)?;
+        // Nobody listens: the events of a session are not shown.
+        let (events, _) = Events::channel();
+        let sender = Sender::new(
+            client,
+            Gate::new(rate, NonZeroU32::MIN),
+            sender::Parts {
+                login,
+                max_retries: 5,
+                outage_wait: Duration::from_secs(120),
+                stop: Arc::new(Stop::default()),
+                counts: Arc::new(Counts::default()),
+                events,
+            },
+        );
+        if sender.logs_in() {
+            sender.login().await?;
+        }
+        let call = Call::List { page: 1 };
+        let list = || sender.client.list(1, 1);
+        let reply = sender.send(call, FirstSlot::Wait, list).await.reply;
+        let Some(reply) = reply else {
+            return Err(AccountError::StoppedBeforeFirst.into());
+        };
+        match reply.kind {
+            ReplyKind::Ok => Ok(Session { sender }),
+            ReplyKind::Unauthorized => Err(AccountError::TokenRejected(reply.message).into()),
+            _ if reply.status == Some(403) => Err(AccountError::Forbidden(reply.message).into()),
+            _ => Err(AccountError::Unusable {
+                base_url: endpoint.base_url.clone(),
+                message: reply.message,
+            }
+            .into()),
+        }
+    }
+
+    /// Every broadcast on the account, by id, through a listing that is complete or an error.
+    pub async fn broadcasts(&self, max_pages: u32) -> Result<Vec<Listed>> {
+        let seen: Mutex<BTreeMap<String, Listed>> = Mutex::default();
+        let keep = |name: &str, b: &Value| {
+            if let Some(id) = broadcast_id(b) {
+                let listed = Listed {
+                    id: id.clone(),
+                    name: name.to_owned(),
+                    status: text(&b["status"]),
+                    list_id: text(&b["list_id"]),
+                    created_at: b["created_at"]
+                        .as_u64()
+                        .or_else(|| b["created_at"].as_str().and_then(|s| s.parse().ok())),
+                };
+                crate::lock(&seen).insert(id, listed);
+            }
+            true
+        };
+        listing::list_judged(&self.sender, &|_| true, &keep, max_pages).await?;
+        let mut all: Vec<Listed> = seen
+            .into_inner()
+            .unwrap_or_default()
+            .into_values()
+            .collect();
+        all.sort_by_key(|b| (b.id.parse::<u64>().unwrap_or(u64::MAX), b.id.clone()));
+        Ok(all)
+    }
+}
