@@ -26,6 +26,9 @@ pub struct Cli {
     pub quiet: bool,
 }
 
+/// The Smartflo API's address, when none is given.
+pub const DEFAULT_BASE_URL: &str = "https://api-smartflo.tatateleservices.com";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every row of a spreadsheet and write a report; sends nothing.
@@ -59,7 +62,7 @@ pub struct BroadcastsArgs {
     #[arg(
         long,
         env = "SMARTFLO_BASE_URL",
-        default_value = crate::config::DEFAULT_BASE_URL,
+        default_value = DEFAULT_BASE_URL,
         value_name = "URL"
     )]
     pub base_url: String,

@@ -209,8 +209,7 @@ pub struct SubmitConfig {
     pub state_dir: Option<PathBuf>,
 }
 
-/// The Smartflo API's address, when none is given.
-pub const DEFAULT_BASE_URL: &str = "https://api-smartflo.tatateleservices.com";
+pub use crate::cli::DEFAULT_BASE_URL;
 
 pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
     if args.token.is_some() {
