@@ -172,6 +172,8 @@ fn submit(c: &mut Criterion) {
                         outage_wait: Duration::from_secs(900),
                         settings: String::new(),
                         continue_with: String::new(),
+                        dry_run_account: None,
+                        bodies: None,
                         max_listing_pages: 20_000,
                         // Each iteration is a run of its own, remembered nowhere else.
                         state_dir: Some(dir.path().join(format!("state-{run}"))),

@@ -185,9 +185,14 @@ pub struct SubmitArgs {
     /// Seconds to wait for one response: `30` or `30s`
     #[arg(long, default_value = "30", value_name = "SECONDS")]
     pub timeout: String,
-    /// Validate and show what would be sent, without sending
+    /// Check everything and show what would be sent, without sending: with credentials, the
+    /// sheet is also checked against the account (names already there, IVRs); without, offline
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: write every request body that would be sent to PATH, one JSON object a
+    /// line (an existing file is never replaced)
+    #[arg(long, value_name = "PATH")]
+    pub bodies: Option<PathBuf>,
     /// Stop sending after N rows have failed at the server (the rest are recorded as not attempted)
     #[arg(long, value_name = "N")]
     pub max_errors: Option<u64>,

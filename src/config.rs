@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{InputArgs, SubmitArgs, ValidateArgs};
-use crate::input::{Alias, DateFormats, Field, InputOptions};
+use crate::input::{DateFormats, Field, InputOptions};
 use crate::ledger::files::RunFiles;
 use crate::ledger::outcome::SIMULATION;
 use crate::net::Rate;
@@ -82,7 +82,11 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         delimiter,
         dates,
         defaults,
-        aliases: aliases(args)?,
+        aliases: crate::input::aliases(
+            &args.map,
+            args.map_file.as_deref(),
+            args.map_lines.as_deref(),
+        )?,
         sheet: args.sheet.clone(),
         encoding: args
             .encoding
@@ -98,61 +102,6 @@ pub fn input_options(args: &InputArgs) -> Result<InputOptions> {
         known_duplicates: None,
         lenient: false,
     })
-}
-
-/// `--map HEADER=FIELD` and the lines of `--map-file`. A header given with `--map` must be in
-/// the sheet; a map file may name headers of a team's other sheets too.
-fn aliases(args: &InputArgs) -> Result<Vec<Alias>> {
-    let mut lines: Vec<(String, String, bool)> = args
-        .map
-        .iter()
-        .map(|m| (format!("--map {m:?}"), m.clone(), true))
-        .collect();
-    if let Some(path) = &args.map_file {
-        let text = match &args.map_lines {
-            Some(lines) => lines.join("\n"),
-            None => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the map file {}", path.display()))?,
-        };
-        for (i, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if !line.is_empty() {
-                lines.push((
-                    format!("{} line {}", path.display(), i + 1),
-                    line.to_owned(),
-                    false,
-                ));
-            }
-        }
-    }
-    let mut out: Vec<Alias> = Vec::new();
-    for (whence, m, typed) in lines {
-        let Some((header, name)) = m.rsplit_once('=') else {
-            bail!("{whence}: expected HEADER=FIELD, e.g. --map \"Caller ID=caller_id_number\"");
-        };
-        let Some(field) = Field::from_header(name) else {
-            let fields: Vec<&str> = Field::ALL.iter().map(|f| f.api_name()).collect();
-            bail!(
-                "{whence}: {name:?} is not a field; fields are {}",
-                fields.join(", ")
-            );
-        };
-        let squashed = crate::input::squash(header);
-        if squashed.is_empty() {
-            bail!("{whence}: the header is empty");
-        }
-        if let Some(other) = out.iter().find(|a| a.squashed == squashed) {
-            if other.field != field {
-                bail!("{whence}: {header:?} is already mapped to {}", other.field);
-            }
-        }
-        out.push(Alias {
-            squashed,
-            field,
-            required: typed.then(|| header.trim().to_owned()),
-        });
-    }
-    Ok(out)
 }
 
 fn parse_delimiter(s: &str) -> Result<u8> {
@@ -204,6 +153,11 @@ pub struct SubmitConfig {
     pub settings: String,
     /// The command that continues this run's work.
     pub continue_with: String,
+    /// A dry run's account (base URL and credentials), to check the sheet against; `None`:
+    /// offline.
+    pub dry_run_account: Option<(String, Auth)>,
+    /// `--bodies`: where a dry run writes every body it would send (JSON Lines).
+    pub bodies: Option<PathBuf>,
     pub max_listing_pages: u32,
     /// The ledger's directory (`None` for a dry run, which writes nothing).
     pub state_dir: Option<PathBuf>,
@@ -254,6 +208,7 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
     } else {
         base_url.clone()
     };
+    let dry_run_account = dry_run_account(&args, &base_url)?;
     let target = if args.dry_run {
         None
     } else if args.mock {
@@ -289,6 +244,8 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
         max_listing_pages: args.max_listing_pages.max(1),
         settings: settings.to_json(),
         continue_with,
+        dry_run_account,
+        bodies: args.bodies,
         state_dir: match (args.dry_run, args.state_dir) {
             (true, _) => None,
             (false, Some(dir)) => Some(dir),
@@ -297,6 +254,21 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
             )?),
         },
     })
+}
+
+/// A dry run with credentials checks the sheet against the account; without, offline.
+fn dry_run_account(args: &SubmitArgs, base_url: &str) -> Result<Option<(String, Auth)>> {
+    if args.bodies.is_some() && !args.dry_run {
+        bail!("--bodies writes what a dry run would send: give it with --dry-run");
+    }
+    if !args.dry_run || args.mock || !crate::secret::has_credentials(args.token_file.as_deref()) {
+        return Ok(None);
+    }
+    check_base_url(base_url, args.allow_insecure_http)?;
+    Ok(Some((
+        base_url.to_owned(),
+        read_auth(args.token_file.as_deref())?,
+    )))
 }
 
 /// No file a run writes may be the input, or another of its outputs.
@@ -309,6 +281,9 @@ fn check_output_paths(args: &SubmitArgs, results: &Path) -> Result<()> {
     }
     if let Some(summary) = &args.summary_json {
         outputs.push(("--summary-json", summary));
+    }
+    if let Some(bodies) = &args.bodies {
+        outputs.push(("--bodies", bodies));
     }
     for (i, (what, path)) in outputs.iter().enumerate() {
         if same_file(path, &args.input) {

@@ -109,6 +109,9 @@ pub struct MockOptions {
     /// Keep at most N characters of a name, as a database column would (listings show them so)
     #[arg(long, value_name = "N")]
     pub cut_names: Option<usize>,
+    /// An IVR of the account besides 7926 "Main menu", as ID=NAME (repeatable; `GET /v1/ivrs`)
+    #[arg(long = "ivr", value_name = "ID=NAME")]
+    pub ivr: Vec<String>,
     /// A broadcast already on the account before anything is created (repeatable)
     #[arg(long = "existing", value_name = "NAME")]
     pub existing: Vec<String>,

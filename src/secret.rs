@@ -35,6 +35,13 @@ pub enum Auth {
     Login { email: String, password: Secret },
 }
 
+/// Whether any credentials are given (a token file, a token, or a login email).
+pub(crate) fn has_credentials(token_file: Option<&Path>) -> bool {
+    token_file.is_some()
+        || std::env::var_os("SMARTFLO_API_TOKEN").is_some()
+        || std::env::var_os("SMARTFLO_EMAIL").is_some()
+}
+
 /// Credentials, in order: `--token-file`, `SMARTFLO_API_TOKEN`, then `SMARTFLO_EMAIL` with
 /// `SMARTFLO_PASSWORD` (or a password prompt without echo when standard input is a terminal).
 pub(crate) fn read_auth(token_file: Option<&Path>) -> Result<Auth> {

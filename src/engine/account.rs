@@ -89,6 +89,25 @@ impl Session {
         }
     }
 
+    /// The account's IVRs (id, name), or why they could not be listed.
+    pub async fn ivrs(&self) -> Result<Vec<(String, String)>, String> {
+        let call = Call::List { page: 0 };
+        let ivrs = || self.sender.client.ivrs();
+        let reply = self.sender.send(call, FirstSlot::Wait, ivrs).await.reply;
+        let reply = reply.ok_or_else(|| "the run stopped".to_owned())?;
+        if reply.kind != ReplyKind::Ok {
+            return Err(reply.message);
+        }
+        let body = reply.body.unwrap_or(Value::Null);
+        let Some(all) = body["ivrs"].as_array() else {
+            return Err("the reply holds no \"ivrs\" list".into());
+        };
+        Ok(all
+            .iter()
+            .map(|i| (text(&i["id"]), text(&i["name"])))
+            .collect())
+    }
+
     /// Every broadcast on the account, by id, through a listing that is complete or an error.
     pub async fn broadcasts(&self, max_pages: u32) -> Result<Vec<Listed>> {
         let seen: Mutex<BTreeMap<String, Listed>> = Mutex::default();

@@ -56,8 +56,11 @@ impl Prepared {
                 );
             }
             prior
-        } else {
+        } else if cfg.target.is_some() {
             files.refuse_to_overwrite()?;
+            Record::default()
+        } else {
+            // A dry run writes nothing: an earlier run's files are no obstacle.
             Record::default()
         };
         let mut ledger = match (&cfg.target, &cfg.state_dir) {

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use csv::ByteRecord;
 
 use super::fields::normalize;
@@ -184,4 +186,64 @@ pub(super) fn map_file(
         }
     }
     out
+}
+
+/// `--map HEADER=FIELD` and the lines of `--map-file`. A header given with `--map` must be in
+/// the sheet; a map file may name headers of a team's other sheets too.
+pub fn aliases(
+    map: &[String],
+    map_file: Option<&Path>,
+    map_lines: Option<&[String]>,
+) -> anyhow::Result<Vec<Alias>> {
+    let mut lines: Vec<(String, String, bool)> = map
+        .iter()
+        .map(|m| (format!("--map {m:?}"), m.clone(), true))
+        .collect();
+    if let Some(path) = map_file {
+        let text = match map_lines {
+            Some(lines) => lines.join("\n"),
+            None => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the map file {}", path.display()))?,
+        };
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if !line.is_empty() {
+                lines.push((
+                    format!("{} line {}", path.display(), i + 1),
+                    line.to_owned(),
+                    false,
+                ));
+            }
+        }
+    }
+    let mut out: Vec<Alias> = Vec::new();
+    for (whence, m, typed) in lines {
+        let Some((header, name)) = m.rsplit_once('=') else {
+            anyhow::bail!(
+                "{whence}: expected HEADER=FIELD, e.g. --map \"Caller ID=caller_id_number\""
+            );
+        };
+        let Some(field) = Field::from_header(name) else {
+            let fields: Vec<&str> = Field::ALL.iter().map(|f| f.api_name()).collect();
+            anyhow::bail!(
+                "{whence}: {name:?} is not a field; fields are {}",
+                fields.join(", ")
+            );
+        };
+        let squashed = super::squash(header);
+        if squashed.is_empty() {
+            anyhow::bail!("{whence}: the header is empty");
+        }
+        if let Some(other) = out.iter().find(|a| a.squashed == squashed) {
+            if other.field != field {
+                anyhow::bail!("{whence}: {header:?} is already mapped to {}", other.field);
+            }
+        }
+        out.push(Alias {
+            squashed,
+            field,
+            required: typed.then(|| header.trim().to_owned()),
+        });
+    }
+    Ok(out)
 }

@@ -40,7 +40,7 @@ pub use watch::Watched;
 
 use crate::csvio;
 use crate::request::BroadcastRequest;
-pub use header::Alias;
+pub use header::{aliases, Alias};
 use header::{check_required, header_names, map_columns};
 
 /// How to read an input file; built once from the command line by `config`.

@@ -23,6 +23,7 @@ pub(super) fn router(state: Arc<State>) -> Router {
         .route("/v1/broadcast", post(create))
         .route("/v2/broadcasts", get(list))
         .route("/v1/auth/login", post(login))
+        .route("/v1/ivrs", get(ivrs))
         .fallback(|| async {
             json(
                 StatusCode::NOT_FOUND,
@@ -279,6 +280,23 @@ fn error_after_create(state: &State) -> Response<Body> {
 struct Page {
     limit: Option<String>,
     page: Option<String>,
+}
+
+/// The account's IVRs: 7926 "Main menu", and each `--ivr ID=NAME`.
+async fn ivrs(Extract(state): Extract<Arc<State>>, headers: HeaderMap) -> Response<Body> {
+    if !authorized(&state, &headers) {
+        return unauthorized();
+    }
+    let mut all = vec![json!({"id": 7926, "name": "Main menu"})];
+    for ivr in &state.opts.ivr {
+        let (id, name) = ivr.split_once('=').unwrap_or((ivr, ""));
+        let id = id
+            .trim()
+            .parse::<u64>()
+            .map_or_else(|_| json!(id.trim()), |n| json!(n));
+        all.push(json!({"id": id, "name": name.trim()}));
+    }
+    json(StatusCode::OK, &json!({ "ivrs": all }))
 }
 
 async fn list(

@@ -139,9 +139,20 @@ impl Client {
         classify(sent, false, MAX_BODY).await
     }
 
+    /// `GET /v1/ivrs`: the account's IVRs, the ids a destination `ivr||ID` may name.
+    pub async fn ivrs(&self) -> Reply {
+        self.get("/v1/ivrs").await
+    }
+
     /// `GET /v2/broadcasts?limit=&page=`. A list is safe to repeat, so a timeout is retryable.
     pub async fn list(&self, limit: u32, page: u32) -> Reply {
-        let url = format!("{}/v2/broadcasts?limit={limit}&page={page}", self.base_url);
+        self.get(&format!("/v2/broadcasts?limit={limit}&page={page}"))
+            .await
+    }
+
+    /// A `GET` of the API's, safe to repeat.
+    async fn get(&self, path: &str) -> Reply {
+        let url = format!("{}{path}", self.base_url);
         let sent = self.authorized(self.http.get(url)).send().await;
         classify(sent, true, MAX_LIST_BODY).await
     }
@@ -232,7 +243,7 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
             Some(Some(true)) => ReplyKind::Ok,
             // "Unable to create the broadcast, please try again.": nothing was created, and
             // there is nothing in the row to fix.
-            Some(Some(false)) if asks_to_try_again(&message) => ReplyKind::Retryable,
+            Some(Some(false)) if super::asks_to_try_again(&message) => ReplyKind::Retryable,
             Some(Some(false)) => ReplyKind::Rejected,
             // A list reply carries its results, not a success flag.
             Some(None) if idempotent => ReplyKind::Ok,
@@ -265,14 +276,6 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
         body,
         unreachable: gateway_trouble(status),
     }
-}
-
-/// Whether a refusal's message asks for the same request again later.
-fn asks_to_try_again(message: &str) -> bool {
-    let m = message.to_lowercase();
-    ["try again", "please retry", "retry later", "temporarily"]
-        .iter()
-        .any(|p| m.contains(p))
 }
 
 /// A 3xx, never followed: a create body or a token is not sent on to wherever it points.

@@ -8,3 +8,11 @@ pub(crate) mod pacer;
 mod rate;
 
 pub use rate::{BadRate, Rate};
+
+/// Whether a refusal's message asks for the same request again later.
+pub(crate) fn asks_to_try_again(message: &str) -> bool {
+    let m = message.to_lowercase();
+    ["try again", "please retry", "retry later", "temporarily"]
+        .iter()
+        .any(|p| m.contains(p))
+}

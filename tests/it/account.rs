@@ -75,3 +75,83 @@ fn broadcasts_lists_what_is_on_the_account_as_a_table_or_csv() {
     assert!(r.stderr.contains("token was rejected"), "{}", r.stderr);
     assert!(!r.stderr.contains("not-the-token"), "no secret in messages");
 }
+
+/// A dry run with credentials asks the account: a refused token stops it (exit 2); names
+/// already there and IVRs the account lacks are named, with the IVRs' names beside their ids;
+/// every body is written with --bodies; an earlier run's results file is no obstacle; and
+/// nothing is created. Without credentials it says it checked offline.
+#[test]
+fn a_dry_run_with_credentials_checks_the_sheet_against_the_account() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        existing: vec!["Campaign 2".into()],
+        ivr: vec!["8001=Sales line".into()],
+        ..MockOptions::default()
+    });
+    let sheet = good_csv(",", "\n", 4).replacen("ivr||7926", "ivr||8001", 1);
+    let sheet = sheet.replace(
+        "Campaign 4,Details of campaign 4,214864,ivr||7926",
+        "Campaign 4,Details of campaign 4,214864,ivr||555",
+    );
+    let input = dir.write("in.csv", sheet);
+    dir.write("in.results.csv", "an earlier run's results");
+    let dry = |token: &str, extra: &[&str]| {
+        let mut c = dir.cmd();
+        c.arg("submit")
+            .arg(&input)
+            .args(["--base-url", &api.server.url(), "--dry-run"])
+            .args(extra)
+            .env("SMARTFLO_API_TOKEN", token);
+        run(&mut c)
+    };
+    let r = dry("wrong", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("token was rejected"), "{}", r.stderr);
+
+    let bodies = dir.path("bodies.jsonl");
+    let r = dry(api.server.token(), &["--bodies", bodies.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        said.contains("line 3: \"Campaign 2\" is already on the account (id 3176)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("a real run would stop before sending"),
+        "{said}"
+    );
+    assert!(
+        said.contains("line 5: destination ivr||555 is not an IVR of this account"),
+        "{said}"
+    );
+    assert!(said.contains("ivr||8001 \"Sales line\" (1 row)"), "{said}");
+    assert!(said.contains("ivr||7926 \"Main menu\" (2 rows)"), "{said}");
+    assert!(said.contains("checked against the account"), "{said}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&bodies)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["name"], "Campaign 1");
+    assert_eq!(lines[0]["destination"], "ivr||8001");
+    assert_eq!(api.server.stats().created, 0, "nothing created");
+    assert_eq!(
+        std::fs::read_to_string(dir.path("in.results.csv")).unwrap(),
+        "an earlier run's results"
+    );
+    let r = dry(api.server.token(), &["--bodies", bodies.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "--bodies never replaces a file");
+
+    let mut c = dir.cmd();
+    c.arg("submit")
+        .arg(&input)
+        .arg("--dry-run")
+        .env_remove("SMARTFLO_API_TOKEN");
+    let r = run(&mut c);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("checked offline"),
+        "{}",
+        r.stderr
+    );
+}

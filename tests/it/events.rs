@@ -44,6 +44,8 @@ fn config(api: &Smartflo, input: &Path, results: &Path) -> SubmitConfig {
         outage_wait: Duration::from_secs(60),
         settings: String::new(),
         continue_with: String::new(),
+        dry_run_account: None,
+        bodies: None,
         max_listing_pages: 20_000,
         state_dir: Some(results.with_file_name("state")),
     }

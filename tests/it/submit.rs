@@ -518,7 +518,7 @@ fn max_errors_stops_sending_and_records_the_rest_as_not_attempted() {
 }
 
 #[test]
-fn a_dry_run_sends_nothing_and_writes_no_results() {
+fn a_dry_run_creates_nothing_and_writes_no_results() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions::default());
     let input = dir.write(
@@ -529,7 +529,7 @@ fn a_dry_run_sends_nothing_and_writes_no_results() {
     assert_eq!(r.code, 1, "invalid rows: {}", r.stderr);
     assert!(
         r.stderr
-            .contains("dry run: 9 rows; 3 would be sent, 6 invalid"),
+            .contains("(credentials accepted): 9 rows; 3 would be sent, 6 invalid"),
         "{}",
         r.stderr
     );
@@ -543,7 +543,7 @@ fn a_dry_run_sends_nothing_and_writes_no_results() {
         "-v shows a body: {}",
         r.stderr
     );
-    assert_eq!(api.server.stats().requests, 0);
+    assert_eq!(api.server.stats().created, 0);
     assert!(!dir.path("mixed.results.csv").exists());
 }
 

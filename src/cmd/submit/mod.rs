@@ -5,12 +5,12 @@
 //! The target is always an ordinary URL with credentials: a `--mock` rehearsal starts the
 //! simulation in `cmd::rehearsal` and hands its address here.
 
+mod dry_run;
 mod signals;
 
 use anyhow::Result;
 
 use crate::config::{SubmitConfig, Target};
-use crate::engine::check::Check;
 use crate::engine::{Endpoint, Engine, Prepared};
 use crate::logging::Terminal;
 use crate::output::terminal::{self, Face};
@@ -23,7 +23,7 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
         return Ok(exit);
     }
     match cfg.target.clone() {
-        None => Ok(dry_run_report(&cfg, prepared.report(), terminal)),
+        None => dry_run::report(&cfg, prepared.report(), terminal),
         Some(Target::Remote { base_url, auth }) => {
             let endpoint = Endpoint { base_url, auth };
             send(cfg, prepared, endpoint, terminal, None)
@@ -71,33 +71,4 @@ pub fn send(
         let (exit, ()) = tokio::join!(engine.run(), terminal::show(events, face));
         exit
     })
-}
-
-fn dry_run_report(cfg: &SubmitConfig, check: &Check, terminal: &Terminal) -> Exit {
-    for (line, msg) in &check.first_invalid {
-        terminal.say(&format!("line {line}: {msg}"));
-    }
-    if check.invalid > check.first_invalid.len() as u64 {
-        terminal.say(&format!(
-            "… and {} more invalid rows: `bulkcast validate {}` lists them all",
-            check.invalid - check.first_invalid.len() as u64,
-            cfg.input.display()
-        ));
-    }
-    let mut earlier = String::new();
-    if check.done_before + check.unknown_before > 0 {
-        earlier = format!(
-            "; {} created by an earlier run would be skipped, {} with no known outcome would be looked up first",
-            check.done_before, check.unknown_before
-        );
-    }
-    terminal.say(&format!(
-        "dry run: {} rows; {} would be sent, {} invalid would not{earlier}; nothing was sent (-v shows the first bodies)",
-        check.rows, check.to_send, check.invalid
-    ));
-    if check.invalid == 0 {
-        Exit::Success
-    } else {
-        Exit::SomeFailed
-    }
 }
