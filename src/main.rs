@@ -7,7 +7,7 @@ use bulkcast::{cmd, logging, Exit};
 use clap::Parser;
 
 /// mimalloc: a row is a dozen small strings made and dropped, and glibc's allocator made up a
-/// third of `validate`'s time on a million rows (see the README's Performance section).
+/// third of `validate`'s time on a million rows (see docs/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

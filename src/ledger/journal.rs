@@ -19,8 +19,8 @@
 //! `sent` events are committed in groups: [`Journal::sent`] only appends to the buffer and
 //! hands back a [`Unsynced`], and [`Journal::on_file`] writes and syncs the buffer unless a call
 //! for a later event already did. The dispatcher appends the `sent` of every row it releases in
-//! one turn, and the first of those rows to run syncs them all. (Why: the README's Performance
-//! section.)
+//! one turn, and the first of those rows to run syncs them all. (Why: docs/performance.md
+//! says.)
 //!
 //! Reading back is strict. A last line cut short by a crash is ignored (and cut off when the
 //! journal is opened again); anything else that is not an event — an unbalanced quote, NULs, a

@@ -38,7 +38,7 @@
 //! delivers 93.6% of the limit as creates (20 seeds, worst 91.6%); pacing with no 429 at all
 //! tops out at 77%, and never backing off at 95% with 4.6% refused. Two runs sharing the limit
 //! with 0–100 ms jitter refuse about 4% of requests, most in the first seconds, when both start
-//! at the whole limit. `benches/pace.sh` measures the real thing; the README has its figures.
+//! at the whole limit. `benches/pace.sh` measures the real thing; docs/performance.md has its figures.
 //!
 //! **`--rate auto`** climbs from 1/s, × [`CLIMB`] a second of sending, until the first 429; the
 //! rate then, less [`PROBE_CUT`] (or what the account let through in its last second, if lower),
