@@ -143,13 +143,14 @@ pub fn warn_unknown_columns(rows: &RowReader) {
     }
     let unknown = rows.unknown_columns();
     if !unknown.is_empty() {
+        let mut named: Vec<String> = unknown.iter().take(10).map(|c| format!("{c:?}")).collect();
+        if unknown.len() > 10 {
+            named.push(format!("and {} more", unknown.len() - 10));
+        }
         tracing::warn!(
-            "ignoring column(s) that match no field: {}",
-            unknown
-                .iter()
-                .map(|c| format!("{c:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "ignoring {} that match no field: {}",
+            crate::plural(unknown.len() as u64, "column", "columns"),
+            named.join(", ")
         );
     }
 }

@@ -12,6 +12,10 @@ use super::Field;
 pub enum InputError {
     #[error("cannot read {path}: {source}")]
     Open { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} is not a file (a device, a pipe or a folder): give the path of the saved sheet"
+    )]
+    NotAFile { path: PathBuf },
     #[error("{path} has no header line: the first line must name the columns")]
     Empty { path: PathBuf },
     #[error(

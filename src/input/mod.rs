@@ -137,8 +137,9 @@ impl RowReader {
             let input = csvio::open_input(path).map_err(open)?;
             return RowReader::from_reader(input, path, opts);
         }
-        let mut file = std::fs::File::open(path).map_err(open)?;
+        let mut file = watch::open_file(path)?;
         if workbook::sniff(&mut file).map_err(open)? {
+            workbook::check_sizes(&file, path)?;
             return RowReader::from_sheet(
                 workbook::open(&file, path, opts.sheet.as_deref())?,
                 path,

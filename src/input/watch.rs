@@ -82,9 +82,12 @@ impl RowReader {
             path: path.to_owned(),
             source,
         };
-        let mut file = File::open(path).map_err(open)?;
+        let mut file = open_file(path)?;
         let stamp = Stamp::of(path).map_err(open)?;
         let workbook = workbook::sniff(&mut file).map_err(open)?;
+        if workbook {
+            workbook::check_sizes(&file, path)?;
+        }
         let sniffed = if workbook {
             // From a spreadsheet program: outputs carry a BOM.
             Sniffed {
@@ -106,6 +109,21 @@ impl RowReader {
         let reader = watched.reader(opts)?;
         Ok((reader, watched))
     }
+}
+
+/// Open `path`, which must be a regular file: a device never ends, a folder has no rows.
+pub(super) fn open_file(path: &Path) -> Result<File, InputError> {
+    let open = |source| InputError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(open)?;
+    if !file.metadata().map_err(open)?.is_file() {
+        return Err(InputError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok(file)
 }
 
 impl Watched {

@@ -73,6 +73,49 @@ struct StreamRow {
 const STREAM_BATCH: usize = 256;
 const STREAM_DEPTH: usize = 4;
 
+/// The most a workbook's table of shared texts may hold once unpacked: a million campaigns'
+/// names and descriptions fit, and what it becomes in memory stays far under 256 MB.
+const MAX_SHARED_STRINGS: u64 = 100 << 20;
+
+/// Refuse a workbook whose table of shared texts would unpack past [`MAX_SHARED_STRINGS`]
+/// (one enormous cell, or tens of millions of them), before any of it is read.
+pub fn check_sizes(file: &File, path: &Path) -> Result<(), InputError> {
+    let Ok(mut f) = file.try_clone() else {
+        return Ok(());
+    };
+    if f.seek(SeekFrom::Start(0)).is_err() {
+        return Ok(());
+    }
+    // Not a zip (an .xls): calamine reads it in its own bounded way.
+    let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(f)) else {
+        return Ok(());
+    };
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else {
+            continue;
+        };
+        let Ok(name) = entry.name() else {
+            continue;
+        };
+        let shared = name.eq_ignore_ascii_case("xl/sharedStrings.xml")
+            || name.eq_ignore_ascii_case("xl/sharedStrings.bin");
+        let size = entry.size();
+        if shared && size > MAX_SHARED_STRINGS {
+            return Err(InputError::Workbook {
+                path: path.to_owned(),
+                message: format!(
+                    "its table of texts is {} MB once unpacked, more than the {} MB bulkcast \
+                     reads (a sheet of campaigns holds far less: a cell of enormous text, or a \
+                     damaged file). Check the sheet, or save it as CSV UTF-8 and give that",
+                    size >> 20,
+                    MAX_SHARED_STRINGS >> 20
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Open the workbook in `file` and take the sheet `wanted` (a name, or a position from 1),
 /// or the first sheet.
 pub fn open(file: &File, path: &Path, wanted: Option<&str>) -> Result<SheetRows, InputError> {
@@ -396,5 +439,40 @@ mod tests {
             0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1
         ]));
         assert!(!is_workbook(b"name,description"));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use std::io::Write;
+
+    /// A workbook whose table of shared texts unpacks past the cap is refused before calamine
+    /// reads it (it compresses to almost nothing).
+    #[test]
+    fn a_workbook_whose_texts_unpack_too_large_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.xlsx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let deflate = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(1));
+        zip.start_file("xl/sharedStrings.xml", deflate).unwrap();
+        zip.write_all(b"<sst><si><t>").unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..=(super::MAX_SHARED_STRINGS >> 20) {
+            zip.write_all(&chunk).unwrap();
+        }
+        zip.write_all(b"</t></si></sst>").unwrap();
+        zip.finish().unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let e = super::check_sizes(&file, &path).unwrap_err().to_string();
+        assert!(
+            e.contains("its table of texts is 101 MB once unpacked"),
+            "{e}"
+        );
+        assert!(
+            std::fs::metadata(&path).unwrap().len() < 2 << 20,
+            "a small file"
+        );
     }
 }

@@ -599,3 +599,17 @@ fn a_teams_headers_are_proposed_written_to_a_map_file_and_named_in_errors() {
         r.stderr
     );
 }
+
+/// An input that is not a regular file (a device that never ends, a folder) is refused at
+/// once, by every command that reads one.
+#[test]
+fn an_input_that_is_not_a_file_is_refused() {
+    let dir = Dir::new();
+    for input in ["/dev/zero", "/tmp"] {
+        let r = run(dir.cmd().args(["validate", input]));
+        assert_eq!(r.code, 2, "{input}: {}", r.stderr);
+        assert!(r.stderr.contains("is not a file"), "{}", r.stderr);
+        let r = run(dir.cmd().args(["submit", input, "--dry-run"]));
+        assert_eq!(r.code, 2, "{input}: {}", r.stderr);
+    }
+}
