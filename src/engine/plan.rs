@@ -68,6 +68,17 @@ impl Prepared {
             _ => None,
         };
         let check = check::check_input(cfg, &prior, ledger.as_mut().map(|l| &mut l.view))?;
+        if let Some(failed) = &cfg.failed {
+            if check.watched.is_workbook() && !crate::output::failed::is_workbook_path(failed) {
+                anyhow::bail!(
+                    "--failed {}: {} is a workbook, so its failed rows are written as one (every \
+                     cell text, so that Excel keeps ids and dates as they were): give a path \
+                     ending .xlsx; nothing was sent",
+                    failed.display(),
+                    cfg.input.display()
+                );
+            }
+        }
         Ok(Prepared {
             files,
             prior: Arc::new(prior),

@@ -127,6 +127,11 @@ pub(super) fn open_file(path: &Path) -> Result<File, InputError> {
 }
 
 impl Watched {
+    /// Whether the file is a workbook (not a CSV).
+    pub fn is_workbook(&self) -> bool {
+        self.workbook
+    }
+
     fn reader(&self, opts: &InputOptions) -> Result<RowReader, InputError> {
         if self.workbook {
             let sheet = workbook::open(&self.file, &self.path, opts.sheet.as_deref())?;

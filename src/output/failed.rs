@@ -1,6 +1,8 @@
 //! `--failed PATH`: the input rows that did not succeed, with their original columns and an
 //! `error` column, ready to be fixed in a spreadsheet and submitted as a new input (where the
-//! `error` column is ignored as an unknown column).
+//! `error` column is ignored as an unknown column). A path ending `.xlsx` (the only kind a
+//! workbook's rows are written to) gets a workbook whose every cell is text, so that Excel
+//! keeps caller ids, list ids and dates exactly as they were; any other path gets CSV.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -23,19 +25,9 @@ pub fn write(path: &Path, input: &Path, opts: &InputOptions, results: &Path) -> 
     let Some(columns) = res.headers().ok().and_then(Columns::from_header) else {
         bail!("{} is not a bulkcast results file", results.display());
     };
-    let mut out = BufWriter::new(
-        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-    );
-    if rows.sniffed().is_some_and(|s| s.from_excel()) {
-        out.write_all(csvio::BOM)?;
-    }
-    let mut out = csvio::writer_with(out, rows.delimiter());
-    let headers: Vec<String> = rows
-        .headers()
-        .iter()
-        .map(|h| csvio::safe_cell(h).into_owned())
-        .collect();
-    out.write_record(headers.iter().map(String::as_str).chain(["error"]))?;
+    let mut out = Out::create(path, &rows)?;
+    let headers: Vec<String> = rows.headers().to_vec();
+    out.row(headers.iter().map(|h| h.as_bytes()).chain([&b"error"[..]]))?;
 
     let mut written = 0;
     let mut result = csv::StringRecord::new();
@@ -62,12 +54,72 @@ pub fn write(path: &Path, input: &Path, opts: &InputOptions, results: &Path) -> 
         if outcome.success() {
             continue;
         }
-        let cells = rows.record().iter().map(csvio::safe_bytes);
-        let error =
-            csvio::safe_cell(&format!("{}: {}", outcome.status, outcome.message)).into_owned();
-        out.write_record(cells.chain([error.into_bytes().into()]))?;
+        let error = format!("{}: {}", outcome.status, outcome.message);
+        out.row(rows.record().iter().chain([error.as_bytes()]))?;
         written += 1;
     }
-    out.flush()?;
+    out.finish(path)?;
     Ok(written)
+}
+
+/// Whether `path` names a workbook to write.
+pub fn is_workbook_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+}
+
+/// Where the failed rows go: CSV (formula-safe cells, the input's delimiter, a BOM for Excel),
+/// or a workbook of text cells.
+enum Out {
+    Csv(csv::Writer<BufWriter<File>>),
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        text: rust_xlsxwriter::Format,
+        row: u32,
+    },
+}
+
+impl Out {
+    fn create(path: &Path, rows: &RowReader) -> Result<Out> {
+        if is_workbook_path(path) {
+            let mut book = Box::new(rust_xlsxwriter::Workbook::new());
+            book.add_worksheet_with_constant_memory()?
+                .set_name("Failed rows")?;
+            let text = rust_xlsxwriter::Format::new().set_num_format("@");
+            return Ok(Out::Xlsx { book, text, row: 0 });
+        }
+        let mut out = BufWriter::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        if rows.sniffed().is_some_and(|s| s.from_excel()) {
+            out.write_all(csvio::BOM)?;
+        }
+        Ok(Out::Csv(csvio::writer_with(out, rows.delimiter())))
+    }
+
+    fn row<'a>(&mut self, cells: impl Iterator<Item = &'a [u8]>) -> Result<()> {
+        match self {
+            Out::Csv(csv) => csv.write_record(cells.map(csvio::safe_bytes))?,
+            Out::Xlsx { book, text, row } => {
+                let sheet = book.worksheet_from_index(0)?;
+                for (col, cell) in cells.enumerate() {
+                    let col = u16::try_from(col).context("more columns than a workbook holds")?;
+                    let cell = String::from_utf8_lossy(cell);
+                    sheet.write_string_with_format(*row, col, cell.as_ref(), text)?;
+                }
+                *row += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, path: &Path) -> Result<()> {
+        match self {
+            Out::Csv(mut csv) => csv.flush()?,
+            Out::Xlsx { mut book, .. } => book
+                .save(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        }
+        Ok(())
+    }
 }

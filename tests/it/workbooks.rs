@@ -104,9 +104,20 @@ fn a_workbook_is_submitted_end_to_end_with_typed_cells_sent_as_the_api_wants_the
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions::default());
     let path = workbook(&dir);
+    // A workbook's failed rows are written as a workbook: a CSV path is refused up front.
     let r = run(api
         .submit(&dir, &path)
         .args(["--rate", "0", "--failed", "failed.csv"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("give a path ending .xlsx"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().requests, 0, "nothing sent");
+    let r = run(api
+        .submit(&dir, &path)
+        .args(["--rate", "0", "--failed", "failed.xlsx"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let mut stored = api.server.broadcasts();
     stored.sort_by_key(|b| b.name.clone());
@@ -125,11 +136,42 @@ fn a_workbook_is_submitted_end_to_end_with_typed_cells_sent_as_the_api_wants_the
     let res = results_csv(&dir, "plan.results.csv");
     assert_eq!(column(&res, "line"), ["2", "3", "5", "6"]);
 
-    // The failed row, as a CSV that re-uploads as it is (once its timeout is fixed).
-    let failed = std::fs::read_to_string(dir.path("failed.csv")).unwrap();
-    assert!(failed.starts_with('\u{feff}'), "a BOM: it opens in Excel");
-    assert!(failed.contains("Short ring"), "{failed}");
-    let fixed = dir.write("fixed.csv", failed.replace(",30,", ",40,"));
+    // The failed row, as a workbook of text cells (Excel keeps the ids and dates as they
+    // were), that re-uploads as it is once its timeout is fixed.
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut failed: Xlsx<_> = open_workbook(dir.path("failed.xlsx")).unwrap();
+    let range = failed.worksheet_range("Failed rows").unwrap();
+    let rows: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(rows.len(), 2, "the header and the failed row: {rows:?}");
+    assert!(
+        rows[1].iter().all(|c| matches!(c, Data::String(_))),
+        "every cell text: {:?}",
+        rows[1]
+    );
+    let header: Vec<String> = rows[0].iter().map(ToString::to_string).collect();
+    let cell = |name: &str| rows[1][header.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!(cell("name"), "Short ring");
+    assert_eq!(cell("caller_id_number"), "918069000000");
+    assert!(
+        cell("error").starts_with("invalid: timeout"),
+        "{}",
+        cell("error")
+    );
+    let fixed = dir.path("fixed.xlsx");
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let v = v.to_string();
+            let v = if r == 1 && header[c] == "timeout" {
+                "40".to_owned()
+            } else {
+                v
+            };
+            ws.write_string(r as u32, c as u16, v).unwrap();
+        }
+    }
+    book.save(&fixed).unwrap();
     let r = run(api.submit(&dir, &fixed).args(["--rate", "0"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(api.server.count_named("Short ring"), 1);
