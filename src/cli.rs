@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::mock_options::MockOptions;
+use crate::secret::Auth;
 
 /// Create Smartflo voice-broadcast campaigns in bulk from a spreadsheet (CSV), at exactly the
 /// account's rate, with one result per row.
@@ -36,7 +37,7 @@ pub enum Command {
     /// Write a CSV header with every field and one example row that validates.
     Template(TemplateArgs),
     /// Validate, then create one broadcast per valid row, writing a results CSV.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// Run the built-in simulated Smartflo API on this machine.
     MockServer(MockArgs),
     /// The runs this machine made, per account, from its ledger: did we already send this?
@@ -46,7 +47,7 @@ pub enum Command {
     Broadcasts(BroadcastsArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BroadcastsArgs {
     /// Write them as CSV to this file (an existing file is never replaced) [default: a table
     /// on standard output]
@@ -58,14 +59,11 @@ pub struct BroadcastsArgs {
     /// Only those whose name contains this (case and spacing aside)
     #[arg(long, value_name = "TEXT")]
     pub name: Option<String>,
-    /// The Smartflo API's address
-    #[arg(
-        long,
-        env = "SMARTFLO_BASE_URL",
-        default_value = DEFAULT_BASE_URL,
-        value_name = "URL"
-    )]
-    pub base_url: String,
+    /// The Smartflo API's address [default: https://api-smartflo.tatateleservices.com]
+    #[arg(long, env = "SMARTFLO_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Read the API token from this file (else from SMARTFLO_API_TOKEN, else log in with
     /// SMARTFLO_EMAIL and SMARTFLO_PASSWORD)
     #[arg(long, value_name = "PATH")]
@@ -73,9 +71,22 @@ pub struct BroadcastsArgs {
     /// Allow a plain http:// base URL that is not this machine (the token travels unencrypted)
     #[arg(long)]
     pub allow_insecure_http: bool,
-    /// Requests per second allowed on the account (each page of 100 is one request)
-    #[arg(long, default_value = "3", value_name = "RATE")]
-    pub rate: String,
+    /// Requests per second allowed on the account (each page of 100 is one request) [default: 3]
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
+}
+
+/// Saved settings: a profile of the config file.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ProfileArgs {
+    /// Take the base URL, credentials, rate, map file and date layouts this profile of the
+    /// config file gives (a flag given here wins)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The config file [default: $BULKCAST_CONFIG, else the platform's usual place, e.g.
+    /// ~/.config/bulkcast/config.toml]
+    #[arg(long, value_name = "PATH", requires = "profile")]
+    pub config: Option<PathBuf>,
 }
 
 /// How input rows are read; shared by `validate` and `submit`.
@@ -153,6 +164,11 @@ pub struct SubmitArgs {
     /// --resume: the run's]
     #[arg(long, env = "SMARTFLO_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Credentials a profile named (not a flag).
+    #[arg(skip)]
+    pub profile_auth: Option<Auth>,
     /// Read the API token from this file (else from the env var SMARTFLO_API_TOKEN, else log in
     /// with SMARTFLO_EMAIL and SMARTFLO_PASSWORD)
     #[arg(long, value_name = "PATH")]

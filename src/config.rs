@@ -166,6 +166,7 @@ pub struct SubmitConfig {
 pub use crate::cli::DEFAULT_BASE_URL;
 
 pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
+    crate::profile::apply_to_submit(&mut args)?;
     if args.token.is_some() {
         bail!(
             "a token given on the command line is visible to other users of this machine (ps, shell \
@@ -217,7 +218,7 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
         check_base_url(&base_url, args.allow_insecure_http)?;
         Some(Target::Remote {
             base_url,
-            auth: read_auth(args.token_file.as_deref())?,
+            auth: credentials(&args)?,
         })
     };
     let continue_with =
@@ -256,19 +257,26 @@ pub fn submit(mut args: SubmitArgs) -> Result<SubmitConfig> {
     })
 }
 
+/// The credentials: `--token-file`, else those the profile names, else the environment's.
+fn credentials(args: &SubmitArgs) -> Result<Auth> {
+    match (&args.token_file, &args.profile_auth) {
+        (None, Some(auth)) => Ok(auth.clone()),
+        (file, _) => read_auth(file.as_deref()),
+    }
+}
+
 /// A dry run with credentials checks the sheet against the account; without, offline.
 fn dry_run_account(args: &SubmitArgs, base_url: &str) -> Result<Option<(String, Auth)>> {
     if args.bodies.is_some() && !args.dry_run {
         bail!("--bodies writes what a dry run would send: give it with --dry-run");
     }
-    if !args.dry_run || args.mock || !crate::secret::has_credentials(args.token_file.as_deref()) {
+    let given =
+        args.profile_auth.is_some() || crate::secret::has_credentials(args.token_file.as_deref());
+    if !args.dry_run || args.mock || !given {
         return Ok(None);
     }
     check_base_url(base_url, args.allow_insecure_http)?;
-    Ok(Some((
-        base_url.to_owned(),
-        read_auth(args.token_file.as_deref())?,
-    )))
+    Ok(Some((base_url.to_owned(), credentials(args)?)))
 }
 
 /// No file a run writes may be the input, or another of its outputs.

@@ -28,6 +28,7 @@ pub mod mock;
 pub mod mock_options;
 pub mod net;
 pub mod output;
+pub mod profile;
 pub mod remembered;
 pub mod request;
 pub mod secret;

@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Validate(args) => config::validate(args).and_then(|cfg| cmd::validate::run(&cfg)),
         Command::Template(args) => cmd::template::run(args.output.as_deref(), args.force),
-        Command::Submit(args) => config::submit(args).and_then(|cfg| match cfg.target {
+        Command::Submit(args) => config::submit(*args).and_then(|cfg| match cfg.target {
             Some(Target::Mock) => cmd::rehearsal::run(cfg, &terminal),
             _ => cmd::submit::run(cfg, &terminal),
         }),

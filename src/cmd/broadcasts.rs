@@ -15,9 +15,17 @@ use crate::{csvio, Exit};
 const MAX_PAGES: u32 = 20_000;
 
 pub fn run(args: &BroadcastsArgs) -> Result<Exit> {
-    let base_url = args.base_url.trim_end_matches('/').to_owned();
+    let mut args = args.clone();
+    let profile_auth = crate::profile::apply_to_broadcasts(&mut args)?;
+    let args = &args;
+    let base_url = args
+        .base_url
+        .as_deref()
+        .unwrap_or(crate::cli::DEFAULT_BASE_URL)
+        .trim_end_matches('/')
+        .to_owned();
     crate::config::check_base_url(&base_url, args.allow_insecure_http)?;
-    let rate = Rate::parse(&args.rate)?;
+    let rate = Rate::parse(args.rate.as_deref().unwrap_or("3"))?;
     // Opened first: a file that cannot be written stops before the account is asked.
     let file = match &args.output {
         Some(path) => Some(
@@ -36,7 +44,10 @@ pub fn run(args: &BroadcastsArgs) -> Result<Exit> {
     };
     let endpoint = Endpoint {
         base_url,
-        auth: crate::secret::read_auth(args.token_file.as_deref())?,
+        auth: match (&args.token_file, profile_auth) {
+            (None, Some(auth)) => auth,
+            (file, _) => crate::secret::read_auth(file.as_deref())?,
+        },
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

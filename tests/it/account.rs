@@ -155,3 +155,63 @@ fn a_dry_run_with_credentials_checks_the_sheet_against_the_account() {
         r.stderr
     );
 }
+
+/// Saved settings: a profile of a config file gives the address, where the token is, the rate,
+/// the map file and the date layout; `submit` and `broadcasts` take them with `--profile`.
+#[test]
+fn a_profile_gives_the_address_credentials_rate_map_and_dates() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let mut sheet = String::from("Campaign,Notes,Lead List,IVR,Ring Time,Channels,Retry Gaps,Caller ID,Retries,Start,End,Calling Hours,Dial Status,Retry On\n");
+    for i in 1..=3 {
+        sheet += &format!("Campaign {i},Offer,214864,ivr||7926,40,5,5 10,918069000000,2,02/12/2026 09:00,02/12/2026 18:00,1234,1 2 3,1 3\n");
+    }
+    let input = dir.write("team.csv", sheet);
+    let r = run(dir
+        .cmd()
+        .arg("validate")
+        .arg(&input)
+        .arg("--write-map")
+        .arg(dir.path("team.map")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let config = dir.write(
+        "config.toml",
+        format!(
+            "[profile.mumbai]\nbase_url = \"{}\"\ntoken_env = \"MUMBAI_TOKEN\"\nrate = \"0\"\nmap_file = \"team.map\"\ndate_format = [\"%d/%m/%Y %H:%M\"]\n",
+            api.server.url()
+        ),
+    );
+    let mut c = dir.cmd();
+    c.arg("submit")
+        .arg(&input)
+        .args(["--profile", "mumbai", "--config"])
+        .arg(&config)
+        .env("MUMBAI_TOKEN", api.server.token());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.stats().created, 3);
+
+    let mut c = dir.cmd();
+    c.args(["broadcasts", "--csv", "--profile", "mumbai", "--config"])
+        .arg(&config)
+        .env("MUMBAI_TOKEN", api.server.token());
+    let r = run(&mut c);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut listed = column(&parse_csv(&r.stdout), "name");
+    listed.sort();
+    assert_eq!(listed, ["Campaign 1", "Campaign 2", "Campaign 3"]);
+
+    let mut c = dir.cmd();
+    c.arg("submit")
+        .arg(&input)
+        .args(["--profile", "delhi", "--config"])
+        .arg(&config);
+    let r = run(&mut c);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("has no profile \"delhi\"; its profiles are mumbai"),
+        "{}",
+        r.stderr
+    );
+}
