@@ -43,6 +43,9 @@ fn a_resume_after_a_complete_run_sends_nothing() {
         (Some(5), Some(0)),
         "{s}"
     );
+    // Rows settled without a request are not a rate: nothing was sent.
+    assert_eq!(s["rows_per_second"].as_f64(), Some(0.0), "{s}");
+    assert!(r.stderr.contains("sent 0 rows in"), "{}", r.stderr);
 }
 
 #[test]
@@ -436,9 +439,16 @@ fn a_bare_resume_reads_the_sheet_as_the_stopped_run_did() {
     first
         .arg("--map-file")
         .arg(&map)
-        .args(["--date-format", "%d/%m/%Y %H:%M", "--rate", "4"])
-        .stderr(std::process::Stdio::null());
-    let mut child = first.spawn().unwrap();
+        .args([
+            "--date-format",
+            "%d/%m/%Y %H:%M",
+            "--rate",
+            "4",
+            "--failed",
+            "left.csv",
+        ])
+        .stderr(std::process::Stdio::piped());
+    let child = first.spawn().unwrap();
     wait_for_created(&api, 2);
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill")
@@ -446,13 +456,28 @@ fn a_bare_resume_reads_the_sheet_as_the_stopped_run_did() {
         .status()
         .unwrap()
         .success());
-    assert_eq!(
-        child.wait().unwrap().code(),
-        Some(1),
-        "stopped with rows left"
-    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "stopped with rows left");
     let made = api.server.stats().created;
     assert!(made < 20, "stopped early ({made})");
+    // One count everywhere: the closing line, the summary and the failed-rows file agree.
+    let said = String::from_utf8_lossy(&out.stderr);
+    let left = 20 - made;
+    assert!(
+        said.contains(&format!("{left} rows did not succeed")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("{made} created, {left} not attempted")),
+        "{said}"
+    );
+    let failed = crate::util::results_csv(&dir, "left.csv");
+    assert_eq!(
+        failed.1.len() as u64,
+        left,
+        "the failed-rows file holds those rows"
+    );
+    assert!(said.contains("continue with\n  bulkcast submit"), "{said}");
 
     let bare = || {
         let mut c = dir.cmd();

@@ -613,3 +613,38 @@ fn an_input_that_is_not_a_file_is_refused() {
         assert_eq!(r.code, 2, "{input}: {}", r.stderr);
     }
 }
+
+/// A header of 100,000 columns that match no field is warned about in a few names, not a
+/// megabyte of them.
+#[test]
+fn a_huge_header_is_warned_about_in_a_few_names() {
+    let dir = Dir::new();
+    let csv = good_csv(",", "\n", 1);
+    let extra: Vec<String> = (0..100_000).map(|i| format!("extra{i}")).collect();
+    let mut lines = csv.lines();
+    let (header, row) = (lines.next().unwrap(), lines.next().unwrap());
+    let cells = vec![""; extra.len()].join(",");
+    let wide = format!("{header},{}\n{row},{cells}\n", extra.join(","));
+    let input = dir.write("wide.csv", wide);
+    let r = run(dir.cmd().arg("validate").arg(&input));
+    let head = &r.stderr[..r.stderr.len().min(500)];
+    assert_eq!(r.code, 0, "{head}");
+    assert!(
+        r.stderr
+            .contains("ignoring 100000 columns that match no field"),
+        "{head}"
+    );
+    assert!(r.stderr.contains("and 99990 more"), "{head}");
+    assert!(
+        r.stderr.len() < 2_000,
+        "{} bytes of warnings",
+        r.stderr.len()
+    );
+}
+
+/// The README is read in five minutes: under 20,000 bytes, the rest is in docs/.
+#[test]
+fn the_readme_stays_short() {
+    let readme = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.len() < 20_000, "README.md is {} bytes", readme.len());
+}
