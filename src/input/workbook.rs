@@ -77,8 +77,14 @@ const STREAM_DEPTH: usize = 4;
 /// names and descriptions fit, and what it becomes in memory stays far under 256 MB.
 const MAX_SHARED_STRINGS: u64 = 100 << 20;
 
-/// Refuse a workbook whose table of shared texts would unpack past [`MAX_SHARED_STRINGS`]
-/// (one enormous cell, or tens of millions of them), before any of it is read.
+/// A part of a workbook larger than this once unpacked must not unpack more than
+/// [`MAX_PACKED_RATIO`] times its packed size.
+const MAX_PACKED_RATIO_FROM: u64 = 64 << 20;
+const MAX_PACKED_RATIO: u64 = 100;
+
+/// Refuse, before any of it is read, a workbook whose table of shared texts would unpack past
+/// [`MAX_SHARED_STRINGS`] (tens of millions of texts), or one of whose parts unpacks past the
+/// ratio a real sheet packs at (one enormous cell).
 pub fn check_sizes(file: &File, path: &Path) -> Result<(), InputError> {
     let Ok(mut f) = file.try_clone() else {
         return Ok(());
@@ -99,7 +105,21 @@ pub fn check_sizes(file: &File, path: &Path) -> Result<(), InputError> {
         };
         let shared = name.eq_ignore_ascii_case("xl/sharedStrings.xml")
             || name.eq_ignore_ascii_case("xl/sharedStrings.bin");
-        let size = entry.size();
+        let (size, packed) = (entry.size(), entry.compressed_size().max(1));
+        // A part that unpacks a hundred times larger than it is packed, into more than 64 MB,
+        // is one enormous repeated cell (a sheet of real campaigns packs five to twenty times).
+        if size > MAX_PACKED_RATIO_FROM && size / packed > MAX_PACKED_RATIO {
+            return Err(InputError::Workbook {
+                path: path.to_owned(),
+                message: format!(
+                    "its part {name} unpacks to {} MB from {} KB: that is not a sheet of \
+                     campaigns but one enormous cell, or a file made to exhaust memory. Check \
+                     the sheet, or save it as CSV UTF-8 and give that",
+                    size >> 20,
+                    packed >> 10
+                ),
+            });
+        }
         if shared && size > MAX_SHARED_STRINGS {
             return Err(InputError::Workbook {
                 path: path.to_owned(),
@@ -446,33 +466,61 @@ mod tests {
 mod size_tests {
     use std::io::Write;
 
-    /// A workbook whose table of shared texts unpacks past the cap is refused before calamine
-    /// reads it (it compresses to almost nothing).
-    #[test]
-    fn a_workbook_whose_texts_unpack_too_large_is_refused() {
+    /// A zip holding one part `name` of `mb` megabytes of one letter, packed by `method`.
+    fn zip_of(
+        name: &str,
+        mb: u64,
+        method: zip::CompressionMethod,
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bomb.xlsx");
+        let path = dir.path().join("book.xlsx");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        let deflate = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .compression_level(Some(1));
-        zip.start_file("xl/sharedStrings.xml", deflate).unwrap();
-        zip.write_all(b"<sst><si><t>").unwrap();
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(false);
+        zip.start_file(name, options).unwrap();
         let chunk = vec![b'a'; 1 << 20];
-        for _ in 0..=(super::MAX_SHARED_STRINGS >> 20) {
+        for _ in 0..mb {
             zip.write_all(&chunk).unwrap();
         }
-        zip.write_all(b"</t></si></sst>").unwrap();
         zip.finish().unwrap();
+        (dir, path)
+    }
+
+    /// A part that unpacks a hundredfold past 64 MB (one enormous cell, a zip bomb) is refused
+    /// before calamine reads it, whichever part it is.
+    #[test]
+    fn a_workbook_part_that_unpacks_a_hundredfold_is_refused() {
+        for part in ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"] {
+            let (_dir, path) = zip_of(part, 101, zip::CompressionMethod::Deflated);
+            let file = std::fs::File::open(&path).unwrap();
+            let e = super::check_sizes(&file, &path).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("its part {part} unpacks to 101 MB")),
+                "{e}"
+            );
+            assert!(
+                std::fs::metadata(&path).unwrap().len() < 2 << 20,
+                "a small file"
+            );
+        }
+    }
+
+    /// A table of shared texts past 100 MB is refused even when it packs like a real one.
+    #[test]
+    fn a_table_of_texts_past_the_cap_is_refused() {
+        let (_dir, path) = zip_of("xl/sharedStrings.xml", 101, zip::CompressionMethod::Stored);
         let file = std::fs::File::open(&path).unwrap();
         let e = super::check_sizes(&file, &path).unwrap_err().to_string();
         assert!(
             e.contains("its table of texts is 101 MB once unpacked"),
             "{e}"
         );
+        let (_dir, path) = zip_of("xl/sharedStrings.xml", 2, zip::CompressionMethod::Deflated);
+        let file = std::fs::File::open(&path).unwrap();
         assert!(
-            std::fs::metadata(&path).unwrap().len() < 2 << 20,
-            "a small file"
+            super::check_sizes(&file, &path).is_ok(),
+            "a small table passes"
         );
     }
 }
