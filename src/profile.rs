@@ -108,10 +108,9 @@ pub fn load(path: Option<&Path>, name: &str) -> Result<Profile> {
 
 /// Fill what `args` (a submit's flags) do not give from its `--profile`.
 pub fn apply_to_submit(args: &mut crate::cli::SubmitArgs) -> Result<()> {
-    let Some(name) = args.profile.profile.clone() else {
+    let Some(p) = chosen(&args.profile)? else {
         return Ok(());
     };
-    let p = load(args.profile.config.as_deref(), &name)?;
     let i = &mut args.input_args;
     if i.map.is_empty() && i.map_file.is_none() {
         i.map_file.clone_from(&p.map_file);
@@ -119,40 +118,52 @@ pub fn apply_to_submit(args: &mut crate::cli::SubmitArgs) -> Result<()> {
     if i.date_format.is_empty() {
         i.date_format.clone_from(&p.date_format);
     }
-    if args.base_url.is_none() {
-        args.base_url.clone_from(&p.base_url);
-    }
-    if args.rate.is_none() {
-        args.rate.clone_from(&p.rate);
-    }
-    if args.token_file.is_none() {
-        args.token_file.clone_from(&p.token_file);
-        args.profile_auth = p.auth()?;
-    }
+    let given = (&mut args.base_url, &mut args.rate, &mut args.token_file);
+    args.profile_auth = p.fill(given)?;
     Ok(())
 }
 
 /// The base URL, rate and credentials `--profile` gives `bulkcast broadcasts`, for what its
 /// flags do not.
 pub fn apply_to_broadcasts(args: &mut crate::cli::BroadcastsArgs) -> Result<Option<Auth>> {
-    let Some(name) = args.profile.profile.clone() else {
-        return Ok(None);
-    };
-    let p = load(args.profile.config.as_deref(), &name)?;
-    if args.base_url.is_none() {
-        args.base_url.clone_from(&p.base_url);
+    match chosen(&args.profile)? {
+        Some(p) => p.fill((&mut args.base_url, &mut args.rate, &mut args.token_file)),
+        None => Ok(None),
     }
-    if args.rate.is_none() {
-        args.rate.clone_from(&p.rate);
-    }
-    if args.token_file.is_none() {
-        args.token_file.clone_from(&p.token_file);
-        return p.auth();
-    }
-    Ok(None)
 }
 
+/// The profile `--profile` chose, if any.
+fn chosen(args: &crate::cli::ProfileArgs) -> Result<Option<Profile>> {
+    match &args.profile {
+        Some(name) => load(args.config.as_deref(), name).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Where a command's flags said nothing: the base URL, the rate, and the credentials (those
+/// the profile names other than a token file are returned).
+type Given<'a> = (
+    &'a mut Option<String>,
+    &'a mut Option<String>,
+    &'a mut Option<PathBuf>,
+);
+
 impl Profile {
+    /// Fill what a command was not given; the credentials other than a token file.
+    fn fill(&self, (base_url, rate, token_file): Given<'_>) -> Result<Option<Auth>> {
+        if base_url.is_none() {
+            base_url.clone_from(&self.base_url);
+        }
+        if rate.is_none() {
+            rate.clone_from(&self.rate);
+        }
+        if token_file.is_some() {
+            return Ok(None);
+        }
+        token_file.clone_from(&self.token_file);
+        self.auth()
+    }
+
     /// The credentials the profile names, if it names any.
     pub fn auth(&self) -> Result<Option<Auth>> {
         if let Some(token) = &self.token {

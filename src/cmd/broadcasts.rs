@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::BroadcastsArgs;
 use crate::engine::{Endpoint, Listed, Session};
@@ -28,18 +28,7 @@ pub fn run(args: &BroadcastsArgs) -> Result<Exit> {
     let rate = Rate::parse(args.rate.as_deref().unwrap_or("3"))?;
     // Opened first: a file that cannot be written stops before the account is asked.
     let file = match &args.output {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .with_context(|| {
-                    format!(
-                        "cannot write {} (an existing file is never replaced: choose another path)",
-                        path.display()
-                    )
-                })?,
-        ),
+        Some(path) => Some(crate::output::new_file(path, "the list")?),
         None => None,
     };
     let endpoint = Endpoint {

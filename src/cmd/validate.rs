@@ -19,17 +19,7 @@ fn write_map(cfg: &ValidateConfig, path: &std::path::Path) -> Result<Exit> {
     };
     let rows = RowReader::open(&cfg.input, &opts)?;
     let text = rows.map_file();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| {
-            format!(
-                "cannot write the map file {} (an existing file is never replaced: choose another \
-                 path)",
-                path.display()
-            )
-        })?;
+    let mut file = crate::output::new_file(path, "the map file")?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write the map file {}", path.display()))?;

@@ -7,3 +7,19 @@ pub(crate) mod progress;
 pub mod results;
 pub mod summary;
 pub mod terminal;
+
+/// Create `path`, a new file for the user: an existing file is never replaced (`what` names
+/// the file in the message).
+pub fn new_file(path: &std::path::Path, what: &str) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "cannot write {what} {} (an existing file is never replaced: choose another path)",
+                path.display()
+            )
+        })
+}

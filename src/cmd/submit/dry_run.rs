@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::config::SubmitConfig;
 use crate::engine::check::Check;
@@ -110,18 +110,9 @@ fn second_pass(
     ivrs: Option<&HashMap<u64, String>>,
 ) -> Result<Found> {
     let mut bodies = match &cfg.bodies {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .with_context(|| {
-                    format!(
-                        "cannot write --bodies {} (an existing file is never replaced)",
-                        path.display()
-                    )
-                })?,
-        )),
+        Some(path) => Some(std::io::BufWriter::new(crate::output::new_file(
+            path, "--bodies",
+        )?)),
         None => None,
     };
     let mut found = Found::default();
