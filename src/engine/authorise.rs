@@ -3,7 +3,8 @@
 //! when rows carry names already there, and look up the rows an earlier run left uncertain.
 //!
 //! The baseline costs one listing request per 100 broadcasts on the account, at the account's
-//! rate, once per results file (a `--resume` reads it back from `<results>.baseline`).
+//! rate, once per results file; it is kept in the ledger for the results file's path (a
+//! `--resume` of a record of an older version reads it from `<results>.baseline`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,6 +23,7 @@ use crate::input::InputOptions;
 use crate::ledger::baseline::Baseline;
 use crate::ledger::files::RunFiles;
 use crate::ledger::prior::{Record, Recorded};
+use crate::ledger::store;
 use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
@@ -64,7 +66,7 @@ pub async fn authorise(
     }
     check_auth(sender, base_url).await?;
     let loaded = if cfg.resume {
-        Baseline::load(&files.baseline)?
+        load_baseline(cfg, files)?
     } else {
         None
     };
@@ -108,6 +110,17 @@ pub async fn authorise(
     Ok((Arc::new(baseline), account, listed))
 }
 
+/// The baseline of the results file's first run: the ledger's, else (a record of an older
+/// version) the file beside the results.
+fn load_baseline(cfg: &SubmitConfig, files: &RunFiles) -> Result<Option<Baseline>> {
+    if let Some(dir) = &cfg.state_dir {
+        if let Some(ids) = store::load_baseline(dir, &store::path_key(&cfg.results))? {
+            return Ok(Some(Baseline::new(ids)));
+        }
+    }
+    Baseline::load(&files.baseline)
+}
+
 /// List the account once, keeping the broadcasts whose names the sheet uses, and write it
 /// down before anything is sent.
 async fn take_baseline(
@@ -118,7 +131,11 @@ async fn take_baseline(
 ) -> Result<Baseline> {
     let found = list_sheet_names(cfg, sender, check).await?;
     let baseline = Baseline::new(found);
-    baseline.save(&files.baseline)?;
+    // In the ledger, not beside the results: the results file is the user's alone.
+    match &cfg.state_dir {
+        Some(dir) => store::save_baseline(dir, &store::path_key(&cfg.results), baseline.entries())?,
+        None => baseline.save(&files.baseline)?,
+    }
     let existing = baseline.len();
     sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)

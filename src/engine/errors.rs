@@ -98,9 +98,10 @@ pub enum AccountError {
     Baseline(ListingError),
     #[error(
         "{results} records rows that were sent, but not what was on the account before they were \
-         (its baseline {baseline} is missing), so a broadcast found by name could be an older one \
-         of the same name. Nothing was sent. Start a separate run into a new results file with \
-         --skip-existing"
+         (its baseline is missing: the ledger keeps it for the results file's path, and a record \
+         of an older version kept it in {baseline}), so a broadcast found by name could be an \
+         older one of the same name. Nothing was sent. If the folder was moved, move it back \
+         and resume; otherwise start a separate run into a new results file with --skip-existing"
     )]
     NoBaseline { results: PathBuf, baseline: PathBuf },
     #[error(

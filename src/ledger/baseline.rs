@@ -59,6 +59,11 @@ impl Baseline {
         }
     }
 
+    /// Name key → ids, as the ledger keeps them.
+    pub fn entries(&self) -> &HashMap<String, Vec<String>> {
+        &self.ids
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }

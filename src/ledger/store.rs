@@ -36,7 +36,10 @@ mod writer;
 
 pub use account::{token_fingerprint, Account};
 use errors::{explain, is_busy};
-pub use queries::{all_runs, find_name, path_key, sends_of, settings_for};
+pub use queries::{
+    all_runs, default_dir, find_name, load_baseline, path_key, save_baseline, sends_of,
+    settings_for,
+};
 pub use writer::{Claimed, Ledger};
 
 /// The database's file in the state directory.
@@ -68,6 +71,16 @@ CREATE TABLE IF NOT EXISTS runs (
     stopped TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_results ON runs (results);
+CREATE TABLE IF NOT EXISTS baselines (
+    results TEXT PRIMARY KEY,
+    taken INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS baseline_ids (
+    results TEXT NOT NULL,
+    key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (results, key, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     results TEXT PRIMARY KEY,
     run INTEGER NOT NULL,
@@ -152,19 +165,6 @@ pub struct Claim {
     /// allow or skip such names): finding the name later does not prove this send created it.
     pub namesake: bool,
     pub sent_at: i64,
-}
-
-/// The state directory: `--state-dir`, else `BULKCAST_STATE_DIR`, else
-/// `$XDG_STATE_HOME/bulkcast`, else `~/.local/state/bulkcast`.
-pub fn default_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("BULKCAST_STATE_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("bulkcast"));
-    }
-    let home = std::env::var_os("HOME").filter(|d| !d.is_empty())?;
-    Some(PathBuf::from(home).join(".local/state/bulkcast"))
 }
 
 pub fn now_ms() -> i64 {

@@ -424,3 +424,43 @@ fn a_colleagues_namesake_found_at_the_next_start_is_not_taken_for_the_rows() {
         claims_agree(&api.server, &dir, results);
     }
 }
+
+/// What was on the account before a results file's first run is kept in the ledger, not
+/// beside the results: nothing but the results is left in the user's folder, and a resume after
+/// `kill -9` still tells an old namesake from the row's own broadcast.
+#[test]
+fn the_baseline_lives_in_the_ledger_and_a_resume_judges_by_it() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        existing: vec!["Campaign 3".into()],
+        error_after_create: 0.3,
+        seed: 8,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 40));
+    let mut first = api.submit(&dir, &input);
+    first.args([
+        "--rate",
+        "20",
+        "--allow-existing-names",
+        "--timeout",
+        "2",
+        "--settle",
+        "0",
+    ]);
+    kill_after(&api, first, 10);
+    assert!(
+        !dir.path("in.results.csv.baseline").exists(),
+        "no baseline file beside the results"
+    );
+    let r = run(resume_quickly(&api, &dir, &input).arg("--allow-existing-names"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(40));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 40);
+    let left: Vec<String> = std::fs::read_dir(dir.path(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("in.results.csv"))
+        .collect();
+    assert_eq!(left, ["in.results.csv"], "only the results");
+}

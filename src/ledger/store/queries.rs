@@ -1,6 +1,6 @@
 //! What `bulkcast runs` reads of the ledger: every run, one run's names, and who sent a name.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use rusqlite::params;
@@ -108,4 +108,84 @@ pub(super) fn keep_settings(
         params![results, run, json],
     )?;
     Ok(())
+}
+
+/// Keep, for the results file `results` (a [`path_key`]), what was on the account before its
+/// first run's first create — name key → ids — on the disk before anything is sent, in place
+/// of any earlier record of that path.
+pub fn save_baseline(
+    dir: &Path,
+    results: &str,
+    ids: &std::collections::HashMap<String, Vec<String>>,
+) -> Result<()> {
+    let conn = connect(dir, false)?;
+    let save = || -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.execute("DELETE FROM baseline_ids WHERE results = ?1", [results])?;
+        conn.execute(
+            "INSERT OR REPLACE INTO baselines (results, taken) VALUES (?1, ?2)",
+            params![results, super::now_ms()],
+        )?;
+        {
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO baseline_ids (results, key, id) VALUES (?1, ?2, ?3)",
+            )?;
+            for (key, list) in ids {
+                for id in list {
+                    insert.execute(params![results, key, id])?;
+                }
+            }
+        }
+        conn.execute_batch("COMMIT")
+    };
+    save().map_err(|e| explain(&dir.join(FILE), e))
+}
+
+/// What [`save_baseline`] kept for `results`; `None` when it kept nothing (no ledger yet, or
+/// a record of an older version, whose baseline is a file beside the results).
+pub fn load_baseline(
+    dir: &Path,
+    results: &str,
+) -> Result<Option<std::collections::HashMap<String, Vec<String>>>> {
+    if !dir.join(FILE).exists() {
+        return Ok(None);
+    }
+    let conn = connect(dir, true)?;
+    let taken = conn
+        .query_row(
+            "SELECT taken FROM baselines WHERE results = ?1",
+            [results],
+            |r| r.get::<_, i64>(0),
+        )
+        .ok();
+    if taken.is_none() {
+        return Ok(None);
+    }
+    let mut ids: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut rows = conn
+        .prepare("SELECT key, id FROM baseline_ids WHERE results = ?1")
+        .map_err(|e| explain(&dir.join(FILE), e))?;
+    let all = rows
+        .query_map([results], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(|e| explain(&dir.join(FILE), e))?;
+    for row in all {
+        let (key, id) = row.map_err(|e| explain(&dir.join(FILE), e))?;
+        ids.entry(key).or_default().push(id);
+    }
+    Ok(Some(ids))
+}
+
+/// The state directory: `--state-dir`, else `BULKCAST_STATE_DIR`, else
+/// `$XDG_STATE_HOME/bulkcast`, else `~/.local/state/bulkcast`.
+pub fn default_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("BULKCAST_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("bulkcast"));
+    }
+    let home = std::env::var_os("HOME").filter(|d| !d.is_empty())?;
+    Some(PathBuf::from(home).join(".local/state/bulkcast"))
 }
