@@ -112,6 +112,10 @@ pub struct MockOptions {
     /// An IVR of the account besides 7926 "Main menu", as ID=NAME (repeatable; `GET /v1/ivrs`)
     #[arg(long = "ivr", value_name = "ID=NAME")]
     pub ivr: Vec<String>,
+    /// Each listing deletes one of the broadcasts that were on the account before (someone
+    /// else's) once its first page is served, so that the later pages shift
+    #[arg(long)]
+    pub delete_while_listing: bool,
     /// A broadcast already on the account before anything is created (repeatable)
     #[arg(long = "existing", value_name = "NAME")]
     pub existing: Vec<String>,

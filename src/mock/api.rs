@@ -328,6 +328,13 @@ async fn list(
     };
     let page = if state.opts.ignore_page { 1 } else { page };
     let results = listing(&state, limit, page);
+    if state.opts.delete_while_listing && page == 1 {
+        // Someone deletes one of their own broadcasts between this page and the next.
+        let mut inner = state.lock();
+        if let Some(i) = inner.broadcasts.iter().position(|b| b.body.is_empty()) {
+            inner.broadcasts.remove(i);
+        }
+    }
     if state.opts.no_results_field {
         return json(
             StatusCode::OK,

@@ -109,3 +109,24 @@ fn names_one_once_cut_short_are_left_unknown_not_sent_twice() {
         20 - faults
     );
 }
+
+/// Someone deletes one of their broadcasts between two pages of every listing: the pages shift
+/// and one listing misses a broadcast that is there. A row whose create got no answer is absent
+/// only when two listings both lack it, so none is sent twice.
+#[test]
+fn a_broadcast_deleted_between_two_pages_makes_no_row_absent() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        existing: (1..=100)
+            .map(|i| format!("Another team's broadcast {i}"))
+            .collect(),
+        delete_while_listing: true,
+        error_after_create: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 20));
+    let out = run(&mut submit(&api, &dir, &input).arg("--allow-existing-names"));
+    assert_exactly_once(&api.server, &names(20));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(claims_agree(&api.server, &dir, "out.csv"), 20);
+}
