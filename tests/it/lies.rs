@@ -125,7 +125,7 @@ fn a_broadcast_deleted_between_two_pages_makes_no_row_absent() {
         ..MockOptions::default()
     });
     let input = dir.write("in.csv", good_csv(",", "\n", 20));
-    let out = run(&mut submit(&api, &dir, &input).arg("--allow-existing-names"));
+    let out = run(submit(&api, &dir, &input).arg("--allow-existing-names"));
     assert_exactly_once(&api.server, &names(20));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(claims_agree(&api.server, &dir, "out.csv"), 20);
