@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Semaphore};
 use super::errors::RecordError;
 use super::events::{Event, Events};
 use super::record::Record;
-use super::row::Verdict;
+use super::row::{Uncertain, Verdict};
 use super::stop::{Severity, Stop};
 use crate::ledger::outcome::{Outcome, Status};
 use crate::output::results::ResultsWriter;
@@ -55,7 +55,7 @@ pub async fn collect(
     events: &Events,
     mut verdicts: mpsc::Receiver<Verdict>,
     results: &mut ResultsWriter<std::fs::File>,
-    window: &Semaphore,
+    (window, uncertain): (&Semaphore, &Uncertain),
 ) -> Collected {
     let mut c = Collected {
         tally: Tally::default(),
@@ -78,10 +78,15 @@ pub async fn collect(
         };
         let outcome = verdict.into_outcome();
         let before = results.written();
+        // A row doubted before its own verdict arrived keeps the journal's `unknown`.
+        let doubted = status == Status::Created && uncertain.is_withdrawn(outcome.seq);
         if c.write_error.is_none() {
-            let written = record
-                .done(&outcome)
-                .and_then(|()| earlier.as_ref().map_or(Ok(()), |e| record.done(e)))
+            let journaled = if doubted {
+                Ok(())
+            } else {
+                record.done(&outcome)
+            };
+            let written = journaled
                 .and_then(|()| results.push(outcome))
                 .and_then(|()| {
                     // Outcomes reach the journal's file as soon as nothing else is waiting (the

@@ -49,8 +49,9 @@ impl<T> Default for Ids<T> {
 }
 
 impl<T> Ids<T> {
-    /// `row` was created, the server says, as `id`.
-    pub fn note(&self, id: &str, row: T) -> Repeat<T> {
+    /// `row` was created, the server says, as `id`. When no other row was given it, `on_new`
+    /// runs before any other row can be told of this one (its `created` is recorded first).
+    pub fn note(&self, id: &str, row: T, on_new: impl FnOnce()) -> Repeat<T> {
         let mut w = crate::lock(&self.0);
         if let Some(held) = w.by_id.get_mut(id) {
             return match std::mem::replace(held, Held::Doubted) {
@@ -65,6 +66,7 @@ impl<T> Ids<T> {
         }
         w.by_id.insert(id.to_owned(), Held::First(Box::new(row)));
         w.order.push_back(id.to_owned());
+        on_new();
         Repeat::New
     }
 }
@@ -76,14 +78,14 @@ mod tests {
     #[test]
     fn an_id_given_twice_hands_back_the_first_row_once() {
         let ids = Ids::default();
-        assert!(matches!(ids.note("7", 0), Repeat::New));
-        assert!(matches!(ids.note("8", 1), Repeat::New));
-        match ids.note("7", 2) {
+        assert!(matches!(ids.note("7", 0, || {}), Repeat::New));
+        assert!(matches!(ids.note("8", 1, || {}), Repeat::New));
+        match ids.note("7", 2, || {}) {
             Repeat::Again(Some(first)) => assert_eq!(*first, 0),
             _ => panic!("the first holder of 7 is handed back"),
         }
         assert!(
-            matches!(ids.note("7", 3), Repeat::Again(None)),
+            matches!(ids.note("7", 3, || {}), Repeat::Again(None)),
             "a third row with 7 is doubted too, the first is not handed back twice"
         );
     }
@@ -92,7 +94,7 @@ mod tests {
     fn the_window_is_bounded() {
         let ids = Ids::default();
         for i in 0..=REMEMBERED as u64 {
-            assert!(matches!(ids.note(&i.to_string(), i), Repeat::New));
+            assert!(matches!(ids.note(&i.to_string(), i, || {}), Repeat::New));
         }
         let w = crate::lock(&ids.0);
         assert_eq!(w.by_id.len(), REMEMBERED);

@@ -231,6 +231,7 @@ pub async fn resolve_unknowns(
         last.insert(o.seq, o);
     };
     let mut unchanged = Vec::new();
+    parts.uncertain.start_lookup();
     for _ in 0..LOOKUP_ROUNDS {
         let uncertain = parts.uncertain.take();
         if uncertain.is_empty() || parts.stop.is_stopped() {
@@ -280,15 +281,16 @@ pub async fn resolve_unknowns(
             patch(o);
         }
     }
-    // Rows kept in the last round (sent again without an answer, or withdrawn) stay as they
-    // were recorded.
+    // Rows kept in the last round (sent again without an answer, or withdrawn) end as their
+    // record says, which is newer than any a round gave them (a row whose id another row was
+    // then given is `unknown` again).
     let kept = parts.uncertain.take();
     for u in unchanged.into_iter().chain(kept) {
-        last.entry(u.outcome.seq).or_insert(u.outcome);
+        last.insert(u.outcome.seq, u.outcome);
     }
     let withdrawn = parts.uncertain.take_withdrawn();
     for o in withdrawn.revised {
-        last.entry(o.seq).or_insert(o);
+        last.insert(o.seq, o);
     }
     Resolved {
         last,
@@ -339,7 +341,6 @@ async fn send_absent(
             };
             let verdict = row::create(&parts, u.row, unsynced, FirstSlot::Wait).await;
             if let Verdict::Repeated { earlier, .. } = &verdict {
-                parts.record.replace(earlier);
                 let doubted = Event::Doubted(earlier.clone());
                 parts.sender.events().emit(doubted).await;
             }

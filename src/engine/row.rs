@@ -176,9 +176,9 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
     };
     let sent_at = last_sent.unwrap_or_else(Instant::now);
-    let earlier = match outcome.broadcast_id.clone() {
+    let (earlier, settled) = match outcome.broadcast_id.clone() {
         Some(id) => repeated(p, &id, &row, &mut outcome, sent_at),
-        None => None,
+        None => (None, false),
     };
     if outcome.status == Status::Created {
         if let Some(at) = last_sent {
@@ -193,7 +193,9 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
             );
         }
     }
-    p.record.settle(&outcome);
+    if !settled {
+        p.record.settle(&outcome);
+    }
     let first_sent = SystemTime::now() - outcome.elapsed;
     let verdict = keep_if_unknown(
         p,
@@ -202,6 +204,7 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
             outcome,
             sent_at,
             first_sent,
+            in_lookup: p.uncertain.looking_up(),
         },
     );
     match earlier {
@@ -234,23 +237,26 @@ fn keep_if_unknown(p: &Parts, u: Unresolved) -> Verdict {
 
 /// Note that the server gave `row` the id `id`. When it gave that id to another row of this
 /// run too, neither reply is believed: this row's `outcome` becomes `unknown`, and so does the
-/// other's (its new outcome is returned, when this run had not doubted it already; it is kept
-/// for the lookup, and the ledger is told).
+/// other's (its new outcome is returned when that row was counted already; it is kept for the
+/// lookup, and the journal and ledger are told). Whether this row's `created` was recorded
+/// (under the window's lock, so that it comes before any doubt of it) is the second value.
 fn repeated(
     p: &Parts,
     id: &str,
     row: &ToSend,
     outcome: &mut Outcome,
     sent_at: Instant,
-) -> Option<Outcome> {
+) -> (Option<Outcome>, bool) {
     let this = Unresolved {
         row: row.clone(),
         outcome: outcome.clone(),
         sent_at,
         first_sent: SystemTime::now() - outcome.elapsed,
+        in_lookup: p.uncertain.looking_up(),
     };
-    let Repeat::Again(earlier) = p.ids.note(id, this) else {
-        return None;
+    let created = outcome.clone();
+    let Repeat::Again(earlier) = p.ids.note(id, this, || p.record.settle(&created)) else {
+        return (None, true);
     };
     let fault = |other: &str| {
         format!(
@@ -267,18 +273,25 @@ fn repeated(
     outcome.status = Status::Unknown;
     outcome.broadcast_id = None;
     outcome.message = fault(&earlier_line);
-    let mut e = earlier?;
+    let Some(mut e) = earlier else {
+        return (None, false);
+    };
     e.outcome.status = Status::Unknown;
     e.outcome.broadcast_id = None;
     e.outcome.message = fault(&format!("line {}", row.line));
-    p.record.settle(&e.outcome);
-    let seq = e.row.seq;
-    p.uncertain.withdraw(seq);
+    // The journal and the ledger say `unknown` for it from now on.
+    p.record.replace(&e.outcome);
+    let counted = !e.in_lookup;
+    if counted {
+        p.uncertain.withdraw(e.row.seq);
+    }
     let verdict = keep_if_unknown(p, *e);
     if let Verdict::Final(o) = &verdict {
         p.uncertain.revise(o.clone());
     }
-    Some(verdict.into_outcome())
+    // Only a row already counted (and given its `Row`) is withdrawn; one met in the lookup
+    // is decided by it.
+    (counted.then(|| verdict.into_outcome()), false)
 }
 
 /// Rows kept, with their bodies, for the lookup at the end of the run: beyond this (a server
@@ -337,6 +350,9 @@ pub struct Unresolved {
     /// When its first request went out, by the clock (a broadcast listed as made before it is
     /// not this row's).
     pub first_sent: SystemTime,
+    /// Its outcome came while the run was looking rows up (after the sending pass): not yet
+    /// counted, nor given as a `Row` event.
+    pub in_lookup: bool,
 }
 
 /// The rows of this run whose create got no answer, for the lookup at the end; and the rows
@@ -345,6 +361,7 @@ pub struct Unresolved {
 pub struct Uncertain {
     kept: std::sync::Mutex<Vec<Unresolved>>,
     withdrawn: std::sync::Mutex<Withdrawn>,
+    looking_up: std::sync::atomic::AtomicBool,
 }
 
 /// Rows that had their final outcome (`created`) and were doubted since: their `seq`, and the
@@ -369,6 +386,21 @@ impl Uncertain {
     /// Every row kept so far, leaving none.
     pub fn take(&self) -> Vec<Unresolved> {
         std::mem::take(&mut *crate::lock(&self.kept))
+    }
+
+    /// The sending pass is over: outcomes from now on are the lookup's.
+    pub fn start_lookup(&self) {
+        self.looking_up
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn looking_up(&self) -> bool {
+        self.looking_up.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the row at `seq` was withdrawn.
+    pub fn is_withdrawn(&self, seq: u64) -> bool {
+        crate::lock(&self.withdrawn).seqs.contains(&seq)
     }
 
     /// The row at `seq`, already counted `created`, is decided again.
@@ -518,6 +550,7 @@ mod tests {
             outcome: Outcome::unsent(0, 2, "Campaign 1".into(), Status::Unknown, "m".into()),
             sent_at: Instant::now(),
             first_sent: SystemTime::now(),
+            in_lookup: false,
         };
         assert!((0..MAX_KEPT).all(|_| kept.keep(one())));
         assert!(

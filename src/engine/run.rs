@@ -348,8 +348,9 @@ async fn send_rows(
         cfg.concurrency,
     ));
     let events = parts.sender.events();
+    let limits = (window.as_ref(), parts.uncertain.as_ref());
     let collected =
-        collect::collect(&parts.record, &parts.stop, events, out_rx, results, &window).await;
+        collect::collect(&parts.record, &parts.stop, events, out_rx, results, limits).await;
     events.emit(Event::SendingDone).await;
     let dispatched = dispatcher.await;
     let read = reader_thread.join();

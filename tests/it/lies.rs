@@ -130,3 +130,46 @@ fn a_broadcast_deleted_between_two_pages_makes_no_row_absent() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(claims_agree(&api.server, &dir, "out.csv"), 20);
 }
+
+/// One id in every reply, while some creates get no answer (502, nothing created): rows sent
+/// again after the lookup are given that id too. No row is created twice, no results row
+/// claims an id the server does not hold for it, and the counts add up.
+#[test]
+fn one_id_in_every_reply_while_rows_are_sent_again_after_the_lookup() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        same_id: true,
+        garbage_reply: 0.3,
+        seed: 11,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 30));
+    let out = run(submit(&api, &dir, &input).args([
+        "--max-retries",
+        "0",
+        "--summary-json",
+        "summary.json",
+    ]));
+    assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
+    assert!(
+        api.server.stats().faults.garbage_reply > 0,
+        "the test needs rows sent again"
+    );
+    let stats = api.server.stats();
+    assert!(stats.duplicates.is_empty(), "{:?}", stats.duplicates);
+    let claimed = claims_agree(&api.server, &dir, "out.csv");
+    let s = crate::util::summary_json(&dir);
+    assert_eq!(s["created"].as_u64(), Some(claimed as u64), "{s}");
+    let total: u64 = [
+        "created",
+        "unknown",
+        "failed",
+        "rejected",
+        "not_attempted",
+        "invalid",
+    ]
+    .iter()
+    .map(|k| s[*k].as_u64().unwrap())
+    .sum();
+    assert_eq!(total, 30, "{s}");
+}
