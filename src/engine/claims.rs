@@ -12,8 +12,9 @@ use crate::ledger::store::{Claim, RunInfo, State, View};
 /// A row's name as the ledger holds it, when that decides the row.
 #[derive(Debug, Clone)]
 pub enum Held {
-    /// Created by a run of this machine: reported created, not sent.
-    Created(Claim, String),
+    /// Created by a run of this machine: reported created, not sent. The third value says the
+    /// run was an earlier one into this results file (its record lost the outcome).
+    Created(Claim, String, bool),
     /// Claimed by a run that is still going: reported unknown, not sent.
     Busy(String),
     /// Sent by a run that ended without learning the outcome: looked up on the account first.
@@ -87,7 +88,7 @@ pub fn seen(
     let held = match (claim.state, prior) {
         // Still going (even into this results file, if its lock was taken away).
         (State::Sent | State::Unknown, _) if live => Some(Held::Busy(by)),
-        (State::Created, _) => Some(Held::Created(claim, by)),
+        (State::Created, _) => Some(Held::Created(claim, by, own)),
         // An earlier run into this results file: its journal's "unknown" is looked up as ever.
         (_, Some(Recorded::Unknown)) if own => None,
         (State::Sent | State::Unknown, _) => Some(Held::Uncertain(claim, by)),

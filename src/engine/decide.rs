@@ -102,11 +102,13 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Status::Unknown,
             format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
         ),
-        Held::Created(..) if known.existing == Existing::Allow => match verdict {
+        // Created again only on purpose, and never a row of this very record: a resume continues
+        // its rows, it does not repeat them.
+        Held::Created(_, _, false) if known.existing == Existing::Allow => match verdict {
             Ok(body) => send((seq, line, name), body, entry, true),
             Err(msg) => unsent(name, Status::Invalid, msg),
         },
-        Held::Created(claim, by) => {
+        Held::Created(claim, by, _) => {
             Counts::bump(&counts.done_before);
             let mut o = Outcome::unsent(
                 seq,
