@@ -11,7 +11,6 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::counts::Counts;
-use super::errors::AccountError;
 use super::events::{Call, Events};
 use super::listing;
 use super::plan::Endpoint;
@@ -71,22 +70,8 @@ impl Session {
         if sender.logs_in() {
             sender.login().await?;
         }
-        let call = Call::List { page: 1 };
-        let list = || sender.client.list(1, 1);
-        let reply = sender.send(call, FirstSlot::Wait, list).await.reply;
-        let Some(reply) = reply else {
-            return Err(AccountError::StoppedBeforeFirst.into());
-        };
-        match reply.kind {
-            ReplyKind::Ok => Ok(Session { sender }),
-            ReplyKind::Unauthorized => Err(AccountError::TokenRejected(reply.message).into()),
-            _ if reply.status == Some(403) => Err(AccountError::Forbidden(reply.message).into()),
-            _ => Err(AccountError::Unusable {
-                base_url: endpoint.base_url.clone(),
-                message: reply.message,
-            }
-            .into()),
-        }
+        super::authorise::check_auth(&sender, &endpoint.base_url).await?;
+        Ok(Session { sender })
     }
 
     /// The account's IVRs (id, name), or why they could not be listed.

@@ -240,7 +240,7 @@ fn refuse_existing_names(
 
 /// One cheap authenticated call before anything else, so a bad token or a wrong address stops
 /// the run with nothing created.
-async fn check_auth(sender: &Sender, base_url: &str) -> Result<(), AccountError> {
+pub(super) async fn check_auth(sender: &Sender, base_url: &str) -> Result<(), AccountError> {
     let list = || sender.client.list(1, 1);
     let sent = sender
         .send(Call::List { page: 1 }, FirstSlot::Wait, list)

@@ -7,13 +7,20 @@ use rusqlite::params;
 
 use super::{claim, connect, explain, run_info, Account, Claim, RunInfo, FILE, RUNS};
 
+/// The ledger at `dir`, opened to read; `None` when there is none yet (nothing recorded).
+fn existing(dir: &Path) -> Result<Option<rusqlite::Connection>> {
+    if !dir.join(FILE).exists() {
+        return Ok(None);
+    }
+    connect(dir, true).map(Some)
+}
+
 /// Every run in the ledger at `dir`, newest last (for `bulkcast runs`).
 pub fn all_runs(dir: &Path) -> Result<Vec<RunInfo>> {
     let path = dir.join(FILE);
-    if !path.exists() {
+    let Some(conn) = existing(dir)? else {
         return Ok(Vec::new());
-    }
-    let conn = connect(dir, true)?;
+    };
     let mut stmt = conn
         .prepare(&format!("{RUNS} ORDER BY runs.id"))
         .map_err(|e| explain(&path, e))?;
@@ -45,10 +52,9 @@ pub fn sends_of(dir: &Path, run: i64, limit: usize) -> Result<Vec<Claim>> {
 /// Every entry whose name has `key`, on any account (for `bulkcast runs --name`).
 pub fn find_name(dir: &Path, key: &str) -> Result<Vec<(Account, Claim)>> {
     let path = dir.join(FILE);
-    if !path.exists() {
+    let Some(conn) = existing(dir)? else {
         return Ok(Vec::new());
-    }
-    let conn = connect(dir, true)?;
+    };
     let mut stmt = conn
         .prepare(
             "SELECT s.id, s.run, s.line, s.name, s.state, s.broadcast_id, s.namesake, s.sent_at, \
@@ -81,10 +87,9 @@ pub fn path_key(path: &Path) -> String {
 /// The settings the run that started the results file `results` (a [`path_key`]) was given,
 /// as JSON; `None` when the ledger holds none (no ledger yet, or a run of an older version).
 pub fn settings_for(dir: &Path, results: &str) -> Result<Option<String>> {
-    if !dir.join(FILE).exists() {
+    let Some(conn) = existing(dir)? else {
         return Ok(None);
-    }
-    let conn = connect(dir, true)?;
+    };
     let json = conn
         .query_row(
             "SELECT json FROM settings WHERE results = ?1",
@@ -147,10 +152,9 @@ pub fn load_baseline(
     dir: &Path,
     results: &str,
 ) -> Result<Option<std::collections::HashMap<String, Vec<String>>>> {
-    if !dir.join(FILE).exists() {
+    let Some(conn) = existing(dir)? else {
         return Ok(None);
-    }
-    let conn = connect(dir, true)?;
+    };
     let taken = conn
         .query_row(
             "SELECT taken FROM baselines WHERE results = ?1",
