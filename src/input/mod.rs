@@ -14,6 +14,7 @@ pub mod encoding;
 mod error;
 pub mod fields;
 mod header;
+mod judge;
 mod names;
 mod propose;
 pub mod rules;
@@ -28,7 +29,6 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-use cells::{spreadsheet_limits, MAX_CELL_CHARS};
 pub use dates::DateFormats;
 pub use error::InputError;
 pub use fields::Field;
@@ -113,6 +113,8 @@ pub struct RowReader {
     size_for_estimate: Option<u64>,
     /// How the file's bytes were read (none for standard input).
     sniffed: Option<encoding::Sniffed>,
+    /// The problems of the row last judged, each with the column at fault where one is.
+    problems: Vec<(Option<usize>, String)>,
 }
 
 /// Where rows come from: a CSV (any encoding, decoded to UTF-8), or a workbook's sheet.
@@ -224,6 +226,7 @@ impl RowReader {
             known_duplicates: opts.known_duplicates.clone().unwrap_or_default(),
             size_for_estimate: None,
             sniffed: None,
+            problems: Vec::new(),
         })
     }
 
@@ -250,6 +253,33 @@ impl RowReader {
     /// The names read so far (none when the duplicates came from an earlier pass).
     pub fn take_names(&mut self) -> Option<NameTracker> {
         self.names.take()
+    }
+
+    /// For each field ([`Field::index`]), the column that holds it.
+    pub fn field_columns(&self) -> &[Option<usize>; 14] {
+        &self.columns
+    }
+
+    /// For each field no column holds and no `--set` gives, the column that most likely holds
+    /// it (as the missing-columns error and the map file propose).
+    pub fn proposed_columns(&self) -> [Option<usize>; 14] {
+        let missing = header::missing(&self.columns, &self.defaults);
+        let taken: Vec<usize> = self.columns.iter().flatten().copied().collect();
+        let mut out = [None; 14];
+        for (f, col) in missing
+            .iter()
+            .zip(propose::propose(&missing, &self.headers, &taken))
+        {
+            out[f.index()] = col;
+        }
+        out
+    }
+
+    /// The problems of the row last returned by [`RowReader::next_row`], in the order its
+    /// message gives them, each with the column at fault where there is one; empty for a
+    /// valid row.
+    pub fn problems(&self) -> &[(Option<usize>, String)] {
+        &self.problems
     }
 
     /// The raw cells of the row last returned by [`RowReader::next_row`].
@@ -315,113 +345,6 @@ impl RowReader {
                 }
             }
             return Some(Ok(row));
-        }
-    }
-
-    fn judge(&mut self, line: u64) -> Row {
-        let record = &self.record;
-        // One UTF-8 check for the whole row (the cells lie end to end in it); a cell is checked
-        // on its own only when the row fails, to say which.
-        let text = std::str::from_utf8(record.as_slice()).ok();
-        let cell = |col: usize| -> Result<&str, std::str::Utf8Error> {
-            match text.zip(record.range(col)).and_then(|(t, r)| t.get(r)) {
-                Some(s) => Ok(s),
-                None => std::str::from_utf8(&record[col]),
-            }
-        };
-        let name = match self.columns[Field::Name.index()].filter(|&i| i < record.len()) {
-            Some(i) => match cell(i) {
-                Ok(s) => csvio::unmark_text(trim(s)).to_owned(),
-                Err(_) => csvio::unmark_text(String::from_utf8_lossy(&record[i]).trim()).to_owned(),
-            },
-            None => String::new(),
-        };
-        // A name too long for a cell is refused below; the record keeps a cell's worth of it.
-        let name = match name.char_indices().nth(MAX_CELL_CHARS) {
-            Some((cut, _)) => name[..cut].to_owned(),
-            None => name,
-        };
-        let mut row = Row {
-            seq: self.seq,
-            line,
-            name,
-            verdict: Err(String::new()),
-            duplicate_of: None,
-        };
-
-        if record.len() != self.width {
-            row.verdict = Err(format!(
-                "row has {} cells but the header has {}: a delimiter is missing or extra (or a quote is unbalanced); \
-                 the row was not judged further",
-                record.len(),
-                self.width
-            ));
-            self.claim(&row.name, line);
-            return row;
-        }
-
-        let mut messages = Vec::new();
-        let mut not_utf8 = [false; 14];
-        let mut cells: rules::Cells<'_> = [""; 14];
-        let mut refused = spreadsheet_limits(record, &self.headers, &mut messages);
-        for (col, shown) in &self.cell_errors {
-            let column = self.headers.get(*col).map_or("(unnamed)", String::as_str);
-            messages.push(format!(
-                "column {column:?}: the cell shows the error {shown}; accepted: a value (fix the formula or type the value)"
-            ));
-            refused.push(*col);
-        }
-        for f in Field::ALL {
-            let from_file = match self.columns[f.index()] {
-                Some(col) if refused.contains(&col) => {
-                    not_utf8[f.index()] = true;
-                    continue;
-                }
-                Some(col) => match cell(col) {
-                    Ok(s) => csvio::unmark_text(trim(s)),
-                    Err(_) => {
-                        not_utf8[f.index()] = true;
-                        messages.push(format!(
-                            "{f}: column {:?} is not valid UTF-8 text; accepted: UTF-8 (save the sheet as \"CSV UTF-8\")",
-                            self.headers[col]
-                        ));
-                        continue;
-                    }
-                },
-                None => "",
-            };
-            cells[f.index()] = match (&self.defaults[f.index()], from_file) {
-                (Some(default), "") => default.as_str(),
-                (_, cell) => cell,
-            };
-        }
-        let verdict = rules::parse_request(&cells, &self.dates).map_err(|problems| {
-            // A cell that was not UTF-8 was judged as empty; its message above says why.
-            let real = problems.iter().filter(|p| !not_utf8[p.field.index()]);
-            messages.extend(real.map(|p| match &self.labels[p.field.index()] {
-                Some(header) => p.with_header(header),
-                None => p.to_string(),
-            }));
-        });
-        row.duplicate_of = self.claim(&row.name, line);
-        if let Some(first) = row.duplicate_of {
-            messages.push(format!(
-                "name: {:?} is already used on line {first} (names are compared as Smartflo may keep them: case, spacing and accents' Unicode form aside); accepted: a name unique within the file",
-                row.name
-            ));
-        }
-        row.verdict = match verdict {
-            Ok(req) if messages.is_empty() => Ok(req),
-            _ => Err(messages.join("; ")),
-        };
-        row
-    }
-
-    /// Claim `name` for `line`; the line of an earlier row that has it, if any.
-    fn claim(&mut self, name: &str, line: u64) -> Option<u64> {
-        match &mut self.names {
-            Some(names) => names.claim(name, line),
-            None => self.known_duplicates.get(&line).copied(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod failed;
 pub(crate) mod progress;
 pub mod results;
 pub mod summary;
+pub mod tally;
 pub mod terminal;
 
 /// Create `path`, a new file for the user: an existing file is never replaced (`what` names

@@ -17,26 +17,7 @@ pub struct Progress {
     last_log: Instant,
 }
 
-/// What the display shows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counts {
-    pub done: u64,
-    pub created: u64,
-    pub failed: u64,
-    pub too_many_requests: u64,
-    /// Create requests sent, and when the first left: the rate shown is theirs, not that of
-    /// rows settled without a request.
-    pub requests: u64,
-    pub first_request: Option<Instant>,
-}
-
-impl Counts {
-    /// Create requests a second since the first.
-    fn rate(&self) -> Option<f64> {
-        let secs = self.first_request?.elapsed().as_secs_f64();
-        (self.requests >= 2 && secs > 0.5).then(|| (self.requests - 1) as f64 / secs)
-    }
-}
+pub use super::tally::Counts;
 
 impl Progress {
     pub fn new(terminal: &Terminal, total: u64) -> Progress {
@@ -63,11 +44,9 @@ impl Progress {
 
     pub fn update(&mut self, c: Counts) {
         let rate = c.rate();
-        // What is left to do, at the rate requests are going out.
-        let eta = rate.filter(|r| *r > 0.0).map(|r| {
-            let left = Duration::from_secs_f64(self.total.saturating_sub(c.done) as f64 / r);
-            humantime::format_duration(Duration::from_secs(left.as_secs())).to_string()
-        });
+        let eta = c
+            .time_left(self.total)
+            .map(|left| humantime::format_duration(left).to_string());
         let pace = rate.map_or(String::new(), |r| format!(" · {r:.2} sent/s"));
         let left = eta
             .as_ref()

@@ -3,13 +3,12 @@
 //! the summary; it decides nothing the engine has not said.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::progress::{Countdown, Counts, Progress};
-use crate::engine::events::{Call, Checked, Ended, Event, Renewal, Wait};
-use crate::ledger::outcome::{Outcome, Status};
+use super::progress::{Countdown, Progress};
+use super::tally::{note, wait_words, Counts};
+use crate::engine::events::{Checked, Ended, Event};
 use crate::logging::Terminal;
 use crate::net::client::ReplyKind;
 
@@ -28,7 +27,6 @@ pub async fn show(mut events: mpsc::Receiver<Event>, face: Face<'_>) {
         checked: Checked::default(),
         progress: None,
         counts: Counts::default(),
-        invalid: 0,
         countdown: None,
     };
     while let Some(event) = events.recv().await {
@@ -44,14 +42,8 @@ struct Shown<'a> {
     checked: Checked,
     progress: Option<Progress>,
     counts: Counts,
-    invalid: u64,
     /// The wait being counted down, if one is.
     countdown: Option<Countdown>,
-}
-
-/// Whole seconds, as people read them.
-fn secs(d: Duration) -> humantime::FormattedDuration {
-    humantime::format_duration(Duration::from_secs(d.as_secs()))
 }
 
 impl Shown<'_> {
@@ -60,11 +52,20 @@ impl Shown<'_> {
         if !matches!(event, Event::Waiting { .. }) {
             self.countdown = None;
         }
+        if self.counts.apply(&event) {
+            if let Some(p) = &mut self.progress {
+                p.update(self.counts);
+            }
+        }
+        if let Some((warning, line)) = note(&event) {
+            if warning {
+                tracing::warn!("{line}");
+            } else {
+                tracing::info!("{line}");
+            }
+        }
         match event {
             Event::Checked(c) => self.checked = c,
-            Event::Baseline { existing } => {
-                tracing::info!("{existing} of the sheet's names are on the account already");
-            }
             Event::Sending {
                 rows,
                 base_url,
@@ -80,97 +81,35 @@ impl Shown<'_> {
                 );
                 self.progress = Some(Progress::new(terminal, checked.rows));
             }
-            Event::Request {
-                call: Call::Create { .. },
-                ..
-            } => {
-                let c = &mut self.counts;
-                c.requests += 1;
-                c.first_request.get_or_insert_with(std::time::Instant::now);
-            }
-            Event::Request { .. } | Event::Stopped { .. } => {}
             Event::Reply {
                 attempt,
-                kind,
-                message,
+                ref kind,
+                ref message,
                 ..
-            } => {
-                if let ReplyKind::TooManyRequests { .. } = kind {
-                    self.counts.too_many_requests += 1;
-                }
-                if matches!(
-                    kind,
-                    ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent
-                ) {
-                    tracing::debug!("attempt {attempt}: {message}");
-                }
+            } if matches!(
+                kind,
+                ReplyKind::TooManyRequests { .. } | ReplyKind::Retryable | ReplyKind::NotSent
+            ) =>
+            {
+                tracing::debug!("attempt {attempt}: {message}");
             }
             Event::Pace { rate } => tracing::debug!("429: pace now {rate:.2}/s"),
-            Event::Uncertain { .. } => self.row(None),
-            Event::Row(o) => self.row(Some(o.status)),
-            Event::Doubted(o) => self.doubted(&o),
             Event::SendingDone => {
                 if let Some(p) = self.progress.take() {
                     p.finish();
                 }
             }
             Event::Waiting { wait, duration } => {
-                let what = waiting(terminal, wait, duration);
-                self.countdown = what.and_then(|w| Countdown::start(terminal, w, duration));
-            }
-            Event::LookedUp { found, .. } => match found {
-                Ok(n) => tracing::info!(
-                    "{} on the account",
-                    crate::plural(n as u64, "of those names is", "of those names are")
-                ),
-                Err(e) => {
-                    tracing::warn!("cannot list the account to check rows with no known outcome: {e}")
+                let words = wait_words(wait, duration);
+                if words.warning {
+                    tracing::warn!("{}", words.said);
+                } else {
+                    terminal.say(&words.said);
                 }
-            },
-            Event::PageCap { cap } => {
-                tracing::info!("the API lists at most {cap} broadcasts a page; listing again")
+                self.countdown = Countdown::start(terminal, words.while_waiting, duration);
             }
-            Event::Down { failures, last } => tracing::warn!(
-                "the API is not answering ({failures} failures in a row, last: {last}); holding every row until it does"
-            ),
-            Event::Up { after } => {
-                tracing::warn!("the API answers again after {}; going on", secs(after))
-            }
-            Event::Renewing(why) => tracing::info!(
-                "{}; logging in again",
-                match why {
-                    Renewal::Expiring => "the token is about to expire",
-                    Renewal::Refused => "the token was rejected (401)",
-                }
-            ),
-            Event::FailedRows { path, written } => failed_rows(terminal, &path, written),
             Event::Ended(ended) => self.ended(&ended),
-        }
-    }
-
-    /// A row handled while sending: final (`Some(status)`) or kept for the lookup. Failed are
-    /// the rows sent that did not succeed; a row the run stopped before sending is not one.
-    fn row(&mut self, status: Option<Status>) {
-        let c = &mut self.counts;
-        c.done += 1;
-        match status {
-            Some(Status::Created) => c.created += 1,
-            Some(Status::Invalid) => self.invalid += 1,
-            Some(Status::Rejected | Status::Failed | Status::Unknown) => c.failed += 1,
-            Some(Status::NotAttempted) | None => {}
-        }
-        if let Some(p) = &mut self.progress {
-            p.update(*c);
-        }
-    }
-
-    /// A row counted created is decided again.
-    fn doubted(&mut self, o: &Outcome) {
-        tracing::warn!("line {}: {}", o.line, o.message);
-        let c = &mut self.counts;
-        c.created = c.created.saturating_sub(1);
-        if let Some(p) = &mut self.progress {
-            p.update(*c);
+            _ => {}
         }
     }
 
@@ -192,21 +131,6 @@ impl Shown<'_> {
         if let Some(why) = &ended.fatal {
             terminal.error(why);
         }
-    }
-}
-
-/// Where the rows that did not succeed were written, or why they could not be.
-fn failed_rows(terminal: &Terminal, path: &std::path::Path, written: Result<u64, String>) {
-    match written {
-        Ok(n) => tracing::info!(
-            "{} that did not succeed written to {}",
-            crate::plural(n, "row", "rows"),
-            path.display()
-        ),
-        Err(e) => terminal.error(&format!(
-            "cannot write the failed rows to {}: {e}",
-            path.display()
-        )),
     }
 }
 
@@ -247,42 +171,4 @@ fn left_over(ended: &Ended) -> String {
          outcome are looked up on the account first)",
         ended.continue_with
     )
-}
-
-/// What the run waits for, said once as the wait begins; the words for its countdown (`{}`
-/// is the time left).
-fn waiting(terminal: &Terminal, wait: Wait, duration: Duration) -> Option<String> {
-    match wait {
-        Wait::EarlierSends => {
-            terminal.say(&format!(
-                "waiting {} s before looking up rows an earlier run sent without an answer (its requests may still land)",
-                duration.as_secs() + 1
-            ));
-            Some("looking up what an earlier run sent without an answer in {}".into())
-        }
-        Wait::Lookup { rows } => {
-            let these = if rows == 1 { "its name" } else { "their names" };
-            terminal.say(&format!(
-                "{} no answer; looking {these} up on the account in {} s, once {} can no longer land, before sending any again",
-                crate::plural(rows as u64, "row got", "rows got"),
-                duration.as_secs(),
-                if rows == 1 { "its request" } else { "their requests" },
-            ));
-            Some(format!(
-                "{} with no answer: looking {these} up on the account in {{}}",
-                crate::plural(rows as u64, "row", "rows")
-            ))
-        }
-        Wait::Outage { down_for } => {
-            tracing::warn!(
-                "API unreachable since {} ago; retrying in {}",
-                secs(down_for),
-                humantime::format_duration(Duration::from_secs(duration.as_secs().max(1)))
-            );
-            Some(format!(
-                "the API has not answered for {}; next try in {{}}",
-                secs(down_for)
-            ))
-        }
-    }
 }
