@@ -45,6 +45,37 @@ pub enum Command {
     /// The broadcasts already on the account (id, name, status, list, created), as a table or
     /// CSV; creates nothing.
     Broadcasts(BroadcastsArgs),
+    /// The whole job in a browser page on this machine: choose a sheet, map its columns, fix
+    /// its rows, rehearse or send, and download the results.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The port to serve on (0 = any free port) [default: 8750, or any free port if it is taken]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Do not open the page in the default browser
+    #[arg(long)]
+    pub no_open: bool,
+    /// Serve at this address of the machine instead of 127.0.0.1 (e.g. 192.168.1.20), for
+    /// people on other machines; needs --password-file. Plain http: the password and the
+    /// token cross the network unencrypted
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::IpAddr>,
+    /// With --listen: a file holding the password the page asks for (readable only by you)
+    #[arg(long, value_name = "PATH", requires = "listen")]
+    pub password_file: Option<PathBuf>,
+    /// The largest spreadsheet the page accepts, in MB
+    #[arg(long, default_value_t = 256, value_name = "MB")]
+    pub max_upload: u64,
+    /// Where bulkcast keeps its ledger, and the page its sheets and results [default: as for
+    /// submit]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The config file whose profiles the page offers [default: as for submit]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -32,6 +32,7 @@ pub mod profile;
 pub mod remembered;
 pub mod request;
 pub mod secret;
+pub mod serve;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::MockServer(args) => cmd::mock_server::run(args.port, args.options),
         Command::Runs(args) => cmd::runs::run(&args),
         Command::Broadcasts(args) => cmd::broadcasts::run(&args),
+        Command::Serve(args) => bulkcast::serve::run(args, &terminal),
     };
     match result {
         Ok(exit) => exit.into(),

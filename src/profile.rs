@@ -64,6 +64,19 @@ pub fn default_path() -> Option<PathBuf> {
         .map(|d| d.join("bulkcast").join("config.toml"))
 }
 
+/// The names of the config file's profiles (none when there is no file, or it cannot be
+/// read: choosing one then says why).
+pub fn names(path: Option<&Path>) -> Vec<String> {
+    let Some(path) = path.map(Path::to_owned).or_else(default_path) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<File>(&text).ok())
+        .map(|f| f.profile.into_keys().collect())
+        .unwrap_or_default()
+}
+
 /// The profile `name` of the config file `path` (or the usual one). Paths in it are taken
 /// from the file's folder, `~/` from the home folder.
 pub fn load(path: Option<&Path>, name: &str) -> Result<Profile> {

@@ -77,7 +77,7 @@ pub(crate) fn read_auth(token_file: Option<&Path>) -> Result<Auth> {
     })
 }
 
-fn clean_token(raw: &str) -> Result<Secret> {
+pub(crate) fn clean_token(raw: &str) -> Result<Secret> {
     let token = strip_bearer(raw.trim());
     if token.is_empty() {
         bail!("the API token is empty");

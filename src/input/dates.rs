@@ -8,7 +8,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::NaiveDateTime;
 
 /// The date layouts accepted in date cells.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DateFormats {
     /// User-given chrono/strftime layouts, tried in order after the standard ones.
     custom: Vec<String>,
@@ -16,6 +16,13 @@ pub struct DateFormats {
 }
 
 const STANDARD_DATE_TEXT: &str = "yyyy-mm-dd hh:mm:ss, yyyy-mm-dd hh:mm or yyyy-mm-ddThh:mm:ss";
+
+impl Default for DateFormats {
+    /// The standard forms only.
+    fn default() -> Self {
+        DateFormats::with_layouts(&[]).expect("no layouts to check")
+    }
+}
 
 impl DateFormats {
     /// Accept `custom` (a strftime layout such as `%d/%m/%Y %H:%M`) besides the standard forms.

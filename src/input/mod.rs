@@ -282,6 +282,14 @@ impl RowReader {
         &self.problems
     }
 
+    /// A workbook's sheets, and the one read; `None` for a CSV.
+    pub fn sheets(&self) -> Option<(&[String], &str)> {
+        match &self.source {
+            Source::Sheet(s) => Some((&s.sheets, &s.sheet)),
+            Source::Csv(_) => None,
+        }
+    }
+
     /// The raw cells of the row last returned by [`RowReader::next_row`].
     pub fn record(&self) -> &ByteRecord {
         &self.record

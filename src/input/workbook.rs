@@ -37,6 +37,8 @@ pub struct SheetRows {
     inner: Inner,
     /// The name of the sheet read.
     pub sheet: String,
+    /// The names of all the workbook's sheets, in order.
+    pub sheets: Vec<String>,
     /// About how many rows the sheet has, header included.
     rows: usize,
 }
@@ -189,7 +191,9 @@ pub fn open(file: &File, path: &Path, wanted: Option<&str>) -> Result<SheetRows,
         )));
     };
     if let Sheets::Xlsx(xlsx) = book {
-        return Ok(stream(xlsx, sheet));
+        let mut rows = stream(xlsx, sheet);
+        rows.sheets = names;
+        return Ok(rows);
     }
     let range = book
         .worksheet_range(&sheet)
@@ -203,6 +207,7 @@ pub fn open(file: &File, path: &Path, wanted: Option<&str>) -> Result<SheetRows,
             first_line,
         },
         sheet,
+        sheets: names,
     })
 }
 
@@ -268,6 +273,7 @@ fn stream(mut book: calamine::Xlsx<BufReader<File>>, sheet: String) -> SheetRows
             width,
         },
         sheet,
+        sheets: Vec::new(),
         rows,
     }
 }

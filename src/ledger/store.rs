@@ -37,8 +37,8 @@ mod writer;
 pub use account::{token_fingerprint, Account};
 use errors::{explain, is_busy};
 pub use queries::{
-    all_runs, default_dir, find_name, load_baseline, path_key, save_baseline, sends_of,
-    settings_for,
+    all_runs, default_dir, find_name, load_baseline, path_key, remember_column, remembered_columns,
+    save_baseline, sends_of, settings_for,
 };
 pub use writer::{Claimed, Ledger};
 
@@ -85,6 +85,10 @@ CREATE TABLE IF NOT EXISTS settings (
     results TEXT PRIMARY KEY,
     run INTEGER NOT NULL,
     json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS page_columns (
+    header TEXT PRIMARY KEY,
+    field TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sends (
     account INTEGER NOT NULL REFERENCES accounts (id),

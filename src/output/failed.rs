@@ -25,7 +25,7 @@ pub fn write(path: &Path, input: &Path, opts: &InputOptions, results: &Path) -> 
     let Some(columns) = res.headers().ok().and_then(Columns::from_header) else {
         bail!("{} is not a bulkcast results file", results.display());
     };
-    let mut out = Out::create(path, &rows)?;
+    let mut out = Out::create(path, &rows, "Failed rows")?;
     let headers: Vec<String> = rows.headers().to_vec();
     out.row(headers.iter().map(|h| h.as_bytes()).chain([&b"error"[..]]))?;
 
@@ -68,9 +68,9 @@ pub fn is_workbook_path(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
 }
 
-/// Where the failed rows go: CSV (formula-safe cells, the input's delimiter, a BOM for Excel),
-/// or a workbook of text cells.
-enum Out {
+/// Where rows of a sheet are written (the failed rows; a sheet fixed on the page): CSV
+/// (formula-safe cells, the input's delimiter, a BOM for Excel), or a workbook of text cells.
+pub(crate) enum Out {
     Csv(csv::Writer<BufWriter<File>>),
     Xlsx {
         book: Box<rust_xlsxwriter::Workbook>,
@@ -80,11 +80,11 @@ enum Out {
 }
 
 impl Out {
-    fn create(path: &Path, rows: &RowReader) -> Result<Out> {
+    /// A new file at `path` for rows read by `rows`; `sheet` names a workbook's one sheet.
+    pub(crate) fn create(path: &Path, rows: &RowReader, sheet: &str) -> Result<Out> {
         if is_workbook_path(path) {
             let mut book = Box::new(rust_xlsxwriter::Workbook::new());
-            book.add_worksheet_with_constant_memory()?
-                .set_name("Failed rows")?;
+            book.add_worksheet_with_constant_memory()?.set_name(sheet)?;
             let text = rust_xlsxwriter::Format::new().set_num_format("@");
             return Ok(Out::Xlsx { book, text, row: 0 });
         }
@@ -97,7 +97,7 @@ impl Out {
         Ok(Out::Csv(csvio::writer_with(out, rows.delimiter())))
     }
 
-    fn row<'a>(&mut self, cells: impl Iterator<Item = &'a [u8]>) -> Result<()> {
+    pub(crate) fn row<'a>(&mut self, cells: impl Iterator<Item = &'a [u8]>) -> Result<()> {
         match self {
             Out::Csv(csv) => csv.write_record(cells.map(csvio::safe_bytes))?,
             Out::Xlsx { book, text, row } => {
@@ -113,7 +113,7 @@ impl Out {
         Ok(())
     }
 
-    fn finish(self, path: &Path) -> Result<()> {
+    pub(crate) fn finish(self, path: &Path) -> Result<()> {
         match self {
             Out::Csv(mut csv) => csv.flush()?,
             Out::Xlsx { mut book, .. } => book

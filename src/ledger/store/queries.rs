@@ -115,6 +115,32 @@ pub(super) fn keep_settings(
     Ok(())
 }
 
+/// Remember that a column headed `header` (squashed) holds `field`, as a person chose on the
+/// page, for the next sheet with that header.
+pub fn remember_column(dir: &Path, header: &str, field: &str) -> Result<()> {
+    let conn = connect(dir, false)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO page_columns (header, field) VALUES (?1, ?2)",
+        params![header, field],
+    )
+    .map_err(|e| explain(&dir.join(FILE), e))?;
+    Ok(())
+}
+
+/// The columns remembered with [`remember_column`]: squashed header → field.
+pub fn remembered_columns(dir: &Path) -> Vec<(String, String)> {
+    let Ok(Some(conn)) = existing(dir) else {
+        return Vec::new();
+    };
+    let rows = conn
+        .prepare("SELECT header, field FROM page_columns")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<(String, String)>>>()
+        });
+    rows.unwrap_or_default()
+}
+
 /// Keep, for the results file `results` (a [`path_key`]), what was on the account before its
 /// first run's first create — name key → ids — on the disk before anything is sent, in place
 /// of any earlier record of that path.
