@@ -134,7 +134,9 @@ pub async fn guard(State(app): State<std::sync::Arc<App>>, req: Request, next: N
     if req.uri().path() == "/login" && *req.method() == Method::POST && access.password.is_some() {
         return login(access, req).await;
     }
-    if !access.has_session(&req) {
+    // The page's style holds nothing: the password form uses it too.
+    let style = req.uri().path() == "/app.css";
+    if !style && !access.has_session(&req) {
         if access.password.is_some() && req.uri().path() == "/" {
             return login_page(StatusCode::UNAUTHORIZED, "");
         }

@@ -14,6 +14,7 @@ mod page;
 mod routes;
 mod runs;
 mod sheets;
+mod upload;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -72,6 +73,19 @@ impl App {
             })
             .await
     }
+}
+
+/// What every handler is given.
+type Shared = axum::extract::State<Arc<App>>;
+
+/// A refusal, as JSON: `{"error": "…"}`.
+fn refused(
+    status: axum::http::StatusCode,
+    why: impl std::fmt::Display,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({ "error": why.to_string() });
+    (status, axum::Json(body)).into_response()
 }
 
 /// A new random id, as hex: `bytes` of randomness.
