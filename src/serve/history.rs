@@ -54,15 +54,27 @@ pub fn list(app: &App) -> Result<Vec<Earlier>> {
             },
             rehearsal: r.account.target == SIMULATION,
             state: state(&r),
-            can_continue: r.ended.is_none() && !r.live && Path::new(&r.sheet).is_file(),
+            can_continue: unfinished(&r) && !r.live && Path::new(&r.sheet).is_file(),
             has_results: Path::new(&r.results).is_file(),
         })
         .collect())
 }
 
+/// A run that did not get to its end: killed, closed, or stopped before every row was sent.
+fn unfinished(r: &RunInfo) -> bool {
+    r.ended.is_none() || r.stopped.is_some()
+}
+
 fn state(r: &RunInfo) -> String {
     match (r.ended, r.live) {
         (_, true) => "running now".into(),
+        (Some(_), _) if r.stopped.is_some() => format!(
+            "stopped ({}): {} created, {} not created, {} with no known outcome; it can be continued",
+            r.stopped.as_deref().unwrap_or(""),
+            r.created.unwrap_or(0),
+            r.failed.unwrap_or(0),
+            r.uncertain.unwrap_or(0)
+        ),
         (Some(_), _) => format!(
             "{} created, {} not created, {} with no known outcome",
             r.created.unwrap_or(0),
@@ -88,7 +100,7 @@ pub async fn continue_run(app: &Arc<App>, id: i64, to: &SendTo) -> Result<String
     if r.live {
         bail!("run {id} is still running (process {})", r.pid);
     }
-    if r.ended.is_some() {
+    if !unfinished(&r) {
         bail!("run {id} finished: every row has its result; fix the failed rows and send them as a new sheet");
     }
     let sheet = PathBuf::from(&r.sheet);

@@ -102,6 +102,25 @@ pub(super) async fn upload(
     })
     .await;
     match checked {
+        Ok(Ok((_, _, view)))
+            if view
+                .fields
+                .iter()
+                .all(|f| f.column.is_none() && f.proposed.is_none()) =>
+        {
+            forget(dir).await;
+            let mut headers: Vec<&str> = view.headers.iter().take(5).map(String::as_str).collect();
+            if view.headers.len() > 5 {
+                headers.push("…");
+            }
+            refused(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{name} does not look like a sheet of broadcasts: no column of it ({}) holds a field a broadcast has. Is it the right file? The first row must be the header (name, description, phone_number_list, …)",
+                    headers.join(", ")
+                ),
+            )
+        }
         Ok(Ok((id, sheet, view))) => {
             let mut all = app.sheets.lock().expect("not poisoned");
             all.insert(id, Arc::new(Mutex::new(sheet)));

@@ -12,6 +12,7 @@ mod pace;
 mod props;
 mod resume;
 mod security;
+mod serve;
 mod submit;
 mod util;
 mod validate;
