@@ -88,7 +88,9 @@ pub async fn follow(mut events: mpsc::Receiver<Event>, tx: watch::Sender<Snapsho
 }
 
 fn fold(s: &mut Snapshot, event: &Event) {
-    if let Some((warning, text)) = note(event) {
+    // An empty failed-rows file is no news on a page that offers no link to it.
+    let empty = matches!(event, Event::FailedRows { written: Ok(0), .. });
+    if let Some((warning, text)) = note(event).filter(|_| !empty) {
         s.note(warning, text);
     }
     if !matches!(

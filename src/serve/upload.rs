@@ -48,26 +48,7 @@ pub(super) async fn upload(
     let id = super::random_hex(8);
     let dir = app.work.join("sheets").join(&id);
     let path = dir.join(&name);
-    let saved = async {
-        tokio::fs::create_dir_all(&dir).await?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
-        let (mut stream, mut size) = (body.into_data_stream(), 0u64);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            size += chunk.len() as u64;
-            if size > app.max_upload {
-                return Ok(None);
-            }
-            file.write_all(&chunk).await?;
-        }
-        file.sync_all().await?;
-        Ok::<_, std::io::Error>(Some(size))
-    }
-    .await;
+    let saved = save(body, &dir, &path, app.max_upload).await;
     let forget = |dir: PathBuf| async move {
         let _ = tokio::fs::remove_dir_all(dir).await;
     };
@@ -135,6 +116,28 @@ pub(super) async fn upload(
         }
         Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// Keep `body` at `path` (a new file in the new folder `dir`): its size, or `None` once it
+/// is past `max` bytes.
+async fn save(body: Body, dir: &FsPath, path: &FsPath, max: u64) -> std::io::Result<Option<u64>> {
+    tokio::fs::create_dir_all(dir).await?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .await?;
+    let (mut stream, mut size) = (body.into_data_stream(), 0u64);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Ok(None);
+        }
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok(Some(size))
 }
 
 /// The file at `path` as a download under its own name.

@@ -1,6 +1,7 @@
 //! Integration tests, built as one binary: each module drives one command end to end.
 
 mod account;
+mod browser;
 mod edges;
 mod encodings;
 mod events;

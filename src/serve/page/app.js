@@ -86,26 +86,31 @@ function show(view) {
 // 2. Columns.
 function showColumns(view) {
   $("step-columns").hidden = false;
-  const body = $("columns").tBodies[0];
-  body.replaceChildren();
+  const missing = view.fields.filter((f) => !f.column).length;
+  $("columns-summary").textContent = missing
+    ? `${plural(missing, "field has", "fields have")} no column: choose ${missing === 1 ? "it" : "them"} here`
+    : `All ${view.fields.length} fields are in your columns (show or change them)`;
+  $("columns-summary").classList.toggle("bad-text", missing > 0);
+  if (missing) $("columns-details").open = true;
+  const grid = $("columns");
+  grid.replaceChildren();
   for (const f of view.fields) {
     const id = "map-" + f.field;
     const select = el("select", { id });
     select.append(el("option", { value: "", text: "(no column)" }));
     for (const h of view.headers) select.append(el("option", { value: h, text: h }));
     select.value = f.column || "";
-    const label = el("label", { for: id, text: f.field });
-    const hint = f.column ? "" : (f.proposed ? `likely “${f.proposed}”` : "no column looks like it");
-    const cell = el("td", {}, select);
+    const item = el("div", { class: "field" }, el("label", { for: id, text: f.field }), select);
     if (!f.column) {
       select.classList.add("bad");
-      cell.append(el("span", { class: "bad-text small", text: " missing: " + hint }));
+      const hint = f.proposed ? `likely “${f.proposed}”` : "no column looks like it";
+      item.append(el("span", { class: "bad-text small", text: "missing: " + hint }));
     }
     select.addEventListener("change", async () => {
       try { show(await call("POST", `/api/sheets/${view.id}/columns`, { field: f.field, column: select.value || null })); }
       catch (e) { say("file-status", e.message, true); }
     });
-    body.append(el("tr", {}, el("th", { scope: "row" }, label), cell));
+    grid.append(item);
   }
 }
 
@@ -119,21 +124,28 @@ function showRows(view) {
   const problem = $("sheet-problem");
   problem.hidden = !view.problem;
   problem.textContent = view.problem || "";
+  // The name first, then the columns with problems, then the rest: a bad cell is in sight.
+  const nameField = view.fields.find((f) => f.field === "name");
+  const nameCol = nameField && nameField.column ? view.headers.indexOf(nameField.column) : -1;
+  const faulty = new Set(view.shown.flatMap((r) => r.problems.map((p) => p.column)).filter((c) => c !== null));
+  const order = view.headers.map((_, i) => i)
+    .sort((a, b) => rank(a) - rank(b) || a - b);
+  function rank(i) { return i === nameCol ? 0 : faulty.has(i) ? 1 : 2; }
   const head = $("rows").tHead;
   head.replaceChildren(el("tr", {},
     el("th", { scope: "col", text: "Line" }),
     el("th", { scope: "col", text: "Problems" }),
-    ...view.headers.map((h) => el("th", { scope: "col", text: h }))));
+    ...order.map((i) => el("th", { scope: "col", text: view.headers[i] }))));
   const body = $("rows").tBodies[0];
   body.replaceChildren();
-  for (const row of view.shown) body.append(rowView(view, row));
+  for (const row of view.shown) body.append(rowView(view, row, order));
   const hidden = view.rows - view.shown.length;
   $("rows-more").textContent = hidden > 0
     ? `Showing ${view.shown.length} of ${view.rows} rows: the first ones and every row with a problem (up to 500).`
     : "";
 }
 
-function rowView(view, row) {
+function rowView(view, row, order) {
   const bad = new Set(row.problems.map((p) => p.column).filter((c) => c !== null));
   const tr = el("tr", { class: row.ok ? "ok" : "has-problem", "data-line": row.line });
   tr.append(el("th", { scope: "row", text: String(row.line) }));
@@ -141,7 +153,8 @@ function rowView(view, row) {
   if (row.ok) problems.append(el("span", { class: "ok-text", text: "ready" }));
   for (const p of row.problems) problems.append(el("div", { class: "bad-text", text: p.message }));
   tr.append(problems);
-  row.cells.forEach((value, col) => {
+  order.forEach((col) => {
+    const value = row.cells[col] === undefined ? "" : row.cells[col];
     const td = el("td", {});
     if (bad.has(col)) td.classList.add("bad");
     if (row.ok) {
