@@ -86,9 +86,13 @@ async fn changed(
         return refused(StatusCode::NOT_FOUND, "no such sheet: upload it again");
     };
     let done = tokio::task::spawn_blocking(move || {
+        // A change that cannot be read leaves the sheet as it was.
         let mut s = sheet.lock().expect("not poisoned");
-        change(&mut s)?;
-        sheets::view(&id, &s)
+        let mut next = s.clone();
+        change(&mut next)?;
+        let view = sheets::view(&id, &next)?;
+        *s = next;
+        Ok(view)
     })
     .await;
     match done {

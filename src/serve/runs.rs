@@ -21,8 +21,8 @@ use crate::config::Target;
 use crate::engine::{Endpoint, Engine, Handle, Prepared};
 use crate::secret::{Auth, Secret};
 
-/// Where to send, as the page says it.
-#[derive(Debug, Default, Deserialize)]
+/// Where to send, as the page says it (no `Debug`: it may hold a token or a password).
+#[derive(Default, Deserialize)]
 pub struct SendTo {
     /// "rehearsal", "token", "login" or "profile".
     pub target: String,

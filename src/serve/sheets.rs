@@ -18,6 +18,7 @@ const SHOWN_PROBLEMS: usize = 500;
 const SHOWN_FIRST: u64 = 50;
 
 /// One uploaded sheet.
+#[derive(Clone)]
 pub struct Sheet {
     pub dir: PathBuf,
     /// The file's name, as the person's computer gave it.

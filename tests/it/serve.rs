@@ -648,3 +648,110 @@ async fn serving_beyond_this_machine_needs_a_password() {
         .unwrap()
         .starts_with(&s.cookie()));
 }
+
+#[tokio::test]
+async fn a_workbooks_sheet_is_chosen_and_a_run_is_read_back() {
+    use rust_xlsxwriter::Workbook;
+    let dir = Dir::new();
+    let s = Served::start(&dir, &[]);
+    let mut book = Workbook::new();
+    let csv = parse_csv(&good_csv(",", "\n", 3));
+    for (name, rows) in [("Plan", 3usize), ("Later", 1)] {
+        let ws = book.add_worksheet();
+        ws.set_name(name).unwrap();
+        for (c, h) in csv.0.iter().enumerate() {
+            ws.write_string(0, c as u16, h).unwrap();
+        }
+        for (r, row) in csv.1.iter().take(rows).enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let cell = if name == "Later" && c == 0 {
+                    "Later offer"
+                } else {
+                    cell
+                };
+                ws.write_string(r as u32 + 1, c as u16, cell).unwrap();
+            }
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let (status, v) = s.upload("book.xlsx", bytes).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["sheets"], json!(["Plan", "Later"]));
+    assert_eq!(v["sheet"], "Plan");
+    assert_eq!(v["rows"], 3);
+    let id = v["id"].as_str().unwrap().to_owned();
+
+    let (status, v) = s
+        .post(
+            &format!("/api/sheets/{id}/sheet"),
+            json!({"sheet": "Later"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["sheet"].as_str(), v["rows"].as_u64()),
+        (Some("Later"), Some(1))
+    );
+    assert_eq!(v["shown"][0]["cells"][0], "Later offer");
+    let (status, v) = s.get(&format!("/api/sheets/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["sheet"], "Later", "the choice is kept");
+    let (status, v) = s
+        .post(&format!("/api/sheets/{id}/sheet"), json!({"sheet": "Nope"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"].as_str().unwrap().contains("no sheet \"Nope\""),
+        "{v}"
+    );
+
+    // Once a cell is fixed, the fixed copy is that sheet alone.
+    let (status, v) = s
+        .post(
+            &format!("/api/sheets/{id}/cells"),
+            json!({"line": 2, "column": 1, "value": "Later, fixed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["shown"][0]["cells"][1], "Later, fixed");
+    let (status, v) = s
+        .post(&format!("/api/sheets/{id}/sheet"), json!({"sheet": "Plan"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("upload the workbook again"),
+        "{v}"
+    );
+
+    let (status, v) = s
+        .post("/api/runs", json!({"sheet": id, "target": "rehearsal"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let run = v["run"].as_str().unwrap().to_owned();
+    let end = s.follow(&run).await;
+    assert_eq!(end["created"], 1, "{end}");
+    let (status, v) = s.get(&format!("/api/runs/{run}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["title"], "book.xlsx");
+    assert_eq!(v["now"]["ended"], true);
+    let (_, setup) = s.get("/api/setup").await;
+    assert_eq!(
+        setup["runs"][0]["id"],
+        run.as_str(),
+        "a tab opened again finds the run"
+    );
+
+    for path in [
+        "/api/sheets/nope",
+        "/api/runs/nope",
+        "/api/runs/nope/events",
+        "/api/runs/nope/results",
+    ] {
+        let (status, v) = s.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(v["error"].is_string(), "{path}: {v}");
+    }
+}
