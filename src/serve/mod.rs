@@ -130,11 +130,12 @@ pub fn run(args: ServeArgs, terminal: &Terminal) -> Result<Exit> {
             rehearsal: tokio::sync::OnceCell::new(),
         });
         let url = app.access.first_url();
-        terminal.say(&format!(
+        // Said even with -q: without it the page cannot be opened.
+        eprintln!(
             "bulkcast's page is at\n  {url}\nOpen that address in your browser (it holds this server's \
              access key: share it with no one). Ctrl-C stops the server; a run it stops can be \
              continued from the page later."
-        ));
+        );
         if !ip.is_loopback() {
             tracing::warn!(
                 "serving beyond this machine over plain http: the password, the access key and \

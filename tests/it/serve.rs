@@ -755,3 +755,52 @@ async fn a_workbooks_sheet_is_chosen_and_a_run_is_read_back() {
         assert!(v["error"].is_string(), "{path}: {v}");
     }
 }
+
+#[tokio::test]
+async fn the_page_and_the_terminal_know_what_the_other_sent_to_an_account() {
+    let server = bulkcast::mock::MockServer::start(bulkcast::mock::MockOptions {
+        rate_limit: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = Dir::new();
+    let s = Served::start(&dir, &[]);
+    let text = good_csv(",", "\n", 5);
+    let (_, v) = s.upload("plan.csv", text.clone().into_bytes()).await;
+    let to = json!({"sheet": v["id"], "target": "token", "token": server.token(), "base_url": server.url(), "rate": "0"});
+    let (status, v) = s.post("/api/runs", to).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let end = s.follow(v["run"].as_str().unwrap()).await;
+    assert_eq!(end["created"], 5, "{end}");
+    assert!(
+        !serde_json::to_string(&end)
+            .unwrap()
+            .contains(server.token()),
+        "the token is never sent back"
+    );
+
+    // A copy of the sheet, from the terminal, into another results file: nothing is sent again.
+    let copy = dir.write("copy of plan.csv", &text);
+    let mut cmd = dir.cmd();
+    cmd.arg("submit").arg(&copy).args([
+        "--base-url",
+        &server.url(),
+        "-o",
+        "terminal.csv",
+        "--rate",
+        "0",
+    ]);
+    cmd.env("SMARTFLO_API_TOKEN", server.token());
+    // The terminal runs while this runtime serves the account.
+    let out = tokio::task::spawn_blocking(move || crate::util::run(&mut cmd))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("5 rows were created by an earlier run"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.stats().created, 5, "each row once");
+}
