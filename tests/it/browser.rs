@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+use rust_xlsxwriter::Workbook;
 use serde_json::{json, Value};
 
 use crate::serve::Served;
@@ -72,7 +72,6 @@ impl Drop for Driver {
 /// 30 (below 40). A second sheet "Notes" holds nothing to send.
 fn workbook(path: &Path) {
     let mut book = Workbook::new();
-    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
     let ws = book.add_worksheet();
     ws.set_name("Plan").unwrap();
     for (c, h) in FIELDS.iter().enumerate() {
@@ -87,23 +86,8 @@ fn workbook(path: &Path) {
     .enumerate()
     {
         let r = i as u32 + 1;
-        ws.write_string(r, 0, name).unwrap();
-        ws.write_string(r, 1, "Festive offer").unwrap();
-        ws.write_number(r, 2, 214864.0).unwrap();
-        ws.write_string(r, 3, "ivr||7926").unwrap();
-        ws.write_number(r, 4, if r == 2 { 30.0 } else { 40.0 })
-            .unwrap();
-        ws.write_number(r, 5, 5.0).unwrap();
-        ws.write_string(r, 6, "5;10").unwrap();
-        ws.write_number(r, 7, 918069000000.0).unwrap();
-        ws.write_number(r, 8, 2.0).unwrap();
-        let start = ExcelDateTime::parse_from_str("2026-12-02 09:00:00").unwrap();
-        let end = ExcelDateTime::parse_from_str("2026-12-02 18:30:00").unwrap();
-        ws.write_datetime_with_format(r, 9, &start, &date).unwrap();
-        ws.write_datetime_with_format(r, 10, &end, &date).unwrap();
-        ws.write_number(r, 11, 1234.0).unwrap();
-        ws.write_string(r, 12, "1;2;3;4;5").unwrap();
-        ws.write_string(r, 13, "1;3").unwrap();
+        let timeout = if r == 2 { 30.0 } else { 40.0 };
+        crate::util::typed_row(ws, r, name, "Festive offer", timeout);
     }
     book.add_worksheet().set_name("Notes").unwrap();
     book.save(path).unwrap();

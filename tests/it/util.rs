@@ -249,3 +249,32 @@ pub fn claims_agree(server: &bulkcast::mock::MockServer, dir: &Dir, results: &st
     }
     created
 }
+
+/// Row `r` of a worksheet, its fourteen fields typed as Excel types them (numbers, dates with
+/// a date format, text), named `name`, with this description and timeout.
+pub fn typed_row(
+    ws: &mut rust_xlsxwriter::Worksheet,
+    r: u32,
+    name: &str,
+    description: &str,
+    timeout: f64,
+) {
+    use rust_xlsxwriter::{ExcelDateTime, Format};
+    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    ws.write_string(r, 0, name).unwrap();
+    ws.write_string(r, 1, description).unwrap();
+    ws.write_number(r, 2, 214864.0).unwrap();
+    ws.write_string(r, 3, "ivr||7926").unwrap();
+    ws.write_number(r, 4, timeout).unwrap();
+    ws.write_number(r, 5, 5.0).unwrap();
+    ws.write_string(r, 6, "5;10").unwrap();
+    ws.write_number(r, 7, 918069000000.0).unwrap();
+    ws.write_number(r, 8, 2.0).unwrap();
+    let start = ExcelDateTime::parse_from_str("2026-12-02 09:00:00").unwrap();
+    let end = ExcelDateTime::parse_from_str("2026-12-02 18:30:00").unwrap();
+    ws.write_datetime_with_format(r, 9, &start, &date).unwrap();
+    ws.write_datetime_with_format(r, 10, &end, &date).unwrap();
+    ws.write_number(r, 11, 1234.0).unwrap();
+    ws.write_string(r, 12, "1;2;3;4;5").unwrap();
+    ws.write_string(r, 13, "1;3").unwrap();
+}

@@ -2,7 +2,7 @@
 //! and `submit` end to end with `--failed` and `--resume`.
 
 use bulkcast::mock::MockOptions;
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+use rust_xlsxwriter::Workbook;
 
 use crate::util::{column, parse_csv, results_csv, run, Dir, Smartflo, FIELDS};
 
@@ -17,7 +17,6 @@ fn header() -> impl Iterator<Item = &'static str> {
 fn workbook(dir: &Dir) -> std::path::PathBuf {
     let path = dir.path("plan.xlsx");
     let mut book = Workbook::new();
-    let date = Format::new().set_num_format("yyyy-mm-dd hh:mm");
     let names = [
         "Diwali offer - Pune",
         "दिवाली ऑफ़र मुंबई",
@@ -36,23 +35,8 @@ fn workbook(dir: &Dir) -> std::path::PathBuf {
             } else {
                 names[i]
             };
-            ws.write_string(r, 0, name).unwrap();
-            ws.write_string(r, 1, "Details").unwrap();
-            ws.write_number(r, 2, 214864.0).unwrap();
-            ws.write_string(r, 3, "ivr||7926").unwrap();
-            ws.write_number(r, 4, if i == 2 { 30.0 } else { 40.0 })
-                .unwrap();
-            ws.write_number(r, 5, 5.0).unwrap();
-            ws.write_string(r, 6, "5;10").unwrap();
-            ws.write_number(r, 7, 918069000000.0).unwrap();
-            ws.write_number(r, 8, 2.0).unwrap();
-            let start = ExcelDateTime::parse_from_str("2026-12-02 09:00:00").unwrap();
-            let end = ExcelDateTime::parse_from_str("2026-12-02 18:30:00").unwrap();
-            ws.write_datetime_with_format(r, 9, &start, &date).unwrap();
-            ws.write_datetime_with_format(r, 10, &end, &date).unwrap();
-            ws.write_number(r, 11, 1234.0).unwrap();
-            ws.write_string(r, 12, "1;2;3;4;5").unwrap();
-            ws.write_string(r, 13, "1;3").unwrap();
+            let timeout = if i == 2 { 30.0 } else { 40.0 };
+            crate::util::typed_row(ws, r, name, "Details", timeout);
             ws.write_boolean(r, 14, true).unwrap();
         }
     }
