@@ -39,6 +39,10 @@ pub struct SendTo {
     /// `3`, `auto`, ...; none: the default (or, continuing, the run's).
     #[serde(default)]
     pub rate: Option<String>,
+    /// Rows whose name is already on the account: `skip` (counted as created), `allow`
+    /// (created anyway); none: the run stops before sending and says which.
+    #[serde(default)]
+    pub existing: Option<String>,
 }
 
 /// A value typed into the page, unless it is blank.
@@ -55,6 +59,12 @@ impl SendTo {
     fn flags(&self, app: &App, args: &mut Vec<String>) -> Result<Option<Auth>> {
         if let Some(rate) = given(&self.rate) {
             args.push(format!("--rate={rate}"));
+        }
+        match given(&self.existing) {
+            None | Some("stop") => {}
+            Some("skip") => args.push("--skip-existing".into()),
+            Some("allow") => args.push("--allow-existing-names".into()),
+            Some(other) => bail!("{other:?} is not a choice for names already on the account"),
         }
         match self.target.as_str() {
             "rehearsal" => {

@@ -803,4 +803,28 @@ async fn the_page_and_the_terminal_know_what_the_other_sent_to_an_account() {
         out.stderr
     );
     assert_eq!(server.stats().created, 5, "each row once");
+
+    // Another machine (another ledger): the names are on the account, made before its run.
+    let other = Dir::new();
+    let s2 = Served::start(&other, &[]);
+    let (_, v) = s2.upload("plan.csv", text.into_bytes()).await;
+    let mut to = json!({"sheet": v["id"], "target": "token", "token": server.token(), "base_url": server.url(), "rate": "0"});
+    let (_, v) = s2.post("/api/runs", to.clone()).await;
+    let end = s2.follow(v["run"].as_str().unwrap()).await;
+    assert!(
+        end["fatal"]
+            .as_str()
+            .unwrap()
+            .contains("already on the account"),
+        "{end}"
+    );
+    to["existing"] = json!("skip");
+    let (_, v) = s2.post("/api/runs", to).await;
+    let end = s2.follow(v["run"].as_str().unwrap()).await;
+    assert_eq!(
+        (end["created"].as_u64(), end["exit"].as_u64()),
+        (Some(5), Some(0)),
+        "{end}"
+    );
+    assert_eq!(server.stats().created, 5, "skipped, not created again");
 }

@@ -192,12 +192,14 @@ function showTarget() {
   $("base-url-row").hidden = !(t === "token" || t === "login");
   $("rehearsal-hint").hidden = t !== "rehearsal";
   $("creds-hint").hidden = t === "rehearsal";
+  $("existing-choice").hidden = t === "rehearsal";
 }
 for (const r of document.querySelectorAll("input[name=target]")) r.addEventListener("change", showTarget);
 
 function sendTo() {
   const t = target();
   const to = { target: t, rate: $("rate").value };
+  if (t !== "rehearsal") to.existing = document.querySelector("input[name=existing]:checked").value;
   if (t === "token") { to.token = $("token").value; to.base_url = $("base-url").value; }
   if (t === "login") { to.email = $("email").value; to.password = $("password").value; to.base_url = $("base-url").value; }
   if (t === "profile") to.profile = $("profile").value;
@@ -263,7 +265,11 @@ function progress(id, s) {
   $("summary").hidden = false;
   $("summary-text").textContent = s.summary || "";
   $("fatal").hidden = !s.fatal;
-  $("fatal").textContent = s.fatal || "";
+  let fatal = s.fatal || "";
+  // The engine's words name the terminal's flags; on the page, the same choices are above.
+  if (fatal.includes("--skip-existing")) fatal += " — on this page: choose what to do with those names under Send, then press Send again.";
+  else if (fatal.includes("token was rejected") || fatal.includes("login")) fatal += " — on this page: check what you typed under Send, then press Send again.";
+  $("fatal").textContent = fatal;
   const results = $("dl-results");
   results.hidden = !s.summary;
   results.href = `/api/runs/${id}/results`;
