@@ -23,13 +23,19 @@ import sys
 CUT, CUT_NEAR, NEAR = 0.07, 0.04, 0.9
 GAIN, GAIN_RUN, SHARE_STEP = 0.0012, 30.0, 0.0012
 PROBE_AFTER, PROBE, PROBE_CUT = 80, 0.05, 0.10
+# Runs on one machine share one ledger, and each reads every POLL seconds how many runs are
+# sending to its account (itself included): the ceiling is split between them (None: not
+# modelled, the pace before issue 23; runs on different machines are still paced by 429s alone).
+POLL = 1.0
 DEEP_AFTER, DEEP_SHARE = 3, 0.30
 CONCURRENCY, LATENCY = 6, 0.3
 
 
 class Pacer:
-    def __init__(self, ceiling):
+    def __init__(self, ceiling, sharers=1):
         self.ceiling = self.rate = ceiling
+        self.sharers = 1
+        self.share(sharers)
         self.tat = 0.0
         self.probing = False
         self.run = 0
@@ -41,6 +47,19 @@ class Pacer:
         self.tat = slot + 1 / self.rate
         return slot
 
+    def top(self):
+        return self.ceiling / self.sharers
+
+    def share(self, sharers):
+        """`sharers` runs now send to the account: the ceiling is split, and a run whose
+        neighbour left takes its share at once."""
+        sharers = max(sharers, 1)
+        if sharers < self.sharers:
+            self.rate = min(self.rate * self.sharers / sharers, self.ceiling / sharers)
+            self.probing = False
+        self.sharers = sharers
+        self.rate = min(self.rate, self.top())
+
     def let_through(self, sent):
         self.run += 1
         if sent >= self.last_cut:
@@ -50,11 +69,11 @@ class Pacer:
         else:
             bonus = self.run / GAIN_RUN
             self.rate *= 1 + GAIN * (1 + bonus * bonus)
-            self.rate += SHARE_STEP * self.ceiling / self.rate
-            if self.run >= PROBE_AFTER and self.rate < self.ceiling:
+            self.rate += SHARE_STEP * self.top() / self.rate
+            if self.run >= PROBE_AFTER and self.rate < self.top():
                 self.probing = True
-        if self.rate >= self.ceiling:
-            self.rate, self.probing = self.ceiling, False
+        if self.rate >= self.top():
+            self.rate, self.probing = self.top(), False
 
     def too_many(self, now, sent):
         self.run = 0
@@ -67,19 +86,20 @@ class Pacer:
             keep = max(1 - share, 0.5)
         elif self.probing:
             keep = 1 - PROBE_CUT  # (the pacer also looks at the last second; not modelled)
-        elif self.rate >= NEAR * self.ceiling:
+        elif self.rate >= NEAR * self.top():
             keep = 1 - CUT_NEAR
         else:
             keep = 1 - CUT
-        self.rate = max(self.rate * keep, self.ceiling / 10)
+        self.rate = max(self.rate * keep, self.top() / 10)
         self.probing = False
         self.last_cut = now
         self.replies = self.rejected = 0
 
 
-def run(runs, limit, jitter, seed):
+def run(runs, limit, jitter, seed, latency=None):
     """runs: [(rows, start)], each at --rate `limit`. Returns (creates/s from first create to
     last over the limit, 429s over requests)."""
+    latency = LATENCY if latency is None else latency
     rng = random.Random(seed)
     offset = rng.random()
     events, seq, windows = [], [0], {}
@@ -90,13 +110,26 @@ def run(runs, limit, jitter, seed):
 
     state = []
     for i, (rows, start) in enumerate(runs):
-        state.append(dict(pacer=Pacer(limit), rows=rows, next=0, inflight=0, blocked=False))
-        push(start, "dispatch", i)
+        state.append(dict(pacer=Pacer(limit), rows=rows, next=0, inflight=0, blocked=False,
+                          start=start, done=0))
+        push(start, "start", i)
+
+    def sending(t):
+        return sum(1 for s in state if s["start"] <= t and s["done"] < s["rows"])
     requests = refused = 0
     creates = []
     while events:
         t, _, kind, data = heapq.heappop(events)
-        if kind == "dispatch":
+        if kind == "start":
+            if POLL is not None:
+                state[data]["pacer"].share(sending(t))
+                push(t + POLL, "poll", data)
+            push(t, "dispatch", data)
+        elif kind == "poll":
+            if state[data]["done"] < state[data]["rows"]:
+                state[data]["pacer"].share(sending(t))
+                push(t + POLL, "poll", data)
+        elif kind == "dispatch":
             s = state[data]
             if s["next"] >= s["rows"]:
                 continue
@@ -118,7 +151,7 @@ def run(runs, limit, jitter, seed):
             if windows[w] > limit:
                 push(arrival, "429", (data, t))
             else:
-                push(arrival + LATENCY, "created", (data, t))
+                push(arrival + latency, "created", (data, t))
         elif kind == "429":
             refused += 1
             i, sent = data
@@ -129,6 +162,7 @@ def run(runs, limit, jitter, seed):
             s = state[i]
             s["pacer"].let_through(sent)
             creates.append(sent)
+            s["done"] += 1
             s["inflight"] -= 1
             if s["blocked"]:
                 s["blocked"] = False
@@ -137,8 +171,8 @@ def run(runs, limit, jitter, seed):
     return (len(creates) - 1) / (creates[-1] - creates[0]) / limit, refused / requests
 
 
-def scenario(name, runs, jitter, seeds):
-    results = [run(runs, 5, jitter, seed) for seed in range(seeds)]
+def scenario(name, runs, jitter, seeds, latency=None):
+    results = [run(runs, 5, jitter, seed, latency) for seed in range(seeds)]
     share = [r[0] * 100 for r in results]
     refused = [r[1] * 100 for r in results]
     print(f"{name:58s} {statistics.mean(share):5.1f}% (worst {min(share):5.1f}%)"
@@ -147,6 +181,8 @@ def scenario(name, runs, jitter, seeds):
 
 if __name__ == "__main__":
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    if "--before" in sys.argv:
+        POLL = None
     print(f"5/s fixed windows, {LATENCY * 1000:.0f} ms latency, {seeds} seeds; "
           "creates/s from first create to last, as a share of the limit")
     scenario("one run of 300 rows, --rate 5, 0-300 ms jitter", [(300, 0)], 0.3, seeds)
@@ -155,3 +191,4 @@ if __name__ == "__main__":
     scenario("two runs of 600 rows at once, 0-100 ms jitter", [(600, 0), (600, 0)], 0.1, seeds)
     scenario("two runs of 300 rows, the second 20 s later", [(300, 0), (300, 20)], 0.1, seeds)
     scenario("two runs of 100 rows at once (issue 15's measure)", [(100, 0), (100, 0)], 0.1, seeds)
+    scenario("two runs of 100 rows at once, 100 ms latency (issue 23)", [(100, 0), (100, 0)], 0.1, seeds, 0.1)

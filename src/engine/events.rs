@@ -58,6 +58,9 @@ pub enum Event {
     },
     /// A 429 cut the pace to this many requests a second.
     Pace { rate: f64 },
+    /// `--rate auto` starts from the pace the account granted a run of this machine `age`
+    /// ago (requests a second, account-wide), not from 1/s.
+    PaceFrom { rate: f64, age: Duration },
     /// A row's create got no answer: it is looked up on the account before anything is sent
     /// again (not final; its [`Event::Row`] follows).
     Uncertain { seq: u64, line: u64 },

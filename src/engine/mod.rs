@@ -33,6 +33,7 @@ mod decide;
 mod dispatch;
 pub mod errors;
 pub mod events;
+mod finish;
 mod ids;
 mod ledgered;
 mod listing;
@@ -44,6 +45,7 @@ mod record;
 mod row;
 mod run;
 mod sender;
+mod share;
 mod stop;
 
 pub use account::{Listed, Session};

@@ -29,10 +29,7 @@ use crate::ledger::journal::{self, Journal};
 use crate::ledger::prior::Lookup;
 use crate::net::client::Client;
 use crate::net::gate::Gate;
-use crate::net::Rate;
-use crate::output::failed;
 use crate::output::results::ResultsWriter;
-use crate::output::summary::{Counters, Summary};
 use crate::secret::Auth;
 use crate::Exit;
 
@@ -155,6 +152,7 @@ impl Engine {
         let bom = check.watched.sniffed().from_excel();
         let (parts, mut results) =
             open(&cfg, &files, &endpoint, bom, &stop, &events).map_err(Failure::BeforeSending)?;
+        let shared = ledger.as_ref().map(|l| (l.dir.clone(), l.account.clone()));
         let (parts, view, writer) = match ledger {
             Some(l) => {
                 let (parts, writer) =
@@ -183,6 +181,7 @@ impl Engine {
             results: cfg.results.clone(),
         };
         events.emit(sending).await;
+        let sharing = super::share::begin(&cfg, shared, &parts.sender, &events).await;
 
         let known = Arc::new(Known {
             baseline: baseline.clone(),
@@ -205,12 +204,10 @@ impl Engine {
         };
 
         // Rows that got no answer: look them up, send the absent ones again.
-        let grace = Grace {
-            timeout: cfg.timeout,
-            settle: cfg.settle,
-        };
-        let (concurrency, pages) = (cfg.concurrency, cfg.max_listing_pages);
-        let resolved = lookup::resolve_unknowns(&parts, grace, concurrency, &baseline, pages).await;
+        let resolved = look_up(&cfg, &parts, &baseline).await;
+        if let Some(s) = sharing {
+            s.end();
+        }
         let patches = resolved.last;
         collected
             .finish_uncertain(&patches, &resolved.withdrawn, &events)
@@ -230,10 +227,24 @@ impl Engine {
         if let Err(e) = parts.record.synced().await {
             tracing::warn!("the ledger: {e}");
         }
-        write_failed_rows(&cfg, &files, &events).await;
+        super::finish::write_failed_rows(&cfg, &files, &events).await;
         ledgered::end_ledger(writer.as_deref(), Some(&collected), parts.stop.reason());
-        Ok(ended(&cfg, &parts, &collected, started))
+        Ok(super::finish::ended(&cfg, &parts, &collected, started))
     }
+}
+
+/// Look up the rows that got no answer, and send the absent ones again.
+async fn look_up(
+    cfg: &SubmitConfig,
+    parts: &Parts,
+    baseline: &Arc<crate::ledger::baseline::Baseline>,
+) -> lookup::Resolved {
+    let grace = Grace {
+        timeout: cfg.timeout,
+        settle: cfg.settle,
+    };
+    let (concurrency, pages) = (cfg.concurrency, cfg.max_listing_pages);
+    lookup::resolve_unknowns(parts, grace, concurrency, baseline, pages).await
 }
 
 /// The run's parts, with its client, journal and results file open (nothing is sent yet).
@@ -377,65 +388,4 @@ async fn send_rows(
     }
     dispatched.map_err(|e| anyhow::anyhow!("internal error: {e}"))?;
     Ok(collected)
-}
-
-/// `--failed PATH`: the rows that did not succeed, for the user to fix and send again.
-async fn write_failed_rows(cfg: &SubmitConfig, files: &RunFiles, events: &Events) {
-    let Some(path) = &cfg.failed else {
-        return;
-    };
-    let written = failed::write(path, &cfg.input, &cfg.input_opts, &files.results)
-        .map_err(|e| format!("{e:#}"));
-    let path = path.clone();
-    events.emit(Event::FailedRows { path, written }).await;
-}
-
-/// The end of the run: the summary and the exit code.
-fn ended(cfg: &SubmitConfig, parts: &Parts, collected: &Collected, started: Instant) -> Ended {
-    let tally = &collected.tally;
-    let counts = &parts.counts;
-    let (creates, sending) = counts.creates();
-    let pace = parts.sender.gate.pace();
-    let unsent = &counts.unsent;
-    let summary = Summary::new(
-        &cfg.input.display().to_string(),
-        &cfg.results.display().to_string(),
-        tally,
-        Counters {
-            creates,
-            sending,
-            requests: Counts::get(&counts.requests),
-            retries: Counts::get(&counts.retries),
-            too_many_requests: Counts::get(&counts.too_many_requests),
-            rate_mode: match cfg.rate {
-                Rate::PerSecond(_) => "fixed",
-                Rate::Auto => "auto",
-                Rate::Unlimited => "unlimited",
-            },
-            rate_cuts: pace.cuts,
-            granted: pace.granted,
-            sent: Counts::get(&counts.sent),
-            done_before: Counts::get(&unsent.done_before),
-            reconciled: Counts::get(&unsent.found),
-            already_existing: Counts::get(&unsent.already_existing),
-        },
-        &counts.latency(),
-        started.elapsed(),
-        parts.stop.reason(),
-    );
-    let fatal = parts.stop.is_fatal();
-    let exit = if fatal {
-        Exit::Fatal
-    } else if tally.unsuccessful() > 0 {
-        Exit::SomeFailed
-    } else {
-        Exit::Success
-    };
-    Ended {
-        summary,
-        exit,
-        fatal: parts.stop.reason().filter(|_| fatal),
-        left: tally.unsuccessful(),
-        continue_with: cfg.continue_with.clone(),
-    }
 }

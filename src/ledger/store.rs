@@ -32,13 +32,15 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 mod account;
 mod errors;
 mod queries;
+mod schema;
+use schema::CREATE;
 mod writer;
 
 pub use account::{token_fingerprint, Account};
 use errors::{explain, is_busy};
 pub use queries::{
-    all_runs, default_dir, find_name, load_baseline, path_key, remember_column, remembered_columns,
-    save_baseline, sends_of, settings_for,
+    all_runs, default_dir, find_name, load_baseline, path_key, remember_column, remember_pace,
+    remembered_columns, remembered_pace, save_baseline, sending_to, sends_of, settings_for,
 };
 pub use writer::{Claimed, Ledger};
 
@@ -46,65 +48,6 @@ pub use writer::{Claimed, Ledger};
 pub const FILE: &str = "ledger.sqlite3";
 /// The schema this version writes; a newer one is refused rather than misread.
 const SCHEMA: i64 = 1;
-
-const CREATE: &str = "
-CREATE TABLE IF NOT EXISTS accounts (
-    id INTEGER PRIMARY KEY,
-    target TEXT NOT NULL,
-    who TEXT NOT NULL,
-    first_seen INTEGER NOT NULL,
-    UNIQUE (target, who)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account INTEGER NOT NULL REFERENCES accounts (id),
-    sheet TEXT NOT NULL,
-    results TEXT NOT NULL,
-    resumed INTEGER NOT NULL,
-    pid INTEGER NOT NULL,
-    timeout_ms INTEGER NOT NULL,
-    started INTEGER NOT NULL,
-    ended INTEGER,
-    created INTEGER,
-    failed INTEGER,
-    uncertain INTEGER,
-    stopped TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_results ON runs (results);
-CREATE TABLE IF NOT EXISTS baselines (
-    results TEXT PRIMARY KEY,
-    taken INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS baseline_ids (
-    results TEXT NOT NULL,
-    key TEXT NOT NULL,
-    id TEXT NOT NULL,
-    PRIMARY KEY (results, key, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS settings (
-    results TEXT PRIMARY KEY,
-    run INTEGER NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS page_columns (
-    header TEXT PRIMARY KEY,
-    field TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sends (
-    account INTEGER NOT NULL REFERENCES accounts (id),
-    key TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    run INTEGER NOT NULL REFERENCES runs (id),
-    line INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    broadcast_id TEXT,
-    namesake INTEGER NOT NULL,
-    sent_at INTEGER NOT NULL,
-    done_at INTEGER,
-    PRIMARY KEY (account, key)
-) WITHOUT ROWID;
-";
 
 /// What a claim's name has become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +189,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Whether the run `id`'s process still holds its live lock.
-fn is_live(dir: &Path, id: i64) -> bool {
+pub(crate) fn is_live(dir: &Path, id: i64) -> bool {
     let Ok(file) = File::open(live_path(dir, id)) else {
         return false;
     };

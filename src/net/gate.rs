@@ -80,6 +80,21 @@ impl Gate {
         crate::lock(&self.pacer).rate()
     }
 
+    /// `sharers` runs of this machine now send to the account ([`Pacer::share`]).
+    pub fn share(&self, sharers: u32) {
+        crate::lock(&self.pacer).share(sharers);
+    }
+
+    /// Begin `--rate auto` from a pace the account granted before ([`Pacer::start_from`]).
+    pub fn start_from(&self, rate: f64) {
+        crate::lock(&self.pacer).start_from(rate);
+    }
+
+    /// The pace the account granted, account-wide ([`Pacer::account_pace`]).
+    pub fn account_pace(&self) -> Option<f64> {
+        crate::lock(&self.pacer).account_pace()
+    }
+
     pub fn pace(&self) -> Pace {
         let pacer = crate::lock(&self.pacer);
         Pace {

@@ -115,6 +115,9 @@ pub struct Pacer {
     cuts: u64,
     /// When the last [`RECENT`] requests let through were sent.
     recent: VecDeque<Instant>,
+    /// Runs of this machine sending to the account, this one included (from the ledger): the
+    /// ceiling, which is the account's, is split between them.
+    sharers: u32,
 }
 
 impl Pacer {
@@ -139,7 +142,60 @@ impl Pacer {
             paused_until: None,
             cuts: 0,
             recent: VecDeque::with_capacity(RECENT),
+            sharers: 1,
         }
+    }
+
+    /// This run's part of the ceiling: the ceiling split between the runs sharing it.
+    fn top(&self) -> Option<f64> {
+        self.ceiling.map(|c| c / f64::from(self.sharers))
+    }
+
+    /// `sharers` runs of this machine now send to the account, this one included. The ceiling
+    /// is split between them at once: a run that a neighbour joins slows to its share before
+    /// 429s say so, and a run whose neighbour left takes the share it left in one step
+    /// (429s then say whether the account had it to give).
+    pub fn share(&mut self, sharers: u32) {
+        let sharers = sharers.max(1);
+        if self.mode == Rate::Unlimited || sharers == self.sharers {
+            return;
+        }
+        if let Some(c) = self.ceiling {
+            let (was, now) = (f64::from(self.sharers), f64::from(sharers));
+            if sharers < self.sharers {
+                self.rate = (self.rate * was / now).min(c / now);
+                self.probing = false;
+            }
+            self.rate = self.rate.min(c / now);
+        }
+        self.sharers = sharers;
+    }
+
+    /// With `--rate auto`: begin from `rate`, the pace the account granted an earlier run
+    /// (account-wide), as though this run had found it, instead of climbing from
+    /// [`AUTO_START`]. It probes above it as usual.
+    pub fn start_from(&mut self, rate: f64) {
+        if self.mode != Rate::Auto || self.ceiling.is_some() || !(rate.is_finite() && rate > 0.0) {
+            return;
+        }
+        let rate = rate.clamp(FLOOR, AUTO_MAX);
+        self.ceiling = Some(rate);
+        self.rate = rate / f64::from(self.sharers);
+        self.probing = false;
+        self.run = 0;
+    }
+
+    /// The pace the account granted this run, account-wide: what it let through lately times
+    /// the runs sharing it; `None` before there are a few, or when unlimited.
+    pub fn account_pace(&self) -> Option<f64> {
+        if self.mode == Rate::Unlimited {
+            return None;
+        }
+        let granted = self.granted()? * f64::from(self.sharers);
+        Some(match self.ceiling {
+            Some(c) if self.mode != Rate::Auto => granted.min(c),
+            _ => granted,
+        })
     }
 
     /// Take the next slot: when a request asking at `now` may go.
@@ -187,12 +243,12 @@ impl Pacer {
         } else {
             let bonus = f64::from(self.run) / GAIN_RUN;
             self.rate *= 1.0 + GAIN * (1.0 + bonus * bonus);
-            let reference = self.ceiling.unwrap_or(self.rate);
+            let reference = self.top().unwrap_or(self.rate);
             self.rate += SHARE_STEP * reference / self.rate;
             if self.run >= PROBE_AFTER {
-                match self.ceiling {
-                    Some(c) if self.rate < c => self.probing = true,
-                    Some(c) if self.mode == Rate::Auto => {
+                match (self.top(), self.ceiling) {
+                    (Some(top), _) if self.rate < top => self.probing = true,
+                    (Some(_), Some(c)) if self.mode == Rate::Auto => {
                         self.ceiling = Some(c * RAISE);
                         self.probing = true;
                         self.run = 0;
@@ -201,7 +257,7 @@ impl Pacer {
                 }
             }
         }
-        let top = self.ceiling.unwrap_or(AUTO_MAX);
+        let top = self.top().unwrap_or(AUTO_MAX);
         if self.rate >= top {
             self.rate = top;
             self.probing = self.probing && self.ceiling.is_none();
@@ -238,7 +294,7 @@ impl Pacer {
             // second, if that is lower.
             let granted = self.last_second().map_or(1.0, |n| n / self.rate);
             (1.0 - PROBE_CUT).min(granted).max(0.5)
-        } else if self.ceiling.is_some_and(|c| self.rate >= NEAR * c) {
+        } else if self.top().is_some_and(|top| self.rate >= NEAR * top) {
             1.0 - CUT_NEAR
         } else {
             1.0 - CUT
@@ -249,7 +305,8 @@ impl Pacer {
                 // The climb is over: what the account grants is measured from here on.
                 self.recent.clear();
             }
-            self.ceiling = Some(self.rate);
+            // The account's, as the ceiling always is: this run's pace times the runs sharing.
+            self.ceiling = Some(self.rate * f64::from(self.sharers));
         }
         self.probing = false;
         self.last_cut = Some(now);

@@ -157,6 +157,13 @@ pub fn note(event: &Event) -> Option<(bool, String)> {
             true,
             format!("cannot list the account to check rows with no known outcome: {e}"),
         ),
+        Event::PaceFrom { rate, age } => (
+            false,
+            format!(
+                "--rate auto: starting at {rate:.2} requests/s, the pace the account granted this machine's last run on it ({} ago)",
+                humantime::format_duration(Duration::from_secs(age.as_secs().max(60) / 60 * 60))
+            ),
+        ),
         Event::PageCap { cap } => (
             false,
             format!("the API lists at most {cap} broadcasts a page; listing again"),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use rusqlite::params;
 
-use super::{claim, connect, explain, run_info, Account, Claim, RunInfo, FILE, RUNS};
+use super::{claim, connect, explain, is_live, run_info, Account, Claim, RunInfo, FILE, RUNS};
 
 /// The ledger at `dir`, opened to read; `None` when there is none yet (nothing recorded).
 fn existing(dir: &Path) -> Result<Option<rusqlite::Connection>> {
@@ -113,6 +113,48 @@ pub(super) fn keep_settings(
         params![results, run, json],
     )?;
     Ok(())
+}
+
+/// How many runs of this machine are sending to `account` now (their process holds its live
+/// lock), the asking run included; 0 when the ledger cannot say.
+pub fn sending_to(dir: &Path, account: &Account) -> usize {
+    let Ok(Some(conn)) = existing(dir) else {
+        return 0;
+    };
+    let ids = conn
+        .prepare(
+            "SELECT runs.id FROM runs JOIN accounts ON runs.account = accounts.id \
+             WHERE accounts.target = ?1 AND accounts.who = ?2 AND runs.ended IS NULL",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![account.target, account.who], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+        })
+        .unwrap_or_default();
+    ids.into_iter().filter(|&id| is_live(dir, id)).count()
+}
+
+/// Remember the pace `account` granted a run (requests a second, account-wide), for the next
+/// `--rate auto`.
+pub fn remember_pace(dir: &Path, account: &Account, rate: f64) -> Result<()> {
+    let conn = connect(dir, false)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO paces (target, who, rate, at) VALUES (?1, ?2, ?3, ?4)",
+        params![account.target, account.who, rate, super::now_ms()],
+    )
+    .map_err(|e| explain(&dir.join(FILE), e))?;
+    Ok(())
+}
+
+/// The pace [`remember_pace`] kept for `account`, and when (ms since the epoch).
+pub fn remembered_pace(dir: &Path, account: &Account) -> Option<(f64, i64)> {
+    let conn = existing(dir).ok()??;
+    conn.query_row(
+        "SELECT rate, at FROM paces WHERE target = ?1 AND who = ?2",
+        params![account.target, account.who],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
 }
 
 /// Remember that a column headed `header` (squashed) holds `field`, as a person chose on the
