@@ -5,12 +5,14 @@
 #
 #   1. limit 5/s, 0-300 ms jitter, `--rate 5`: creates/s while sending, 429s as a share.
 #   2. the same with no jitter: exactness unchanged (target >= 99% of the limit, no 429).
-#   3. two runs at once on one 5/s account, 0-100 ms jitter, both `--rate 5`: the server's
-#      creates/s while both are sending (after the first 10 s), the same over the whole time
-#      (until the last one ends), 429s as a share of both runs' requests, and every row exactly
-#      once.
+#   3. two runs of SHARED rows (default 100) at once on one 5/s account, 100 ms latency, 0-100
+#      ms jitter, both `--rate 5` and then both `--rate auto`: the server's creates/s from the
+#      first create to the last of either, 429s as a share of both runs' requests, and every row
+#      exactly once (issue 23's measure).
 #   4. `--rate auto` against a 5/s account, 0-100 ms jitter: the server's creates/s from 15 s
 #      after the start to the end of sending, and what the summary says it found.
+#   5. `--rate auto` again on the same account: creates/s in its first 10 s, started from the
+#      pace the ledger remembered from 4.
 #
 # Usage: benches/pace.sh [ROWS]    (rows a run; default 300, i.e. about a minute a run at 5/s)
 set -euo pipefail
@@ -88,25 +90,30 @@ for jitter in 300ms 0ms; do
     row "  created $created of $ROWS, $dupes" "settled $(field "${solo%.csv}.json" rate_settled), cuts $(field "${solo%.csv}.json" rate_cuts)" "" ""
 done
 
-# 3: two runs sharing one account
-echo "two runs of $ROWS rows at once, both --rate $LIMIT, jitter 0-100ms..." >&2
-sheet "$ROWS" "Team A" >"$WORK/a.csv"
-sheet "$ROWS" "Team B" >"$WORK/b.csv"
-start_server --rate-limit "$LIMIT" --latency 300ms --jitter 100ms
-submit "$WORK/a.csv" "$WORK/b.csv" -- --rate "$LIMIT"
-created=$(stat created); tmr=$(stat too_many_requests); dupes=$(curl -s "$URL/__mock/stats" | grep -o '"duplicates":{[^}]*}')
-stop_server
-cp "$WORK/samples" "$WORK/shared.samples"
-req=$(( $(field "$WORK/a.json" requests) + $(field "$WORK/b.json" requests) ))
-share=$(awk -v t="$tmr" -v r="$req" 'BEGIN {printf "%.1f", 100 * t / r}')
-both=$(slope 10 2)
-whole=$(awk '$2 > 0 && !t0 {t0 = $1} {t1 = $1; c = $2} END {printf "%.2f", c / (t1 - t0)}' "$WORK/samples")
-ok=$(awk -v c="$both" -v s="$share" -v n="$created" -v want=$((2 * ROWS)) -v d="$dupes" 'BEGIN {print (c >= 0.9 * 5 && s <= 5 && n == want && d == "\"duplicates\":{}")}')
-row "2 runs, both --rate $LIMIT, jitter 0-100ms: together" "$both/s = $(pct "$both" "$LIMIT") while both send" ">= 90%, 429s <= 5%" "$(verdict "$ok")"
-row "  429s; from first create to last" "$tmr of $req = $share%; $whole/s = $(pct "$whole" "$LIMIT")" "exactly once" ""
-row "  created $created of $((2 * ROWS)), $dupes" "A settled $(field "$WORK/a.json" rate_settled), B $(field "$WORK/b.json" rate_settled)" "" ""
+# 3: two runs sharing one account (issue 23's measure): 100 ms latency, 0-100 ms jitter, both
+# --rate 5, then both --rate auto; SHARED rows each. From the first create to the last of
+# either, as the server counted them; 429s as a share of both runs' requests; every row once.
+SHARED=${SHARED:-100}
+for rate in "$LIMIT" auto; do
+    echo "two runs of $SHARED rows at once, both --rate $rate, latency 100ms, jitter 0-100ms..." >&2
+    a=$WORK/a-$rate.csv b=$WORK/b-$rate.csv
+    sheet "$SHARED" "Team A $rate" >"$a"
+    sheet "$SHARED" "Team B $rate" >"$b"
+    rm -rf "$BULKCAST_STATE_DIR" # nothing remembered from the runs before
+    start_server --rate-limit "$LIMIT" --latency 100ms --jitter 100ms
+    submit "$a" "$b" -- --rate "$rate"
+    created=$(stat created); tmr=$(stat too_many_requests); dupes=$(curl -s "$URL/__mock/stats" | grep -o '"duplicates":{[^}]*}')
+    stop_server
+    req=$(( $(field "${a%.csv}.json" requests) + $(field "${b%.csv}.json" requests) ))
+    share=$(awk -v t="$tmr" -v r="$req" 'BEGIN {printf "%.1f", 100 * t / r}')
+    whole=$(awk '$2 > 0 && !t0 {t0 = $1; c0 = $2} {t1 = $1; c = $2} END {printf "%.2f", (c - c0) / (t1 - t0)}' "$WORK/samples")
+    ok=$(awk -v c="$whole" -v s="$share" -v n="$created" -v want=$((2 * SHARED)) -v d="$dupes" 'BEGIN {print (c >= 0.9 * 5 && s <= 5 && n == want && d == "\"duplicates\":{}")}')
+    row "2 runs, both --rate $rate: together, first create to last" "$whole/s = $(pct "$whole" "$LIMIT"); 429s $tmr of $req = $share%" ">= 90%, 429s <= 5%, once" "$(verdict "$ok")"
+    row "  created $created of $((2 * SHARED)), $dupes" "A settled $(field "${a%.csv}.json" rate_settled), B $(field "${b%.csv}.json" rate_settled)" "" ""
+done
 
 # 4: --rate auto
+rm -rf "$BULKCAST_STATE_DIR" # it climbs from 1/s: nothing remembered
 echo "--rate auto, $ROWS rows, against a $LIMIT/s account, jitter 0-100ms..." >&2
 sheet "$ROWS" "Auto" >"$WORK/auto.csv"
 start_server --rate-limit "$LIMIT" --latency 300ms --jitter 100ms
@@ -118,3 +125,14 @@ req=$(field "$WORK/auto.json" requests)
 ok=$(awk -v c="$after15" 'BEGIN {print (c >= 4.5 && c <= 5.0)}')
 row "--rate auto vs a $LIMIT/s account: creates/s from 15 s on" "$after15/s; said $(field "$WORK/auto.json" rate_settled)/s" "4.5 to 5/s within 15 s" "$(verdict "$ok")"
 row "  429s" "$tmr of $req = $(awk -v t="$tmr" -v r="$req" 'BEGIN {printf "%.1f", 100 * t / r}')%" "" ""
+
+# 5: the pace remembered: a second `--rate auto` run on the same account starts where the
+# first ended (the ledger keeps it), instead of climbing from 1/s again.
+echo "--rate auto again on the same account, $SHARED rows..." >&2
+sheet "$SHARED" "Again" >"$WORK/again.csv"
+start_server --rate-limit "$LIMIT" --latency 300ms --jitter 100ms
+submit "$WORK/again.csv" -- --rate auto
+stop_server
+first10=$(awk '$2 > 0 && !t0 {t0 = $1; c0 = $2} t0 && $1 - t0 <= 10 {t1 = $1; c = $2} END {printf "%.2f", (c - c0) / (t1 - t0)}' "$WORK/samples")
+ok=$(awk -v c="$first10" 'BEGIN {print (c >= 4.0)}')
+row "--rate auto again: creates/s in its first 10 s" "$first10/s" ">= 4/s (was ~1.5 climbing)" "$(verdict "$ok")"

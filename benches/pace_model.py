@@ -6,8 +6,12 @@ pace.sh measures the real thing.
 
 Modelled: the GCRA schedule (burst 1), the cuts (CUT, CUT_NEAR within NEAR of the ceiling, the
 deep cut, PROBE_CUT), the rises (GAIN with the run bonus, SHARE_STEP, probing after
-PROBE_AFTER), a 429'd row retrying at its next slot, up to CONCURRENCY rows in flight. Not
-modelled: pauses (four 429s in a row), --rate auto, logins and listings.
+PROBE_AFTER), a 429'd row retrying at its next slot, up to CONCURRENCY rows in flight, and
+(issue 23) the ceiling split between the runs the ledger shows sending to the account, read
+every POLL seconds, with a run well below its share probing sooner and needing more replies
+for a deep cut. `--before` models the pace before that: runs that do not know each other (as
+runs on two machines still are). Not modelled: pauses (four 429s in a row), --rate auto,
+logins and listings.
 
 The server counts every arrival in its window, as the simulation does; a 429 comes back on
 arrival, a create after LATENCY.
@@ -27,7 +31,13 @@ PROBE_AFTER, PROBE, PROBE_CUT = 80, 0.05, 0.10
 # sending to its account (itself included): the ceiling is split between them (None: not
 # modelled, the pace before issue 23; runs on different machines are still paced by 429s alone).
 POLL = 1.0
+# A run that knows its neighbours (POLL) and is well below its share probes after this many
+# requests in a row let through, not PROBE_AFTER: a cut that took it there was the window's
+# jitter, not a neighbour it cannot see.
+PROBE_SHARED_AFTER = 10
 DEEP_AFTER, DEEP_SHARE = 3, 0.30
+# The replies a deep cut needs when the run knows it shares the account (POLL).
+DEEP_AFTER_SHARED = 5
 CONCURRENCY, LATENCY = 6, 0.3
 
 
@@ -70,7 +80,9 @@ class Pacer:
             bonus = self.run / GAIN_RUN
             self.rate *= 1 + GAIN * (1 + bonus * bonus)
             self.rate += SHARE_STEP * self.top() / self.rate
-            if self.run >= PROBE_AFTER and self.rate < self.top():
+            below = self.sharers > 1 and self.rate < NEAR * self.top()
+            after = PROBE_SHARED_AFTER if below else PROBE_AFTER
+            if self.run >= after and self.rate < self.top():
                 self.probing = True
         if self.rate >= self.top():
             self.rate, self.probing = self.top(), False
@@ -82,7 +94,8 @@ class Pacer:
         self.replies += 1
         self.rejected += 1
         share = self.rejected / self.replies
-        if self.replies >= DEEP_AFTER and share >= DEEP_SHARE:
+        deep_after = DEEP_AFTER_SHARED if self.sharers > 1 else DEEP_AFTER
+        if self.replies >= deep_after and share >= DEEP_SHARE:
             keep = max(1 - share, 0.5)
         elif self.probing:
             keep = 1 - PROBE_CUT  # (the pacer also looks at the last second; not modelled)
@@ -182,7 +195,7 @@ def scenario(name, runs, jitter, seeds, latency=None):
 if __name__ == "__main__":
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     if "--before" in sys.argv:
-        POLL = None
+        POLL = None  # with no neighbour known, PROBE_SHARED_AFTER and DEEP_AFTER_SHARED never apply
     print(f"5/s fixed windows, {LATENCY * 1000:.0f} ms latency, {seeds} seeds; "
           "creates/s from first create to last, as a share of the limit")
     scenario("one run of 300 rows, --rate 5, 0-300 ms jitter", [(300, 0)], 0.3, seeds)

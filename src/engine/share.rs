@@ -8,8 +8,12 @@
 //!   those, as before.
 //! - At its end a run remembers the pace the account granted it (account-wide, as measured);
 //!   the next `--rate auto` run or `--resume` on that account starts from it instead of 1/s.
+//! - Two `--rate auto` runs climbing at once find the account's rate once between them: the
+//!   first to meet a 429 writes what it found to the ledger at once, and the other, still
+//!   climbing, takes it at its next poll (each then keeps its share of it) rather than
+//!   climbing on into the first one's share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,13 +59,22 @@ pub async fn begin(
         }
     }
     let (d, a, s) = (dir.clone(), account.clone(), sender.clone());
+    let (auto, since) = (cfg.rate == Rate::Auto, store::now_ms());
     let poll = tokio::spawn(async move {
+        let mut told = false;
         loop {
-            let (d2, a2) = (d.clone(), a.clone());
-            let n = tokio::task::spawn_blocking(move || store::sending_to(&d2, &a2))
-                .await
-                .unwrap_or(1);
-            s.gate.share(u32::try_from(n).unwrap_or(u32::MAX).max(1));
+            let (d2, a2, s2) = (d.clone(), a.clone(), s.clone());
+            tokio::task::spawn_blocking(move || {
+                let n = store::sending_to(&d2, &a2);
+                s2.gate.share(u32::try_from(n).unwrap_or(u32::MAX).max(1));
+                if auto {
+                    told = climb_together(&d2, &a2, &s2, since, told);
+                }
+                told
+            })
+            .await
+            .map(|t| told = t)
+            .unwrap_or_default();
             tokio::time::sleep(POLL).await;
         }
     });
@@ -71,6 +84,30 @@ pub async fn begin(
         account,
         sender: sender.clone(),
     })
+}
+
+/// `--rate auto` with neighbours: tell them the account's rate once this run found it, or
+/// take theirs while still climbing (one found since this run began). Whether it has told.
+fn climb_together(dir: &Path, account: &Account, sender: &Sender, since: i64, told: bool) -> bool {
+    match sender.gate.found() {
+        Some(rate) if !told => {
+            if let Err(e) = store::remember_pace(dir, account, rate) {
+                tracing::debug!("cannot share the account's pace: {e:#}");
+            }
+            true
+        }
+        Some(_) => told,
+        None => {
+            if let Some((rate, at)) = store::remembered_pace(dir, account) {
+                if at >= since {
+                    sender.gate.start_from(rate);
+                    // Found by another: nothing of this run's to tell.
+                    return true;
+                }
+            }
+            false
+        }
+    }
 }
 
 impl Sharing {

@@ -90,6 +90,11 @@ impl Gate {
         crate::lock(&self.pacer).start_from(rate);
     }
 
+    /// With `--rate auto`, the account's rate once found ([`Pacer::found`]).
+    pub fn found(&self) -> Option<f64> {
+        crate::lock(&self.pacer).found()
+    }
+
     /// The pace the account granted, account-wide ([`Pacer::account_pace`]).
     pub fn account_pace(&self) -> Option<f64> {
         crate::lock(&self.pacer).account_pace()

@@ -66,6 +66,9 @@ pub const GAIN_RUN: f64 = 30.0;
 pub const SHARE_STEP: f64 = 0.0012;
 /// Requests let through in a row, below the ceiling, before probing for more.
 pub const PROBE_AFTER: u32 = 80;
+/// The same for a run well below its share of a ceiling it knows it shares (a cut that took it
+/// there was the window's jitter, not a neighbour it cannot see).
+pub const PROBE_SHARED_AFTER: u32 = 10;
 /// The rise per request let through while probing.
 pub const PROBE: f64 = 0.05;
 /// The share cut by a 429 that ends a probe.
@@ -79,6 +82,8 @@ pub const AUTO_MAX: f64 = 100.0;
 /// A deep cut: at least this many replies since the last cut, this share of them 429s.
 pub const DEEP_AFTER: u32 = 3;
 pub const DEEP_SHARE: f64 = 0.30;
+/// The replies a deep cut needs when the run knows it shares the account.
+pub const DEEP_AFTER_SHARED: u32 = 5;
 /// 429s in a row, with nothing let through between, that pause everyone.
 pub const KEEP_COMING: u32 = 4;
 /// The pause when 429s keep coming, doubling each further 429 up to `MAX_PAUSE`.
@@ -185,6 +190,11 @@ impl Pacer {
         self.run = 0;
     }
 
+    /// With `--rate auto`, the account's rate once found (the ceiling); `None` while it climbs.
+    pub fn found(&self) -> Option<f64> {
+        self.ceiling.filter(|_| self.mode == Rate::Auto)
+    }
+
     /// The pace the account granted this run, account-wide: what it let through lately times
     /// the runs sharing it; `None` before there are a few, or when unlimited.
     pub fn account_pace(&self) -> Option<f64> {
@@ -237,7 +247,8 @@ impl Pacer {
         self.recent.push_back(sent);
         if self.probing && self.ceiling.is_none() {
             // × CLIMB a second: the rise per request is its root by the requests in a second.
-            self.rate *= CLIMB.powf(1.0 / self.rate);
+            // Shared with neighbours climbing too, the account-wide rate climbs by CLIMB.
+            self.rate *= CLIMB.powf(1.0 / (self.rate * f64::from(self.sharers)));
         } else if self.probing {
             self.rate *= 1.0 + PROBE;
         } else {
@@ -245,7 +256,13 @@ impl Pacer {
             self.rate *= 1.0 + GAIN * (1.0 + bonus * bonus);
             let reference = self.top().unwrap_or(self.rate);
             self.rate += SHARE_STEP * reference / self.rate;
-            if self.run >= PROBE_AFTER {
+            let below = self.sharers > 1 && self.top().is_some_and(|t| self.rate < NEAR * t);
+            let after = if below {
+                PROBE_SHARED_AFTER
+            } else {
+                PROBE_AFTER
+            };
+            if self.run >= after {
                 match (self.top(), self.ceiling) {
                     (Some(top), _) if self.rate < top => self.probing = true,
                     (Some(_), Some(c)) if self.mode == Rate::Auto => {
@@ -287,7 +304,13 @@ impl Pacer {
         self.replies_since_cut += 1;
         self.rejected_since_cut += 1;
         let share = f64::from(self.rejected_since_cut) / f64::from(self.replies_since_cut);
-        let keep = if self.replies_since_cut >= DEEP_AFTER && share >= DEEP_SHARE {
+        // Runs that know their neighbours need more to believe in one they cannot see.
+        let deep_after = if self.sharers > 1 {
+            DEEP_AFTER_SHARED
+        } else {
+            DEEP_AFTER
+        };
+        let keep = if self.replies_since_cut >= deep_after && share >= DEEP_SHARE {
             (1.0 - share).max(0.5)
         } else if self.probing {
             // A probe went past the limit: back to what the account let through in its last
@@ -300,6 +323,11 @@ impl Pacer {
             1.0 - CUT
         };
         self.rate = (self.rate * keep).max(self.floor());
+        if let (Rate::Auto, false, Some(c)) = (self.mode, self.probing, self.ceiling) {
+            // What auto found was too much: a 429 below it lowers it with the pace (of all the
+            // runs sharing it together); probing at the ceiling raises it again.
+            self.ceiling = Some(c.min(self.rate * f64::from(self.sharers)));
+        }
         if self.probing && self.mode == Rate::Auto {
             if self.ceiling.is_none() {
                 // The climb is over: what the account grants is measured from here on.
@@ -419,6 +447,82 @@ mod tests {
         }
         assert_eq!(pacer.rate(), Some(5.0));
         assert_eq!(pacer.cuts(), 0);
+    }
+
+    #[test]
+    fn runs_sharing_the_account_split_its_ceiling_and_one_takes_back_what_another_leaves() {
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
+        pacer.share(2);
+        assert_eq!(
+            pacer.rate(),
+            Some(2.5),
+            "a neighbour joins: half each, before any 429"
+        );
+        let slots = drive(&mut pacer, &mut clock, 50, |_, _| true);
+        assert!(slots[49] - slots[48] >= 400 * MS - Duration::from_micros(1));
+        assert_eq!(pacer.rate(), Some(2.5), "no rise past the share");
+        pacer.share(1);
+        assert_eq!(
+            pacer.rate(),
+            Some(5.0),
+            "the neighbour's share is taken in one step"
+        );
+        pacer.share(0);
+        assert_eq!(pacer.rate(), Some(5.0), "never fewer than this run");
+
+        // Below its share (after 429s), a run whose neighbour left scales up, within the ceiling.
+        pacer.share(2);
+        pacer.rate = 2.0;
+        pacer.share(1);
+        assert_eq!(pacer.rate(), Some(4.0));
+        let mut unlimited = Pacer::new(Rate::Unlimited, 1);
+        unlimited.share(3);
+        assert_eq!(unlimited.rate(), None);
+    }
+
+    #[test]
+    fn auto_finds_the_accounts_rate_whoever_shares_it_and_starts_from_a_remembered_one() {
+        let (mut pacer, clock) = (Pacer::new(Rate::Auto, 1), Clock::new());
+        pacer.share(2);
+        pacer.rate = 2.0;
+        let t = clock.now();
+        pacer.too_many(t, t, None);
+        let found = pacer.rate().unwrap();
+        assert!(
+            (pacer.ceiling.unwrap() - 2.0 * found).abs() < 1e-9,
+            "the account's, not the share"
+        );
+        pacer.share(1);
+        assert!((pacer.rate().unwrap() - 2.0 * found).abs() < 1e-9);
+
+        let mut again = Pacer::new(Rate::Auto, 1);
+        again.start_from(4.5);
+        assert_eq!(again.rate(), Some(4.5), "no climb from 1/s");
+        again.share(3);
+        assert_eq!(again.rate(), Some(1.5));
+        let mut fixed = Pacer::new(Rate::PerSecond(3.0), 1);
+        fixed.start_from(9.0);
+        assert_eq!(
+            fixed.rate(),
+            Some(3.0),
+            "--rate N is the user's: nothing remembered moves it"
+        );
+        let mut bad = Pacer::new(Rate::Auto, 1);
+        bad.start_from(f64::NAN);
+        assert_eq!(bad.rate(), Some(AUTO_START));
+    }
+
+    #[test]
+    fn the_pace_remembered_is_what_was_let_through_account_wide() {
+        let (mut pacer, mut clock) = (Pacer::new(Rate::PerSecond(5.0), 1), Clock::new());
+        assert_eq!(pacer.account_pace(), None, "nothing measured yet");
+        pacer.share(2);
+        drive(&mut pacer, &mut clock, 100, |_, _| true);
+        let pace = pacer.account_pace().unwrap();
+        assert!(
+            (pace - 5.0).abs() < 0.01,
+            "2.5 let through, times two runs: {pace}"
+        );
     }
 
     #[test]

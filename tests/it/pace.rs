@@ -162,3 +162,91 @@ fn a_rehearsal_with_rate_auto_finds_the_simulated_accounts_rate() {
     assert_eq!(s["created"].as_u64(), Some(30), "{s}");
     assert_eq!(s["rate_mode"], "auto", "{s}");
 }
+
+#[test]
+fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_granted() {
+    use bulkcast::ledger::store::{self, Account, Ledger, NewRun};
+    let dir = Dir::new();
+    let state = dir.path("state");
+    let account = Account {
+        target: "https://api.example".into(),
+        who: "token abc".into(),
+    };
+    let other = Account {
+        target: "https://api.example".into(),
+        who: "token xyz".into(),
+    };
+    assert_eq!(store::sending_to(&state, &account), 0, "no ledger yet");
+    let run = |results: &'static str| NewRun {
+        account: &account,
+        sheet: "plan.csv",
+        results,
+        resumed: false,
+        timeout_ms: 1000,
+        settings: "{}",
+    };
+    let a = Ledger::begin(&state, &run("a.csv")).unwrap();
+    let b = Ledger::begin(&state, &run("b.csv")).unwrap();
+    assert_eq!(store::sending_to(&state, &account), 2);
+    assert_eq!(
+        store::sending_to(&state, &other),
+        0,
+        "another account's runs are not its"
+    );
+    b.end([1, 0, 0], None);
+    drop(b);
+    assert_eq!(
+        store::sending_to(&state, &account),
+        1,
+        "an ended run no longer shares"
+    );
+    drop(a);
+    assert_eq!(
+        store::sending_to(&state, &account),
+        0,
+        "nor one whose process let go"
+    );
+
+    assert_eq!(store::remembered_pace(&state, &account), None);
+    store::remember_pace(&state, &account, 4.6).unwrap();
+    store::remember_pace(&state, &account, 4.8).unwrap();
+    assert_eq!(
+        store::remembered_pace(&state, &account).map(|p| p.0),
+        Some(4.8)
+    );
+    assert_eq!(store::remembered_pace(&state, &other), None);
+}
+
+#[test]
+fn a_run_remembers_the_accounts_pace_and_the_next_auto_run_starts_from_it() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        rate_limit: 0,
+        ..MockOptions::default()
+    });
+    let first = dir.write("first.csv", good_csv(",", "\n", 30));
+    let r = run(api.submit(&dir, &first).args(["--rate", "20"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let account = bulkcast::ledger::store::Account {
+        target: api.server.url(),
+        who: format!(
+            "token {}",
+            bulkcast::ledger::store::token_fingerprint(api.server.token())
+        ),
+    };
+    let (pace, _) = bulkcast::ledger::store::remembered_pace(&dir.path("state"), &account)
+        .expect("the pace is remembered");
+    assert!(
+        pace > 1.0 && pace <= 20.0,
+        "as measured, never past --rate: {pace}"
+    );
+
+    let second = dir.write(
+        "second.csv",
+        good_csv(",", "\n", 10).replace("Campaign ", "Second "),
+    );
+    let r = run(api.submit(&dir, &second).args(["--rate", "auto"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let said = format!("--rate auto: starting at {pace:.2} requests/s");
+    assert!(r.stderr.contains(&said), "{said:?} in {}", r.stderr);
+}
