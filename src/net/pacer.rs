@@ -32,6 +32,13 @@
 //!   [`PROBE_CUT`] or back to what the account let through in its last second, if that is
 //!   lower. This is how a run takes back the share a neighbour leaves.
 //!
+//! - **Runs that know each other** (`share`: how many runs of this machine send to the account,
+//!   read from the ledger by `engine::share`) split the ceiling between them: each paces to its
+//!   share, takes a leaving neighbour's share at once, probes after [`PROBE_SHARED_AFTER`]
+//!   requests when well below its share, and needs [`DEEP_AFTER_SHARED`] replies for a deep cut.
+//!   The ceiling stays the account's: with `--rate auto`, what a run finds is its pace times
+//!   the runs sharing, and a 429 below that ceiling lowers it with the pace.
+//!
 //! With these figures the rate settles where about 3.5% of requests get a 429: a cut per 429
 //! balances the rises of the requests between. `benches/pace_model.py`, a Monte-Carlo model of
 //! this pacer against a 5/s fixed-window limit, chose them: with 0–300 ms jitter one run
@@ -247,7 +254,9 @@ impl Pacer {
         self.recent.push_back(sent);
         if self.probing && self.ceiling.is_none() {
             // × CLIMB a second: the rise per request is its root by the requests in a second.
-            // Shared with neighbours climbing too, the account-wide rate climbs by CLIMB.
+            // With n runs of this machine climbing together, each climbs × CLIMB^(1/n) a
+            // second: gentler, so that together they overshoot the limit less before their
+            // 429s come back.
             self.rate *= CLIMB.powf(1.0 / (self.rate * f64::from(self.sharers)));
         } else if self.probing {
             self.rate *= 1.0 + PROBE;
