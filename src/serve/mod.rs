@@ -146,8 +146,15 @@ pub fn run(args: ServeArgs, terminal: &Terminal) -> Result<Exit> {
             open_browser(&url, terminal);
         }
         let router = routes::router(app.clone());
+        // At Ctrl-C every run is stopped at once: a tab following one holds its connection
+        // open until that run ends, and the server waits for its connections.
+        let stopping = app.clone();
+        let shutdown = async move {
+            stopped().await;
+            runs::stop_every(&stopping, "the page's server was stopped");
+        };
         axum::serve(listener, router)
-            .with_graceful_shutdown(stopped())
+            .with_graceful_shutdown(shutdown)
             .await
             .context("the page's server failed")?;
         runs::stop_all(&app, "the page's server was stopped").await;

@@ -282,12 +282,17 @@ fn drive(
     });
 }
 
-/// Stop every run and wait for each to write its results.
-pub async fn stop_all(app: &App, reason: &str) {
-    let runs: Vec<Arc<PageRun>> = app.runs.lock().expect("not poisoned").clone();
-    for r in &runs {
+/// Stop every run (without waiting).
+pub fn stop_every(app: &App, reason: &str) {
+    for r in app.runs.lock().expect("not poisoned").iter() {
         r.stop(reason);
     }
+}
+
+/// Stop every run and wait for each to write its results.
+pub async fn stop_all(app: &App, reason: &str) {
+    stop_every(app, reason);
+    let runs: Vec<Arc<PageRun>> = app.runs.lock().expect("not poisoned").clone();
     for r in runs {
         let thread = r.thread.lock().expect("not poisoned").take();
         if let Some(t) = thread {

@@ -146,6 +146,18 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Ctrl-C, as a terminal sends it; then how the server ended.
+    pub fn interrupt_and_wait(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
+        self.child.wait().unwrap()
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -827,4 +839,57 @@ async fn the_page_and_the_terminal_know_what_the_other_sent_to_an_account() {
         "{end}"
     );
     assert_eq!(server.stats().created, 5, "skipped, not created again");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_run_a_tab_is_following_and_it_can_be_continued() {
+    let server = bulkcast::mock::MockServer::start(bulkcast::mock::MockOptions {
+        rate_limit: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = Dir::new();
+    let mut s = Served::start(&dir, &[]);
+    let (_, v) = s
+        .upload("plan.csv", good_csv(",", "\n", 40).into_bytes())
+        .await;
+    let to = json!({"sheet": v["id"], "target": "token", "token": server.token(), "base_url": server.url(), "rate": "2"});
+    let (_, v) = s.post("/api/runs", to).await;
+    let run = v["run"].as_str().unwrap().to_owned();
+    s.follow_until(&run, |v| v["created"].as_u64() >= Some(1))
+        .await;
+    // A tab follows the run while the server is stopped: the run stops, the tab is told, and
+    // the server ends (it does not wait for the tab, nor the tab for all 40 rows).
+    let tab = {
+        let r = s
+            .page(reqwest::Method::GET, &format!("/api/runs/{run}/events"))
+            .send()
+            .await
+            .unwrap();
+        tokio::spawn(async move { r.text().await.unwrap_or_default() })
+    };
+    let status = tokio::task::block_in_place(|| s.interrupt_and_wait());
+    assert!(status.success(), "{status:?}");
+    let told = tab.await.unwrap();
+    assert!(
+        told.contains("stopped early: the page's server was stopped"),
+        "{told}"
+    );
+    let created = server.stats().created;
+    assert!(created < 40, "stopped before the end: {created}");
+
+    // Served again on the same ledger, the run is continued where it stopped.
+    let s = Served::start(&dir, &[]);
+    let (_, history) = s.get("/api/history").await;
+    assert_eq!(history[0]["can_continue"], true, "{history}");
+    let to = json!({"target": "token", "token": server.token(), "rate": "0"});
+    let (status, v) = s
+        .post(&format!("/api/history/{}/continue", history[0]["id"]), to)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let end = s.follow(v["run"].as_str().unwrap()).await;
+    assert_eq!(end["created"], 40, "{end}");
+    assert_eq!(server.stats().created, 40, "each row once");
 }
