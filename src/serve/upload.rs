@@ -43,6 +43,7 @@ pub(super) async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if length.is_some_and(|l| l > app.max_upload) {
+        drain(body.into_data_stream()).await;
         return too_big();
     }
     let id = super::random_hex(8);
@@ -118,6 +119,22 @@ pub(super) async fn upload(
     }
 }
 
+/// Read past what is left of a refused upload, up to [`DRAIN`] bytes, so that the client is
+/// still reading when the refusal comes (a server that stops reading closes the connection,
+/// and the client may see that instead of the reason).
+async fn drain(mut stream: axum::body::BodyDataStream) {
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        read += chunk.len() as u64;
+        if read > DRAIN {
+            break;
+        }
+    }
+}
+
+/// The most of a refused upload read past.
+const DRAIN: u64 = 16 << 20;
+
 /// Keep `body` at `path` (a new file in the new folder `dir`): its size, or `None` once it
 /// is past `max` bytes.
 async fn save(body: Body, dir: &FsPath, path: &FsPath, max: u64) -> std::io::Result<Option<u64>> {
@@ -132,6 +149,7 @@ async fn save(body: Body, dir: &FsPath, path: &FsPath, max: u64) -> std::io::Res
         let chunk = chunk.map_err(std::io::Error::other)?;
         size += chunk.len() as u64;
         if size > max {
+            drain(stream).await;
             return Ok(None);
         }
         file.write_all(&chunk).await?;

@@ -43,6 +43,12 @@ function say(id, text, bad) {
 
 // 1. The spreadsheet.
 async function upload(file) {
+  const limit = setupInfo ? setupInfo.max_upload_mb : 0;
+  if (limit && file.size > limit * 1024 * 1024) {
+    // Said before sending: the server would refuse it, and might close the upload first.
+    say("file-status", `${file.name} is larger than the ${limit} MB the page accepts: split it, or start the page with a larger --max-upload`, true);
+    return;
+  }
   say("file-status", "Reading " + file.name + " …");
   try {
     const view = await call("POST", "/api/sheets?name=" + encodeURIComponent(file.name), file);
