@@ -17,7 +17,7 @@ impl RowReader {
                 None => std::str::from_utf8(&record[col]),
             }
         };
-        let name = self.name_cell(record);
+        let name = self.name_cell(record, &cell);
         let mut row = Row {
             seq: self.seq,
             line,
@@ -107,10 +107,14 @@ impl RowReader {
     }
 
     /// The name cell as found (trimmed), at most a cell's worth of it: a name too long for a
-    /// cell is refused by the rules.
-    fn name_cell(&self, record: &csv::ByteRecord) -> String {
+    /// cell is refused by the rules. `cell` reads a cell out of the row's one UTF-8 check.
+    fn name_cell<'r>(
+        &self,
+        record: &'r csv::ByteRecord,
+        cell: &impl Fn(usize) -> Result<&'r str, std::str::Utf8Error>,
+    ) -> String {
         let name = match self.columns[Field::Name.index()].filter(|&i| i < record.len()) {
-            Some(i) => match std::str::from_utf8(&record[i]) {
+            Some(i) => match cell(i) {
                 Ok(s) => csvio::unmark_text(trim(s)).to_owned(),
                 Err(_) => csvio::unmark_text(String::from_utf8_lossy(&record[i]).trim()).to_owned(),
             },
