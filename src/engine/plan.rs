@@ -93,6 +93,16 @@ impl Prepared {
         self.check.counts()
     }
 
+    /// A sheet with a header and no rows: what to say (nothing is sent, and the run exits 1).
+    pub fn nothing_to_send(&self, cfg: &SubmitConfig) -> Option<String> {
+        (self.checked().rows == 0).then(|| {
+            format!(
+                "no rows: {} has a header and nothing under it; nothing was sent",
+                cfg.input.display()
+            )
+        })
+    }
+
     /// What the check pass found, in full (for a dry run's report).
     pub(crate) fn report(&self) -> &Check {
         &self.check

@@ -248,16 +248,19 @@ fn drive(
     tx: watch::Sender<Snapshot>,
 ) {
     let prepared = match Prepared::check(&cfg) {
-        Ok(p) if p.checked().rows == 0 => {
-            tx.send_modify(|s| s.fatal("the sheet has a header and no rows under it".into()));
-            return;
-        }
         Ok(p) => p,
         Err(e) => {
             tx.send_modify(|s| s.fatal(format!("{e:#}")));
             return;
         }
     };
+    if let Some(why) = prepared.nothing_to_send(&cfg) {
+        tx.send_modify(|s| {
+            s.fatal(why);
+            s.exit = Some(crate::Exit::SomeFailed as u8);
+        });
+        return;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

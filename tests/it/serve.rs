@@ -896,3 +896,29 @@ async fn ctrl_c_stops_a_run_a_tab_is_following_and_it_can_be_continued() {
     assert_eq!(end["created"], 40, "{end}");
     assert_eq!(server.stats().created, 40, "each row once");
 }
+
+#[tokio::test]
+async fn a_sheet_with_no_rows_sends_nothing_and_says_so_as_submit_does() {
+    let dir = Dir::new();
+    let s = Served::start(&dir, &[]);
+    let (status, v) = s
+        .upload("empty.csv", good_csv(",", "\n", 0).into_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["rows"], 0);
+    let (_, v) = s
+        .post(
+            "/api/runs",
+            json!({"sheet": v["id"], "target": "rehearsal"}),
+        )
+        .await;
+    let end = s.follow(v["run"].as_str().unwrap()).await;
+    assert!(
+        end["fatal"]
+            .as_str()
+            .unwrap()
+            .contains("has a header and nothing under it"),
+        "{end}"
+    );
+    assert_eq!(end["exit"], 1, "as `submit` exits on such a sheet");
+}

@@ -36,11 +36,8 @@ pub fn run(cfg: SubmitConfig, terminal: &Terminal) -> Result<Exit> {
 
 /// A sheet with a header and no rows: said, and exit 1; nothing is written.
 pub fn nothing_to_do(cfg: &SubmitConfig, prepared: &Prepared, terminal: &Terminal) -> Option<Exit> {
-    (prepared.checked().rows == 0).then(|| {
-        terminal.error(&format!(
-            "no rows: {} has a header and nothing under it; nothing was sent",
-            cfg.input.display()
-        ));
+    prepared.nothing_to_send(cfg).map(|why| {
+        terminal.error(&why);
         Exit::SomeFailed
     })
 }
