@@ -8,8 +8,8 @@ Modelled: the GCRA schedule (burst 1), the cuts (CUT, CUT_NEAR within NEAR of th
 deep cut, PROBE_CUT), the rises (GAIN with the run bonus, SHARE_STEP, probing after
 PROBE_AFTER), a 429'd row retrying at its next slot, up to CONCURRENCY rows in flight, and
 (issue 23) the ceiling split between the runs the ledger shows sending to the account, read
-every POLL seconds, with a run well below its share probing sooner and needing more replies
-for a deep cut. `--before` models the pace before that: runs that do not know each other (as
+every POLL seconds, each stopping SHARED_TOP short of its share, with a run below its share
+probing sooner and needing more replies for a deep cut. `--before` models the pace before that: runs that do not know each other (as
 runs on two machines still are). Not modelled: pauses (four 429s in a row), --rate auto,
 logins and listings.
 
@@ -30,11 +30,14 @@ PROBE_AFTER, PROBE, PROBE_CUT = 80, 0.05, 0.10
 # Runs on one machine share one ledger, and each reads every POLL seconds how many runs are
 # sending to its account (itself included): the ceiling is split between them (None: not
 # modelled, the pace before issue 23; runs on different machines are still paced by 429s alone).
-POLL = 1.0
-# A run that knows its neighbours (POLL) and is well below its share probes after this many
+POLL = 0.25
+# A run that knows its neighbours (POLL) and is below its share probes after this many
 # requests in a row let through, not PROBE_AFTER: a cut that took it there was the window's
 # jitter, not a neighbour it cannot see.
 PROBE_SHARED_AFTER = 10
+# Runs that know they share stop this short of their share: two independent streams at exactly
+# the limit fill a fixed window past it far more often than one stream does.
+SHARED_TOP = 0.96
 DEEP_AFTER, DEEP_SHARE = 3, 0.30
 # The replies a deep cut needs when the run knows it shares the account (POLL).
 DEEP_AFTER_SHARED = 5
@@ -58,7 +61,8 @@ class Pacer:
         return slot
 
     def top(self):
-        return self.ceiling / self.sharers
+        margin = SHARED_TOP if self.sharers > 1 and POLL is not None else 1.0
+        return self.ceiling / self.sharers * margin
 
     def share(self, sharers):
         """`sharers` runs now send to the account: the ceiling is split, and a run whose
@@ -80,7 +84,7 @@ class Pacer:
             bonus = self.run / GAIN_RUN
             self.rate *= 1 + GAIN * (1 + bonus * bonus)
             self.rate += SHARE_STEP * self.top() / self.rate
-            below = self.sharers > 1 and self.rate < NEAR * self.top()
+            below = self.sharers > 1 and self.rate < self.top()
             after = PROBE_SHARED_AFTER if below else PROBE_AFTER
             if self.run >= after and self.rate < self.top():
                 self.probing = True

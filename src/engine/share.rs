@@ -4,14 +4,14 @@
 //! - While a run sends, it reads every [`POLL`] how many runs of this machine send to its
 //!   account (their live locks), and the gate splits the ceiling between them: two colleagues'
 //!   runs start at half the account's rate each instead of both at all of it, and one takes the
-//!   other's half within a second of its end. Runs on other machines are not seen: 429s pace
-//!   those, as before.
+//!   other's half within a quarter of a second of its end. Runs on other machines are not
+//!   seen: 429s pace those, as before.
 //! - At its end a run remembers the pace the account granted it (account-wide, as measured);
 //!   the next `--rate auto` run or `--resume` on that account starts from it instead of 1/s.
 //! - Two `--rate auto` runs climbing at once find the account's rate once between them: the
 //!   first to meet a 429 writes what it found to the ledger at once, and the other, still
 //!   climbing, takes it at its next poll (each then keeps its share of it) rather than
-//!   climbing on into the first one's share.
+//!   climbing on into the first one's share. When both found one, both keep the lower.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +23,10 @@ use crate::config::{SubmitConfig, Target};
 use crate::ledger::store::{self, Account};
 use crate::net::Rate;
 
-/// How often a run reads how many runs share its account.
-pub const POLL: Duration = Duration::from_secs(1);
+/// How often a run reads how many runs share its account: a neighbour that joins, leaves or
+/// finds the account's rate is seen within a few requests (a query of the ledger and a look
+/// at each live lock, a fraction of a millisecond).
+pub const POLL: Duration = Duration::from_millis(250);
 
 /// The sharing of one run: its poll, stopped when dropped.
 pub struct Sharing {
@@ -96,7 +98,17 @@ fn climb_together(dir: &Path, account: &Account, sender: &Sender, since: i64, to
             }
             true
         }
-        Some(_) => told,
+        Some(found) => {
+            // Each run found the account's rate from its own part of it; two such finds differ
+            // (a fixed window lets more through in one run's second than in another's), and
+            // the lower is nearer: both keep it.
+            if let Some((rate, at)) = store::remembered_pace(dir, account) {
+                if at >= since && rate < found {
+                    sender.gate.lower_to(rate);
+                }
+            }
+            told
+        }
         None => {
             if let Some((rate, at)) = store::remembered_pace(dir, account) {
                 if at >= since {

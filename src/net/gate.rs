@@ -90,6 +90,11 @@ impl Gate {
         crate::lock(&self.pacer).start_from(rate);
     }
 
+    /// With `--rate auto`, a lower account rate a neighbour found ([`Pacer::lower_to`]).
+    pub fn lower_to(&self, rate: f64) {
+        crate::lock(&self.pacer).lower_to(rate);
+    }
+
     /// With `--rate auto`, the account's rate once found ([`Pacer::found`]).
     pub fn found(&self) -> Option<f64> {
         crate::lock(&self.pacer).found()
