@@ -17,6 +17,7 @@
 //!   only the command layer starts it.
 
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub(crate) mod csvio;
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod logging;
 pub mod mock;
 pub mod mock_options;
+pub mod mutant;
 pub mod net;
 pub mod output;
 pub mod profile;

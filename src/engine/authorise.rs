@@ -7,7 +7,8 @@
 //! `--resume` of a record of an older version reads it from `<results>.baseline`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::time::Instant;
 
 use anyhow::{bail, Result};
 
@@ -87,7 +88,7 @@ pub async fn authorise(
     let account = if !check.wanted.is_empty() {
         let ready_at = prior.uncertain_since().map(|t| {
             let left = (t + cfg.timeout + cfg.settle)
-                .duration_since(SystemTime::now())
+                .duration_since(crate::clock::now())
                 .unwrap_or_default();
             Instant::now() + left
         });
@@ -102,7 +103,7 @@ pub async fn authorise(
         let at = UNIX_EPOCH
             + Duration::from_millis(u64::try_from(check.claimed_ready_ms).unwrap_or(0))
             + cfg.settle;
-        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        let left = at.duration_since(crate::clock::now()).unwrap_or_default();
         let wanted = (&check.wanted_claimed, &check.sent);
         let ready_at = Some(Instant::now() + left);
         Some(lookup::listed_at_start(sender, stop, wanted, ready_at, pages).await)

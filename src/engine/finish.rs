@@ -1,7 +1,7 @@
 //! Stage 5, the end of a run: the failed rows written for the user, and the summary with the
 //! exit code.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::collect::Collected;
 use super::counts::Counts;

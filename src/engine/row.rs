@@ -3,7 +3,8 @@
 //! body, to be looked up on the account before anything is sent again ([`Uncertain`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 use bytes::Bytes;
 
@@ -196,7 +197,7 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
     if !settled {
         p.record.settle(&outcome);
     }
-    let first_sent = SystemTime::now() - outcome.elapsed;
+    let first_sent = crate::clock::now() - outcome.elapsed;
     let verdict = keep_if_unknown(
         p,
         Unresolved {
@@ -251,7 +252,7 @@ fn repeated(
         row: row.clone(),
         outcome: outcome.clone(),
         sent_at,
-        first_sent: SystemTime::now() - outcome.elapsed,
+        first_sent: crate::clock::now() - outcome.elapsed,
         in_lookup: p.uncertain.looking_up(),
     };
     let created = outcome.clone();
@@ -506,7 +507,10 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent((2, "Campaign 1"), None, false).unwrap();
+        let unsynced = p
+            .record
+            .sent((2, "Campaign 1"), None, (false, b"{}"))
+            .unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(verdict.outcome().status, Status::Created, "{verdict:?}");
         assert_eq!(server.stats().requests, 1);
@@ -531,7 +535,10 @@ mod tests {
         )
         .unwrap();
         let p = parts(&server, journal);
-        let unsynced = p.record.sent((2, "Campaign 1"), None, false).unwrap();
+        let unsynced = p
+            .record
+            .sent((2, "Campaign 1"), None, (false, b"{}"))
+            .unwrap();
         let verdict = create(&p, row(), unsynced, FirstSlot::Wait).await;
         assert_eq!(
             verdict.outcome().status,
@@ -549,7 +556,7 @@ mod tests {
             row: row(),
             outcome: Outcome::unsent(0, 2, "Campaign 1".into(), Status::Unknown, "m".into()),
             sent_at: Instant::now(),
-            first_sent: SystemTime::now(),
+            first_sent: crate::clock::now(),
             in_lookup: false,
         };
         assert!((0..MAX_KEPT).all(|_| kept.keep(one())));

@@ -2,7 +2,7 @@
 //! stops it from outside.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use anyhow::{Context, Result};
 use tokio::sync::{mpsc, Semaphore};
@@ -347,7 +347,9 @@ async fn send_rows(
     let (out_tx, out_rx) = mpsc::channel(capacity);
     parts.sender.arm_outage();
     let stop = parts.stop.clone();
-    let reader_thread = std::thread::spawn(move || source.read(&stop, rows_tx));
+    // A blocking task rather than a thread of its own: on tokio's paused clock (the
+    // simulation's) the clock waits for it instead of jumping ahead while it reads.
+    let reader_thread = tokio::task::spawn_blocking(move || source.read(&stop, rows_tx));
     // Rows ahead of the oldest one not yet written: the reorder buffer's bound (a few thousand
     // outcomes, about a megabyte, however long line 2 is in back-off).
     let window = Arc::new(Semaphore::new(WINDOW + cfg.concurrency));
@@ -364,7 +366,7 @@ async fn send_rows(
         collect::collect(&parts.record, &parts.stop, events, out_rx, results, limits).await;
     events.emit(Event::SendingDone).await;
     let dispatched = dispatcher.await;
-    let read = reader_thread.join();
+    let read = reader_thread.await;
     let journal = RunFiles::new(&cfg.results).journal;
     if let Some(w) = &collected.write_error {
         return Err(RecordError::ResultsLost {

@@ -30,7 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use super::escape::{escape, needs_escape, unescape};
 use super::outcome::{write_outcome, Columns, Outcome, HEADER};
@@ -166,7 +166,7 @@ impl Journal {
     pub fn sent(&self, line: u64, name: &str) -> io::Result<Unsynced> {
         let mut j = self.lock();
         let (mut n, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let now = SystemTime::now()
+        let now = crate::clock::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         j.csv.write_record([

@@ -1,65 +1,19 @@
-//! The Smartflo HTTP client: one request in, one classified [`Reply`] out.
-//!
-//! Classification is where the contract's subtleties live: `success` may be the string
-//! `"false"`, a 200 can carry `success:false`, `message` may be a string or a field → messages
-//! object, an id may come back under three names or not at all, and a failure *after* the body
-//! was sent leaves the outcome unknown (the broadcast may exist), which is not the same as a
-//! failure to connect (nothing reached the server, safe to send again).
+//! The Smartflo HTTP client: one request in, one classified [`Reply`] out (what each reply
+//! means is [`super::reply`]'s).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use serde_json::Value;
 
+pub use super::reply::{
+    broadcast_id, parse_retry_after, render_message, Reply, ReplyKind, MAX_LIST_BODY, TOO_LARGE,
+};
+use super::reply::{failure_kind, gateway_trouble, judge, no_reply, one_line, MAX_BODY};
+use super::wire::{self, Wire};
 use crate::secret::Secret;
-
-/// The largest reply body read; more is cut off (a healthy reply is a few hundred bytes).
-const MAX_BODY: usize = 256 * 1024;
-/// The largest listing page read: 100 broadcasts with long descriptions fit many times over. A
-/// larger page is not cut (that would read as garbage) but refused as too large.
-pub const MAX_LIST_BODY: usize = 8 * 1024 * 1024;
-/// How a listing page over [`MAX_LIST_BODY`] is told apart from other replies: its message.
-pub const TOO_LARGE: &str = "the page is larger than";
-
-/// What one request came to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub kind: ReplyKind,
-    /// The HTTP status, when a reply arrived.
-    pub status: Option<u16>,
-    /// One readable line: the server's message, or what went wrong on the way.
-    pub message: String,
-    /// The reply's JSON, when it had any.
-    pub body: Option<Value>,
-    /// The API could not be reached or its gateway gave up (no connection, a timeout, 502, 503,
-    /// 504): a sign of an outage rather than of this request.
-    pub unreachable: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyKind {
-    /// 2xx with a truthy `success`.
-    Ok,
-    /// A final answer: 4xx other than 401/408/429, or 2xx with a false `success`.
-    Rejected,
-    /// 401: the token is bad or expired.
-    Unauthorized,
-    /// 429: over the account's rate limit; `retry_after` when the server said.
-    TooManyRequests { retry_after: Option<Duration> },
-    /// The server certainly did not act (503 or 408; any 5xx or a timeout of a listing or a
-    /// login, which are safe to repeat): sent again after a backoff.
-    Retryable,
-    /// Nothing reached the server (connection refused, DNS): safe to send again.
-    NotSent,
-    /// The create may have been acted on but no usable reply came: a timeout or a connection
-    /// dropped after the body went out, a 5xx other than 503 (a 500 can be raised after the
-    /// insert; a 502 or 504 comes from a gateway while the backend may have finished), or a 2xx
-    /// whose body says nothing. Never sent blindly again: looked up first.
-    Unknown,
-}
 
 /// Talks to one Smartflo account.
 pub struct Client {
@@ -70,6 +24,9 @@ pub struct Client {
     /// The `Authorization` header in use (marked sensitive, so it never prints), and how many
     /// times it has been replaced by a login.
     auth: Mutex<(Option<HeaderValue>, u64)>,
+    /// An in-memory API registered for `base_url` ([`wire`]), called instead of HTTP.
+    wire: Option<Arc<dyn Wire>>,
+    timeout: Duration,
 }
 
 impl Client {
@@ -84,11 +41,14 @@ impl Client {
         let http = http_client(timeout, pool)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let create_url = reqwest::Url::parse(&format!("{base_url}/v1/broadcast"))?;
+        let wire = wire::find(&base_url);
         let client = Client {
             http,
             base_url,
             create_url,
             auth: Mutex::new((None, 0)),
+            wire,
+            timeout,
         };
         if let Some(token) = token {
             client.set_token(token)?;
@@ -124,12 +84,23 @@ impl Client {
     /// `POST /v1/auth/login`; the token is the reply body's `access_token`.
     pub async fn login(&self, email: &str, password: &Secret) -> Reply {
         let body = serde_json::json!({"email": email, "password": password.expose()});
+        if self.wire.is_some() {
+            let body = Bytes::from(body.to_string());
+            return self
+                .over_wire("POST", "/v1/auth/login", body, false, true)
+                .await;
+        }
         let url = format!("{}/v1/auth/login", self.base_url);
         classify(self.http.post(url).json(&body).send().await, true, MAX_BODY).await
     }
 
     /// `POST /v1/broadcast` with a request's body ([`crate::request::BroadcastRequest::to_body`]).
     pub async fn create(&self, body: &Bytes) -> Reply {
+        if self.wire.is_some() {
+            return self
+                .over_wire("POST", "/v1/broadcast", body.clone(), true, false)
+                .await;
+        }
         let sent = self
             .authorized(self.http.post(self.create_url.clone()))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -152,9 +123,62 @@ impl Client {
 
     /// A `GET` of the API's, safe to repeat.
     async fn get(&self, path: &str) -> Reply {
+        if self.wire.is_some() {
+            return self.over_wire("GET", path, Bytes::new(), true, true).await;
+        }
         let url = format!("{}{path}", self.base_url);
         let sent = self.authorized(self.http.get(url)).send().await;
         classify(sent, true, MAX_LIST_BODY).await
+    }
+}
+
+impl Client {
+    /// A request to the in-memory API, with the timeout HTTP would have, classified as HTTP's
+    /// replies are.
+    async fn over_wire(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Bytes,
+        authorized: bool,
+        idempotent: bool,
+    ) -> Reply {
+        let Some(wire) = &self.wire else {
+            unreachable!("over_wire is called only with a wire")
+        };
+        let authorization = match &crate::lock(&self.auth).0 {
+            Some(h) if authorized => h.to_str().ok().map(str::to_owned),
+            _ => None,
+        };
+        let request = wire::Request {
+            method,
+            path: path.to_owned(),
+            authorization,
+            body,
+        };
+        let cap = if method == "GET" {
+            MAX_LIST_BODY
+        } else {
+            MAX_BODY
+        };
+        match tokio::time::timeout(self.timeout, wire.call(request)).await {
+            Err(_) => no_reply(false, true, idempotent, "the simulated API did not answer"),
+            Ok(wire::Answer::Failed(f)) => {
+                let connect = f == wire::Failure::Connect;
+                no_reply(connect, false, idempotent, "the simulated connection")
+            }
+            Ok(wire::Answer::Reply {
+                status,
+                retry_after,
+                body,
+            }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let retry_after = retry_after.as_deref().and_then(parse_retry_after);
+                let mut body = body;
+                body.truncate(cap);
+                judge(status, retry_after, body, idempotent, cap)
+            }
+        }
     }
 }
 
@@ -191,26 +215,14 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let bytes = match read_capped(resp, cap).await {
-        Ok(b) if b.len() >= cap && cap == MAX_LIST_BODY => {
-            return Reply {
-                kind: ReplyKind::Rejected,
-                status: Some(status.as_u16()),
-                message: format!(
-                    "{TOO_LARGE} {} MiB, the most bulkcast reads of one listing page",
-                    cap >> 20
-                ),
-                body: None,
-                unreachable: false,
-            }
-        }
-        Ok(b) => b,
+    match read_capped(resp, cap).await {
+        Ok(b) => judge(status, retry_after, b, idempotent, cap),
         // The status arrived but the body did not: a 2xx may have acted, anything else did
         // not, and says so by its status alone.
         Err(e) if status.is_success() => {
             let mut r = transport_failure(&e, idempotent);
             r.status = Some(status.as_u16());
-            return r;
+            r
         }
         Err(e) => {
             let what = if e.is_timeout() {
@@ -220,61 +232,14 @@ async fn classify(sent: reqwest::Result<reqwest::Response>, idempotent: bool, ca
             };
             let kind = failure_kind(status, retry_after, idempotent);
             let message = format!("HTTP {status} (the reply's body was cut off: {what})");
-            return Reply {
+            Reply {
                 kind,
                 status: Some(status.as_u16()),
                 message,
                 body: None,
                 unreachable: gateway_trouble(status),
-            };
-        }
-    };
-    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let message = match &body {
-        Some(v) => render_message(&v["message"]),
-        None if bytes.is_empty() => String::new(),
-        None => format!(
-            "non-JSON reply: {}",
-            one_line(&String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))
-        ),
-    };
-    let kind = match status {
-        s if s.is_success() => match body.as_ref().map(|b| truthy(&b["success"])) {
-            Some(Some(true)) => ReplyKind::Ok,
-            // "Unable to create the broadcast, please try again.": nothing was created, and
-            // there is nothing in the row to fix.
-            Some(Some(false)) if super::asks_to_try_again(&message) => ReplyKind::Retryable,
-            Some(Some(false)) => ReplyKind::Rejected,
-            // A list reply carries its results, not a success flag.
-            Some(None) if idempotent => ReplyKind::Ok,
-            // A 2xx that does not say whether it worked: the broadcast may exist.
-            _ if idempotent => ReplyKind::Retryable,
-            _ => ReplyKind::Unknown,
-        },
-        s => failure_kind(s, retry_after, idempotent),
-    };
-    let message = match (kind, message.is_empty()) {
-        (ReplyKind::Unknown, _) if status.is_success() => {
-            format!("HTTP {} without a success flag: {message}", status.as_u16())
-        }
-        (ReplyKind::Unknown, _) => format!(
-            "HTTP {} after the request was sent ({}); the broadcast may have been created",
-            status.as_u16(),
-            if message.is_empty() {
-                "no message"
-            } else {
-                &message
             }
-        ),
-        (_, true) => format!("HTTP {}", status),
-        (_, false) => message,
-    };
-    Reply {
-        kind,
-        status: Some(status.as_u16()),
-        message,
-        body,
-        unreachable: gateway_trouble(status),
+        }
     }
 }
 
@@ -298,55 +263,9 @@ fn redirect(resp: &reqwest::Response) -> Reply {
     }
 }
 
-/// 502, 503 and 504: the gateway or the service is down, rather than this request wrong.
-fn gateway_trouble(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 502..=504)
-}
-
-/// What a status other than 2xx means, whatever its body says. Only a 503 (and 429, 408)
-/// certainly means a create was not acted on.
-fn failure_kind(status: StatusCode, retry_after: Option<Duration>, idempotent: bool) -> ReplyKind {
-    match status {
-        StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
-        StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
-        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ReplyKind::Retryable,
-        s if s.is_server_error() && idempotent => ReplyKind::Retryable,
-        s if s.is_server_error() => ReplyKind::Unknown,
-        _ => ReplyKind::Rejected,
-    }
-}
-
 /// A request that produced no reply.
 fn transport_failure(e: &reqwest::Error, idempotent: bool) -> Reply {
-    let (kind, what) = if e.is_connect() {
-        (ReplyKind::NotSent, "could not connect")
-    } else if idempotent {
-        (
-            ReplyKind::Retryable,
-            if e.is_timeout() {
-                "timed out"
-            } else {
-                "connection failed"
-            },
-        )
-    } else if e.is_timeout() {
-        (
-            ReplyKind::Unknown,
-            "timed out after the request was sent; the broadcast may have been created",
-        )
-    } else {
-        (
-            ReplyKind::Unknown,
-            "connection lost after the request was sent; the broadcast may have been created",
-        )
-    };
-    Reply {
-        kind,
-        status: None,
-        message: format!("{what} ({})", error_chain(e)),
-        body: None,
-        unreachable: e.is_connect() || e.is_timeout(),
-    }
+    no_reply(e.is_connect(), e.is_timeout(), idempotent, &error_chain(e))
 }
 
 /// The error's causes on one line (the error itself only repeats the URL).
@@ -377,81 +296,11 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> reqwest::Result
     Ok(out)
 }
 
-/// `success` as the API sends it: a boolean, or sometimes the string `"true"`/`"false"`.
-fn truthy(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" => Some(true),
-            "false" | "0" | "" => Some(false),
-            _ => None,
-        },
-        Value::Number(n) => n.as_i64().map(|n| n != 0),
-        _ => None,
-    }
-}
-
-/// A `message` as one readable line: a string as it is; a field → messages object as
-/// `field: message; field: message`.
-pub fn render_message(v: &Value) -> String {
-    let text = match v {
-        Value::Null => return String::new(),
-        Value::String(s) => return one_line(s),
-        Value::Array(items) => items
-            .iter()
-            .map(render_message)
-            .collect::<Vec<_>>()
-            .join(" "),
-        Value::Object(fields) => fields
-            .iter()
-            .map(|(field, msgs)| format!("{field}: {}", render_message(msgs)))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    };
-    one_line(&text)
-}
-
-fn one_line(s: &str) -> String {
-    // Most messages already are one line of single spaces: copy those as they are.
-    let plain = !s.starts_with(' ')
-        && !s.ends_with(' ')
-        && !s.contains("  ")
-        && !s.contains(|c: char| c.is_whitespace() && c != ' ');
-    if plain {
-        return s.to_owned();
-    }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The new broadcast's id from a create reply: `id`, `broadcast_id` or `data.id`.
-pub fn broadcast_id(body: &Value) -> Option<String> {
-    [&body["id"], &body["broadcast_id"], &body["data"]["id"]]
-        .into_iter()
-        .find_map(|v| match v {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::net::reply::truthy;
+    use serde_json::{json, Value};
 
     #[test]
     fn messages_render_as_one_line() {

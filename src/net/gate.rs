@@ -8,11 +8,13 @@
 //! dispatcher passes the gate before it starts a row's task, so a row released just before the
 //! 429 still goes out.
 
+use std::cell::RefCell;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use super::pacer::Pacer;
@@ -124,7 +126,24 @@ pub fn backoff(retry: u32, base: Duration, cap: Duration) -> Duration {
                 .unwrap_or(u32::MAX),
         )
         .min(cap);
-    ceiling.mul_f64(rand::rng().random::<f64>())
+    ceiling.mul_f64(draw())
+}
+
+thread_local! {
+    static SEEDED: RefCell<Option<SmallRng>> = const { RefCell::new(None) };
+}
+
+/// Draw backoff jitter on this thread from a generator seeded with `seed` (`None`: from the
+/// system's, as normally): the deterministic simulation's worlds replay bit for bit.
+pub fn seed_jitter(seed: Option<u64>) {
+    SEEDED.with(|s| *s.borrow_mut() = seed.map(SmallRng::seed_from_u64));
+}
+
+fn draw() -> f64 {
+    SEEDED.with(|s| match &mut *s.borrow_mut() {
+        Some(rng) => rng.random::<f64>(),
+        None => rand::rng().random::<f64>(),
+    })
 }
 
 #[cfg(test)]

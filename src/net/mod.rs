@@ -6,7 +6,10 @@ pub mod client;
 pub(crate) mod gate;
 pub(crate) mod pacer;
 mod rate;
+pub(crate) mod reply;
+pub mod wire;
 
+pub use gate::seed_jitter;
 pub use rate::{BadRate, Rate};
 
 /// Whether a refusal's message asks for the same request again later.

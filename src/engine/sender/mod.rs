@@ -9,7 +9,8 @@ mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use super::counts::Counts;
 use super::errors::AccountError;
@@ -263,6 +264,12 @@ impl Sender {
                     Duration::ZERO
                 }
                 ReplyKind::Retryable | ReplyKind::NotSent => {
+                    gate::backoff(spent + 1, BACKOFF_BASE, BACKOFF_CAP)
+                }
+                ReplyKind::Unknown
+                    if matches!(call, Call::Create { .. })
+                        && crate::mutant::is(crate::mutant::Mutant::ResendBlind) =>
+                {
                     gate::backoff(spent + 1, BACKOFF_BASE, BACKOFF_CAP)
                 }
                 _ => {

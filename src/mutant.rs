@@ -1,0 +1,46 @@
+//! Deliberately broken engines, for the deterministic simulation to prove it can fail
+//! (`SIM_MUTANT=NAME cargo test --release --test simulation`). The switch exists only with the
+//! `mutants` feature, which only the test build turns on (`Cargo.toml`'s dev-dependency on
+//! this crate): in every other build [`is`] is `false` and the broken paths compile away.
+
+/// One way to break the exactly-once promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// A create with no usable answer is sent again at once, without looking it up.
+    ResendBlind,
+    /// One listing pass is trusted to call a name absent (pages that shift are not listed
+    /// again).
+    OneListing,
+    /// A name another live run has claimed in the ledger is sent anyway.
+    ForgetClaims,
+}
+
+/// Every mutant, with the name `SIM_MUTANT` takes.
+pub const ALL: [(&str, Mutant); 3] = [
+    ("resend-blind", Mutant::ResendBlind),
+    ("one-listing", Mutant::OneListing),
+    ("forget-claims", Mutant::ForgetClaims),
+];
+
+#[cfg(feature = "mutants")]
+static ACTIVE: std::sync::Mutex<Option<Mutant>> = std::sync::Mutex::new(None);
+
+/// Break the engine this way from now on (`None`: the real engine again).
+#[cfg(feature = "mutants")]
+pub fn set(mutant: Option<Mutant>) {
+    *crate::lock(&ACTIVE) = mutant;
+}
+
+/// Whether the engine is broken this way.
+#[inline]
+pub fn is(mutant: Mutant) -> bool {
+    #[cfg(feature = "mutants")]
+    {
+        *crate::lock(&ACTIVE) == Some(mutant)
+    }
+    #[cfg(not(feature = "mutants"))]
+    {
+        let _ = mutant;
+        false
+    }
+}
