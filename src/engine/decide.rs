@@ -16,6 +16,7 @@ use super::row::{Job, ToSend};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
+use crate::ledger::store::body_digest;
 
 /// What the dispatcher knows besides the rows (each of which carries what earlier runs
 /// recorded of it).
@@ -102,20 +103,31 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Status::Unknown,
             format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
         ),
-        // Created again only on purpose, and never a row of this very record: a resume continues
-        // its rows, it does not repeat them.
-        Held::Created(_, _, false) if known.existing == Existing::Allow => match verdict {
-            Ok(body) => send((seq, line, name), body, entry, true),
-            Err(msg) => unsent(name, Status::Invalid, msg),
-        },
-        Held::Created(claim, by, _) => {
+        // Created again only on purpose, never a row of this very record (a resume continues
+        // its rows, it does not repeat them), and never the same request again: a copy of the
+        // sheet or its failed rows sent as a new sheet is the same campaign, whatever the flag.
+        Held::Created(claim, _, false)
+            if known.existing == Existing::Allow
+                && !matches!(&verdict, Ok(body) if claim.body == Some(body_digest(body))) =>
+        {
+            match verdict {
+                Ok(body) => send((seq, line, name), body, entry, true),
+                Err(msg) => unsent(name, Status::Invalid, msg),
+            }
+        }
+        Held::Created(claim, by, this_record) => {
             Counts::bump(&counts.done_before);
+            let same = known.existing == Existing::Allow && !this_record;
             let mut o = Outcome::unsent(
                 seq,
                 line,
                 name,
                 Status::Created,
-                format!("already created on this account by {by}, from its line {}; not sent again", claim.line),
+                format!("already created on this account by {by}, from its line {}{}; not sent again", claim.line, if same {
+                    " with the same content (--allow-existing-names creates a name again only for a row that says something else)"
+                } else {
+                    ""
+                }),
             );
             o.broadcast_id = claim.broadcast_id;
             Decision::Unsent(o)

@@ -67,7 +67,7 @@ pub async fn dispatch(
                 slot,
                 parts
                     .record
-                    .sent((row.line, &row.name), row.entry, row.namesake)?,
+                    .sent((row.line, &row.name), row.entry, (row.namesake, &row.body))?,
             ))
         });
         let Some((slot, unsynced)) = released else {

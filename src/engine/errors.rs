@@ -26,6 +26,11 @@ pub enum ListingError {
     Repeats { page: u32 },
     #[error("the listing did not end within {max_pages} pages (--max-listing-pages)")]
     TooLong { max_pages: u32 },
+    #[error(
+        "the account kept changing while it was listed ({passes} complete listings in a row \
+         differed), so a name missing from them may only have moved between pages"
+    )]
+    Unsettled { passes: u32 },
 }
 
 /// The account, its credentials or what it holds stand in the way of the run.

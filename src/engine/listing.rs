@@ -28,10 +28,17 @@ use crate::net::client::{self, broadcast_id, ReplyKind};
 
 /// Page size asked for: the API's maximum.
 const PAGE: usize = 100;
+/// Pages in a row with nothing new before a listing is given up as repeating itself.
+const STALE_PAGES: u32 = 3;
 
 /// The broadcasts with wanted names: the name's key ([`name_key`]) → every id that carries a
 /// name with that key, in listing order.
 pub type Found = HashMap<String, Vec<String>>;
+
+/// Which broadcasts a complete listing saw, as a digest of their ids (how many, and their
+/// fingerprints summed and xored): two listings with the same shape saw the same account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape(usize, u64, u64);
 
 /// List the whole account, keeping the broadcasts whose name `wanted` accepts.
 pub async fn list(
@@ -52,6 +59,16 @@ pub async fn list_judged(
     judge: &dyn Fn(&str, &Value) -> bool,
     max_pages: u32,
 ) -> Result<(Found, Found), ListingError> {
+    Ok(list_shaped(sender, wanted, judge, max_pages).await?.0)
+}
+
+/// [`list_judged`], and the [`Shape`] of what the listing saw.
+pub async fn list_shaped(
+    sender: &Sender,
+    wanted: &dyn Fn(&str) -> bool,
+    judge: &dyn Fn(&str, &Value) -> bool,
+    max_pages: u32,
+) -> Result<((Found, Found), Shape), ListingError> {
     let mut limit = PAGE;
     loop {
         match list_at(sender, (wanted, judge), limit, max_pages).await? {
@@ -68,7 +85,7 @@ pub async fn list_judged(
 type Judges<'a> = (&'a dyn Fn(&str) -> bool, &'a dyn Fn(&str, &Value) -> bool);
 
 enum Pass {
-    Done((Found, Found)),
+    Done(((Found, Found), Shape)),
     /// The server holds pages to this size: start again with it.
     Smaller(usize),
 }
@@ -82,6 +99,8 @@ async fn list_at(
     let (mut found, mut others) = (Found::new(), Found::new());
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
+    // Page 1's ids, and how many pages in a row brought nothing new.
+    let (mut first, mut stale): (Vec<u64>, u32) = (Vec::new(), 0);
     for page in 1..=max_pages {
         let asked = u32::try_from(limit).unwrap_or(100);
         let call = Call::List { page };
@@ -115,17 +134,24 @@ async fn list_at(
             }
         }
         if results.is_empty() {
-            return Ok(Pass::Done((found, others)));
+            let shape = seen
+                .iter()
+                .fold(Shape(seen.len(), 0, 0), |Shape(n, sum, xor), &f| {
+                    Shape(n, sum.wrapping_add(f), xor ^ f)
+                });
+            return Ok(Pass::Done(((found, others), shape)));
         }
         if let Some(len) = short {
             // The page before was short, yet this one has broadcasts: pages are capped.
             return Ok(Pass::Smaller(len));
         }
         let mut new = 0;
+        let mut ids = Vec::with_capacity(results.len());
         for b in results {
             let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
                 return Err(ListingError::Unnamed { page });
             };
+            ids.push(name_fingerprint(&id));
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
                 if wanted(name) {
@@ -140,7 +166,14 @@ async fn list_at(
                 }
             }
         }
-        if new == 0 {
+        if page == 1 {
+            first.clone_from(&ids);
+        }
+        // A page of nothing new: page 1 again is an API that ignores `page`; anything else is
+        // the listing shifting under it (broadcasts made meanwhile showing at its front), and
+        // the next page goes on, unless it keeps happening.
+        stale = if new == 0 { stale + 1 } else { 0 };
+        if new == 0 && (ids == first || stale >= STALE_PAGES) {
             return Err(ListingError::Repeats { page });
         }
         if results.len() < limit {

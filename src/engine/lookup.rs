@@ -10,8 +10,8 @@
 //! - **Found** means a broadcast with the row's name that is not in the run's [`Baseline`] (what
 //!   was on the account before the first run's first create): an old namesake never passes for
 //!   this run's broadcast.
-//! - **Absent** is only believed from a complete listing ([`listing`]) taken after the request
-//!   could no longer land: its timeout plus `--settle` after it was sent — across processes too,
+//! - **Absent** is only believed from complete listings ([`listing`]), two in a row that saw
+//!   the same account, taken after the request could no longer land: its timeout plus `--settle` after it was sent — across processes too,
 //!   as the journal records when each row was sent.
 //! - When the listing cannot be completed, the row stays `unknown` and nothing is sent for it.
 //!
@@ -24,7 +24,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -45,6 +46,8 @@ use crate::ledger::outcome::Outcome;
 
 /// Rounds of looking up rows that got no answer (and sending the absent ones again).
 const LOOKUP_ROUNDS: usize = 2;
+/// Complete listings of one lookup, at most, waiting for two in a row to agree.
+const MAX_LISTINGS: u32 = 5;
 
 /// How long after a create's last send its absence may be believed: its timeout, and the
 /// settling margin for a listing that lags behind a create.
@@ -102,10 +105,11 @@ async fn judged_twice(
     Ok((found, others))
 }
 
-/// The account listed in full, and listed again unless `enough` says the first listing found
-/// what was wanted: the broadcasts under `wanted` names, parted by `judge`, with the second
-/// listing's ids added after the first's. One listing can miss a broadcast (offset pages shift
-/// while the account changes), so every lookup that may call a name absent goes through here.
+/// The account listed in full, and listed again until `enough` says the listings found what was
+/// wanted or two in a row saw the same account (at most [`MAX_LISTINGS`]): the broadcasts under
+/// `wanted` names, parted by `judge`, each listing's ids added after the earlier ones'. One
+/// listing can miss a broadcast (offset pages shift while the account changes), and so can two
+/// while it keeps changing, so every lookup that may call a name absent goes through here.
 async fn twice(
     sender: &Sender,
     wanted: &HashSet<u64>,
@@ -114,12 +118,28 @@ async fn twice(
     enough: &dyn Fn(&listing::Found, &listing::Found) -> bool,
 ) -> Result<(listing::Found, listing::Found), ListingError> {
     let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let (mut agreeing, mut not) =
-        listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
-    if !enough(&agreeing, &not) {
-        let (more, more_not) = listing::list_judged(sender, &is_wanted, judge, max_pages).await?;
+    let ((mut agreeing, mut not), mut shape) =
+        listing::list_shaped(sender, &is_wanted, judge, max_pages).await?;
+    if crate::mutant::is(crate::mutant::Mutant::OneListing) {
+        return Ok((agreeing, not));
+    }
+    // Absent is believed from two complete listings in a row that saw the same account: one
+    // that changed between them (a broadcast deleted or made while its pages were read) may
+    // have shifted a name from one page to the next, in both.
+    let mut passes = 1;
+    while !enough(&agreeing, &not) {
+        let ((more, more_not), next) =
+            listing::list_shaped(sender, &is_wanted, judge, max_pages).await?;
         merge(&mut agreeing, more);
         merge(&mut not, more_not);
+        passes += 1;
+        if next == shape {
+            break;
+        }
+        if passes >= MAX_LISTINGS && !enough(&agreeing, &not) {
+            return Err(ListingError::Unsettled { passes });
+        }
+        shape = next;
     }
     Ok((agreeing, not))
 }
@@ -171,7 +191,7 @@ async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bo
         .await;
     tokio::select! {
         _ = stop.stopped() => false,
-        _ = tokio::time::sleep_until(at.into()) => true,
+        _ = tokio::time::sleep_until(at) => true,
     }
 }
 
@@ -332,11 +352,11 @@ async fn send_absent(
         let (parts, slots) = (parts.clone(), slots.clone());
         resent.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let Some(unsynced) =
-                parts
-                    .record
-                    .sent((u.row.line, &u.row.name), u.row.entry, u.row.namesake)
-            else {
+            let Some(unsynced) = parts.record.sent(
+                (u.row.line, &u.row.name),
+                u.row.entry,
+                (u.row.namesake, &u.row.body),
+            ) else {
                 return u.outcome;
             };
             let verdict = row::create(&parts, u.row, unsynced, FirstSlot::Wait).await;

@@ -17,7 +17,7 @@ use super::stop::{Severity, Stop};
 use crate::input::name_key;
 use crate::ledger::journal::{self, Journal};
 use crate::ledger::outcome::{Outcome, Status};
-use crate::ledger::store::{Claimed, Ledger, Settle};
+use crate::ledger::store::{body_digest, Claimed, Ledger, Settle};
 
 pub struct Record {
     journal: Journal,
@@ -69,12 +69,13 @@ impl Record {
     /// Append the `sent` of a row about to be sent, and ask for its name's claim; `None` (and
     /// the run stopped) when the journal cannot be written.
     /// `entry` is the ledger entry of the name the run read before deciding to send it (the
-    /// claim must still find it), `namesake` whether an older broadcast had the name.
+    /// claim must still find it), `namesake` whether an older broadcast had the name, `body`
+    /// the request (its digest is kept with the claim).
     pub fn sent(
         &self,
         (line, name): (u64, &str),
         entry: Option<i64>,
-        namesake: bool,
+        (namesake, body): (bool, &[u8]),
     ) -> Option<Unsynced> {
         let journal = self
             .journal
@@ -83,7 +84,7 @@ impl Record {
             .ok()?;
         let claim = self.ledger.as_ref().map(|l| {
             let key = name_key(name).into_owned();
-            l.claim(key, (line, name), entry, namesake)
+            l.claim(key, (line, name), entry, (namesake, body_digest(body)))
         });
         Some(Unsynced { journal, claim })
     }
@@ -100,6 +101,11 @@ impl Record {
         match claim.await {
             Ok(Ok(Claimed::Ours)) if !self.stop.is_fatal() => Go::Send,
             Ok(Ok(Claimed::Ours)) => Go::Stopped,
+            Ok(Ok(Claimed::Taken { .. }))
+                if crate::mutant::is(crate::mutant::Mutant::ForgetClaims) =>
+            {
+                Go::Send
+            }
             Ok(Ok(Claimed::Taken { run })) => Go::Taken((self.describe)(run)),
             Ok(Err(e)) => {
                 self.stop

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -33,6 +33,7 @@ mod account;
 mod errors;
 mod queries;
 mod schema;
+mod sends;
 use schema::CREATE;
 mod writer;
 
@@ -42,12 +43,14 @@ pub use queries::{
     all_runs, default_dir, find_name, load_baseline, path_key, remember_column, remember_pace,
     remembered_columns, remembered_pace, save_baseline, sending_to, sends_of, settings_for,
 };
-pub use writer::{Claimed, Ledger};
+pub use sends::Claimed;
+pub use writer::{commit_inline, Ledger};
 
 /// The database's file in the state directory.
 pub const FILE: &str = "ledger.sqlite3";
 /// The schema this version writes; a newer one is refused rather than misread.
-const SCHEMA: i64 = 1;
+/// 2: `sends.body`, the digest of the request sent for a name.
+const SCHEMA: i64 = 2;
 
 /// What a claim's name has become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,10 +115,23 @@ pub struct Claim {
     /// allow or skip such names): finding the name later does not prove this send created it.
     pub namesake: bool,
     pub sent_at: i64,
+    /// The digest of the request sent ([`body_digest`]); `None` from a ledger written before
+    /// it was kept.
+    pub body: Option<i64>,
+}
+
+/// A stable digest of a request's body (FNV-1a, 64 bits): the same row sent from a copy of the
+/// sheet or from its failed rows has the same one.
+pub fn body_digest(body: &[u8]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in body {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now()
+    crate::clock::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
@@ -150,6 +166,9 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if version <= SCHEMA {
                 conn.execute_batch(CREATE)?;
+                if version == 1 {
+                    conn.execute_batch("ALTER TABLE sends ADD COLUMN body INTEGER")?;
+                }
                 conn.pragma_update(None, "user_version", SCHEMA)?;
             }
             conn.execute_batch("COMMIT")?;
@@ -241,6 +260,7 @@ fn claim(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Claim> {
         broadcast_id: r.get(at + 5)?,
         namesake: r.get::<_, i64>(at + 6)? != 0,
         sent_at: r.get(at + 7)?,
+        body: r.get(at + 8)?,
     })
 }
 
@@ -326,8 +346,8 @@ impl View {
         };
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at FROM sends \
-                 WHERE account = ?1 AND key = ?2",
+                "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at, body \
+                 FROM sends WHERE account = ?1 AND key = ?2",
             )
             .map_err(|e| explain(&self.dir.join(FILE), e))?;
         stmt.query_row(params![account, key], |r| claim(r, 0))

@@ -464,3 +464,43 @@ fn the_baseline_lives_in_the_ledger_and_a_resume_judges_by_it() {
         .collect();
     assert_eq!(left, ["in.results.csv"], "only the results");
 }
+
+/// Found by the simulation (seeds 70 and 389): `--allow-existing-names`, given for an old
+/// namesake, made a copy of a sheet already sent create every row again. A row that says what
+/// was sent is the same campaign: reported created by the earlier run, not sent. A row that
+/// says something else is still created again, as the flag asks.
+#[test]
+fn allow_existing_names_does_not_create_a_copy_of_the_sheet_again() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 4));
+    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let copy = dir.write("copy.csv", std::fs::read(&input).unwrap());
+    let r = run(api
+        .submit(&dir, &copy)
+        .args(["--rate", "0", "--allow-existing-names"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(4));
+    let res = results_csv(&dir, "copy.results.csv");
+    assert!(
+        column(&res, "message")
+            .iter()
+            .all(|m| m.contains("already created on this account by run 1")
+                && m.contains("with the same content")),
+        "{:?}",
+        column(&res, "message")
+    );
+    assert_eq!(claims_agree(&api.server, &dir, "copy.results.csv"), 4);
+
+    // The same names with other descriptions: created again, on purpose.
+    let changed = std::fs::read_to_string(&input)
+        .unwrap()
+        .replace("Details of campaign", "Next week's campaign");
+    let again = dir.write("next week.csv", changed);
+    let r = run(api
+        .submit(&dir, &again)
+        .args(["--rate", "0", "--allow-existing-names"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.stats().created, 8, "four more, on purpose");
+}

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS sends (
     namesake INTEGER NOT NULL,
     sent_at INTEGER NOT NULL,
     done_at INTEGER,
+    body INTEGER,
     PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
 ";

@@ -4,104 +4,19 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::sends::{claim, insert, Claimed, Row};
 use super::{connect, explain, live_path, now_ms, Commands, NewRun, Settle, State, FILE};
-
-/// A name to claim.
-struct Row<'a> {
-    key: &'a str,
-    line: u64,
-    name: &'a str,
-    namesake: bool,
-}
-
-/// Claim `row`'s name for `run` on `account` (at `now`), if its entry is still `seen`.
-fn claim(
-    tx: &rusqlite::Transaction<'_>,
-    (account, run, now): (i64, i64, i64),
-    row: &Row<'_>,
-    seen: Option<i64>,
-) -> rusqlite::Result<Claimed> {
-    let insert = || insert(tx, (account, run, now), row, State::Sent, None);
-    // The common case first: a name nobody holds, one statement.
-    if seen.is_none() && insert()? == 1 {
-        return Ok(Claimed::Ours);
-    }
-    let current: Option<(i64, i64)> = tx
-        .prepare_cached("SELECT id, run FROM sends WHERE account = ?1 AND key = ?2")?
-        .query_row(params![account, row.key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match current {
-        // Already this run's (a row sent again after the lookup).
-        Some((_, owner)) if owner == run => Ok(Claimed::Ours),
-        // Still what the run read: the name passes to it.
-        Some((id, _)) if Some(id) == seen => {
-            tx.prepare_cached("DELETE FROM sends WHERE account = ?1 AND key = ?2")?
-                .execute(params![account, row.key])?;
-            insert()?;
-            Ok(Claimed::Ours)
-        }
-        None if seen.is_none() => {
-            insert()?;
-            Ok(Claimed::Ours)
-        }
-        // Gone since it was read (settled elsewhere): look again on the next run.
-        None => Ok(Claimed::Taken { run: 0 }),
-        Some((_, owner)) => Ok(Claimed::Taken { run: owner }),
-    }
-}
-
-/// Add `row`'s entry for `run` in `state` (unless the name has one): how many were added.
-/// Every entry is made here, with its claim id.
-fn insert(
-    tx: &rusqlite::Transaction<'_>,
-    (account, run, now): (i64, i64, i64),
-    row: &Row<'_>,
-    state: State,
-    broadcast_id: Option<&str>,
-) -> rusqlite::Result<usize> {
-    let done_at = (state != State::Sent).then_some(now);
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, broadcast_id, \
-         namesake, sent_at, done_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        account,
-        row.key,
-        new_id(),
-        run,
-        row.line as i64,
-        row.name,
-        state.as_str(),
-        broadcast_id,
-        i64::from(row.namesake),
-        now,
-        done_at
-    ])
-}
-
-/// A claim's id: random, so that two processes writing the ledger never give the same one.
-fn new_id() -> i64 {
-    rand::random::<i64>() & i64::MAX
-}
 
 /// Commands a writer thread takes at once, at most.
 const BATCH: usize = 4096;
-
-/// What became of a claim.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claimed {
-    /// The name is this run's: its request may leave.
-    Ours,
-    /// Another run holds it (or changed it since this run read it): not sent.
-    Taken { run: i64 },
-}
 
 pub(super) enum Cmd {
     Claim {
@@ -111,6 +26,7 @@ pub(super) enum Cmd {
         /// The entry's id when the run read it (`None`: there was none).
         seen: Option<i64>,
         namesake: bool,
+        body: i64,
         reply: oneshot::Sender<Result<Claimed, String>>,
     },
     /// A claim of this run settled.
@@ -131,10 +47,21 @@ pub(super) enum Cmd {
     },
 }
 
+static INLINE: AtomicBool = AtomicBool::new(false);
+
+/// From now on, each run's ledger commits every command on the caller's thread, at once, rather
+/// than on a writer thread of its own. For the deterministic simulation, whose runs share one
+/// thread: a commit then takes no time on its paused clock, and every world keeps one order.
+pub fn commit_inline(on: bool) {
+    INLINE.store(on, Ordering::Relaxed);
+}
+
 /// A run's handle on the ledger: the writer thread, and the live lock that tells other runs
 /// this one is still going.
 pub struct Ledger {
     tx: Mutex<Option<mpsc::Sender<Cmd>>>,
+    /// With [`commit_inline`]: the writer, committing on the caller's thread.
+    inline: Mutex<Option<Writer>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     run: i64,
     live: Option<(File, PathBuf)>,
@@ -183,6 +110,16 @@ impl Ledger {
         let live = File::create(&live_at)
             .and_then(|f| f.lock().map(|()| f))
             .with_context(|| format!("cannot create {}", live_at.display()))?;
+        let live = Some((live, live_at));
+        if INLINE.load(Ordering::Relaxed) {
+            return Ok(Ledger {
+                tx: Mutex::new(None),
+                inline: Mutex::new(Some(Writer::new(conn, path, account, run))),
+                thread: Mutex::new(None),
+                run,
+                live,
+            });
+        }
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger".into())
@@ -190,9 +127,10 @@ impl Ledger {
             .context("cannot start the ledger's writer")?;
         Ok(Ledger {
             tx: Mutex::new(Some(tx)),
+            inline: Mutex::new(None),
             thread: Mutex::new(Some(thread)),
             run,
-            live: Some((live, live_at)),
+            live,
         })
     }
 
@@ -201,6 +139,10 @@ impl Ledger {
     }
 
     fn send(&self, cmd: Cmd) -> bool {
+        if let Some(writer) = &mut *crate::lock(&self.inline) {
+            writer.commit(vec![cmd]);
+            return true;
+        }
         match &*crate::lock(&self.tx) {
             Some(tx) => tx.send(cmd).is_ok(),
             None => false,
@@ -214,7 +156,7 @@ impl Ledger {
         key: String,
         (line, name): (u64, &str),
         seen: Option<i64>,
-        namesake: bool,
+        (namesake, body): (bool, i64),
     ) -> oneshot::Receiver<Result<Claimed, String>> {
         let (reply, rx) = oneshot::channel();
         let cmd = Cmd::Claim {
@@ -223,6 +165,7 @@ impl Ledger {
             name: name.to_owned(),
             seen,
             namesake,
+            body,
             reply,
         };
         self.send(cmd);
@@ -261,6 +204,7 @@ impl Ledger {
     }
 
     fn close(&self) {
+        crate::lock(&self.inline).take();
         crate::lock(&self.tx).take();
         if let Some(t) = crate::lock(&self.thread).take() {
             let _ = t.join();
@@ -369,6 +313,7 @@ impl Writer {
                     name,
                     seen,
                     namesake,
+                    body,
                     ..
                 } => {
                     let row = Row {
@@ -376,6 +321,7 @@ impl Writer {
                         line: *line,
                         name,
                         namesake: *namesake,
+                        body: Some(*body),
                     };
                     answers.push(claim(&tx, (account, run, now), &row, *seen)?);
                 }
@@ -423,6 +369,7 @@ impl Writer {
                             line: *line,
                             name,
                             namesake: false,
+                            body: None,
                         };
                         insert(&tx, (account, run, now), &row, State::Created, Some(id))?;
                     }
