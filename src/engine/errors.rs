@@ -27,8 +27,9 @@ pub enum ListingError {
     #[error("the listing did not end within {max_pages} pages (--max-listing-pages)")]
     TooLong { max_pages: u32 },
     #[error(
-        "the account kept changing while it was listed ({passes} complete listings in a row \
-         differed), so a name missing from them may only have moved between pages"
+        "broadcasts kept disappearing from the account while it was listed ({passes} complete \
+         listings, each missing some of the one before), so a name missing from them may only \
+         have moved between pages"
     )]
     Unsettled { passes: u32 },
 }

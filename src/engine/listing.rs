@@ -35,10 +35,8 @@ const STALE_PAGES: u32 = 3;
 /// name with that key, in listing order.
 pub type Found = HashMap<String, Vec<String>>;
 
-/// Which broadcasts a complete listing saw, as a digest of their ids (how many, and their
-/// fingerprints summed and xored): two listings with the same shape saw the same account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Shape(usize, u64, u64);
+/// Which broadcasts a complete listing saw: the fingerprints of their ids.
+pub type Seen = HashSet<u64>;
 
 /// List the whole account, keeping the broadcasts whose name `wanted` accepts.
 pub async fn list(
@@ -62,13 +60,13 @@ pub async fn list_judged(
     Ok(list_shaped(sender, wanted, judge, max_pages).await?.0)
 }
 
-/// [`list_judged`], and the [`Shape`] of what the listing saw.
+/// [`list_judged`], and which broadcasts the listing saw.
 pub async fn list_shaped(
     sender: &Sender,
     wanted: &dyn Fn(&str) -> bool,
     judge: &dyn Fn(&str, &Value) -> bool,
     max_pages: u32,
-) -> Result<((Found, Found), Shape), ListingError> {
+) -> Result<((Found, Found), Seen), ListingError> {
     let mut limit = PAGE;
     loop {
         match list_at(sender, (wanted, judge), limit, max_pages).await? {
@@ -85,7 +83,7 @@ pub async fn list_shaped(
 type Judges<'a> = (&'a dyn Fn(&str) -> bool, &'a dyn Fn(&str, &Value) -> bool);
 
 enum Pass {
-    Done(((Found, Found), Shape)),
+    Done(((Found, Found), Seen)),
     /// The server holds pages to this size: start again with it.
     Smaller(usize),
 }
@@ -134,12 +132,7 @@ async fn list_at(
             }
         }
         if results.is_empty() {
-            let shape = seen
-                .iter()
-                .fold(Shape(seen.len(), 0, 0), |Shape(n, sum, xor), &f| {
-                    Shape(n, sum.wrapping_add(f), xor ^ f)
-                });
-            return Ok(Pass::Done(((found, others), shape)));
+            return Ok(Pass::Done(((found, others), seen)));
         }
         if let Some(len) = short {
             // The page before was short, yet this one has broadcasts: pages are capped.

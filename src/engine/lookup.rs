@@ -10,8 +10,9 @@
 //! - **Found** means a broadcast with the row's name that is not in the run's [`Baseline`] (what
 //!   was on the account before the first run's first create): an old namesake never passes for
 //!   this run's broadcast.
-//! - **Absent** is only believed from complete listings ([`listing`]), two in a row that saw
-//!   the same account, taken after the request could no longer land: its timeout plus `--settle` after it was sent — across processes too,
+//! - **Absent** is only believed from complete listings ([`listing`]), two in a row with
+//!   nothing of the first missing from the second, taken after the request could no longer
+//!   land: its timeout plus `--settle` after it was sent — across processes too,
 //!   as the journal records when each row was sent.
 //! - When the listing cannot be completed, the row stays `unknown` and nothing is sent for it.
 //!
@@ -106,7 +107,7 @@ async fn judged_twice(
 }
 
 /// The account listed in full, and listed again until `enough` says the listings found what was
-/// wanted or two in a row saw the same account (at most [`MAX_LISTINGS`]): the broadcasts under
+/// wanted or a listing saw every broadcast the one before it did (at most [`MAX_LISTINGS`]): the broadcasts under
 /// `wanted` names, parted by `judge`, each listing's ids added after the earlier ones'. One
 /// listing can miss a broadcast (offset pages shift while the account changes), and so can two
 /// while it keeps changing, so every lookup that may call a name absent goes through here.
@@ -118,14 +119,16 @@ async fn twice(
     enough: &dyn Fn(&listing::Found, &listing::Found) -> bool,
 ) -> Result<(listing::Found, listing::Found), ListingError> {
     let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let ((mut agreeing, mut not), mut shape) =
+    let ((mut agreeing, mut not), mut seen) =
         listing::list_shaped(sender, &is_wanted, judge, max_pages).await?;
     if crate::mutant::is(crate::mutant::Mutant::OneListing) {
         return Ok((agreeing, not));
     }
-    // Absent is believed from two complete listings in a row that saw the same account: one
-    // that changed between them (a broadcast deleted or made while its pages were read) may
-    // have shifted a name from one page to the next, in both.
+    // Absent is believed from two complete listings in a row, the second of which saw every
+    // broadcast the first did: offset pages skip a broadcast only when one before it goes
+    // while they are read, and that one is then missing from the next listing. (Broadcasts
+    // made meanwhile only repeat one on the next page.) A deletion in each of two listings
+    // could hide a name from both.
     let mut passes = 1;
     while !enough(&agreeing, &not) {
         let ((more, more_not), next) =
@@ -133,13 +136,13 @@ async fn twice(
         merge(&mut agreeing, more);
         merge(&mut not, more_not);
         passes += 1;
-        if next == shape {
+        if seen.is_subset(&next) {
             break;
         }
         if passes >= MAX_LISTINGS && !enough(&agreeing, &not) {
             return Err(ListingError::Unsettled { passes });
         }
-        shape = next;
+        seen = next;
     }
     Ok((agreeing, not))
 }
