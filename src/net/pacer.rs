@@ -169,14 +169,18 @@ impl Pacer {
     /// This run's part of the ceiling: the ceiling split between the runs sharing it, less
     /// [`SHARED_TOP`]'s margin when there are several.
     fn top(&self) -> Option<f64> {
-        let margin = if self.sharers > 1 { SHARED_TOP } else { 1.0 };
-        self.ceiling.map(|c| c / f64::from(self.sharers) * margin)
+        self.ceiling.map(|c| c * self.part())
     }
 
     /// The account's rate for which `rate` is this run's part ([`Pacer::top`]'s inverse).
     fn account(&self, rate: f64) -> f64 {
+        rate / self.part()
+    }
+
+    /// This run's part of the account's rate: a share of it, less the margin when shared.
+    fn part(&self) -> f64 {
         let margin = if self.sharers > 1 { SHARED_TOP } else { 1.0 };
-        rate * f64::from(self.sharers) / margin
+        margin / f64::from(self.sharers)
     }
 
     /// `sharers` runs of this machine now send to the account, this one included. The ceiling

@@ -38,8 +38,6 @@ struct World {
     login: bool,
     /// The sheet's rows: (name, description).
     rows: Vec<(String, String)>,
-    /// Names a colleague had on the account before the first run.
-    namesakes: Vec<String>,
     results_files: Vec<PathBuf>,
     trace: String,
     copies: u32,
@@ -82,7 +80,6 @@ fn run_in(seed: u64, dir: &Path) -> Outcome {
         base_url: base_url.clone(),
         model,
         rows,
-        namesakes: Vec::new(),
         results_files: Vec::new(),
         trace: String::new(),
         copies: 0,
@@ -154,7 +151,6 @@ impl World {
             let i = self.rng.random_range(0..self.rows.len());
             let name = self.rows[i].0.clone();
             self.model.colleague(&name);
-            self.namesakes.push(name);
         }
     }
 
