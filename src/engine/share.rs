@@ -63,19 +63,23 @@ pub async fn begin(
     let (d, a, s) = (dir.clone(), account.clone(), sender.clone());
     let (auto, since) = (cfg.rate == Rate::Auto, store::now_ms());
     let poll = tokio::spawn(async move {
-        let mut told = false;
+        let (mut told, mut known) = (false, None);
         loop {
             let (d2, a2, s2) = (d.clone(), a.clone(), s.clone());
             tokio::task::spawn_blocking(move || {
-                let n = store::sending_to(&d2, &a2);
-                s2.gate.share(u32::try_from(n).unwrap_or(u32::MAX).max(1));
+                // A ledger that cannot be read for a moment says nothing about the neighbours:
+                // the last count stands (read as "alone", it would double the pace).
+                let n = store::sending_to(&d2, &a2).or(known);
+                if let Some(n) = n {
+                    s2.gate.share(u32::try_from(n).unwrap_or(u32::MAX).max(1));
+                }
                 if auto {
                     told = climb_together(&d2, &a2, &s2, since, told);
                 }
-                told
+                (told, n)
             })
             .await
-            .map(|t| told = t)
+            .map(|(t, n)| (told, known) = (t, n))
             .unwrap_or_default();
             tokio::time::sleep(POLL).await;
         }

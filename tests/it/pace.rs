@@ -176,7 +176,7 @@ fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_grante
         target: "https://api.example".into(),
         who: "token xyz".into(),
     };
-    assert_eq!(store::sending_to(&state, &account), 0, "no ledger yet");
+    assert_eq!(store::sending_to(&state, &account).unwrap(), 0, "no ledger yet");
     let run = |results: &'static str| NewRun {
         account: &account,
         sheet: "plan.csv",
@@ -187,22 +187,22 @@ fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_grante
     };
     let a = Ledger::begin(&state, &run("a.csv")).unwrap();
     let b = Ledger::begin(&state, &run("b.csv")).unwrap();
-    assert_eq!(store::sending_to(&state, &account), 2);
+    assert_eq!(store::sending_to(&state, &account).unwrap(), 2);
     assert_eq!(
-        store::sending_to(&state, &other),
+        store::sending_to(&state, &other).unwrap(),
         0,
         "another account's runs are not its"
     );
     b.end([1, 0, 0], None);
     drop(b);
     assert_eq!(
-        store::sending_to(&state, &account),
+        store::sending_to(&state, &account).unwrap(),
         1,
         "an ended run no longer shares"
     );
     drop(a);
     assert_eq!(
-        store::sending_to(&state, &account),
+        store::sending_to(&state, &account).unwrap(),
         0,
         "nor one whose process let go"
     );
@@ -215,6 +215,13 @@ fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_grante
         Some(4.8)
     );
     assert_eq!(store::remembered_pace(&state, &other), None);
+
+    std::fs::write(state.join(store::FILE), b"not a database, for a moment").unwrap();
+    assert_eq!(
+        store::sending_to(&state, &account),
+        None,
+        "a ledger that cannot be read says nothing, not \"alone\""
+    );
 }
 
 #[test]

@@ -117,10 +117,13 @@ pub(super) fn keep_settings(
 }
 
 /// How many runs of this machine are sending to `account` now (their process holds its live
-/// lock), the asking run included; 0 when the ledger cannot say.
-pub fn sending_to(dir: &Path, account: &Account) -> usize {
-    let Ok(Some(conn)) = existing(dir) else {
-        return 0;
+/// lock), the asking run included: 0 when there is no ledger yet, `None` when it cannot be
+/// read now (busy, damaged): the caller keeps the last count it knew, never "alone".
+pub fn sending_to(dir: &Path, account: &Account) -> Option<usize> {
+    let conn = match existing(dir) {
+        Ok(Some(conn)) => conn,
+        Ok(None) => return Some(0),
+        Err(_) => return None,
     };
     let ids = conn
         .prepare(
@@ -131,8 +134,8 @@ pub fn sending_to(dir: &Path, account: &Account) -> usize {
             s.query_map(params![account.target, account.who], |r| r.get::<_, i64>(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()
         })
-        .unwrap_or_default();
-    ids.into_iter().filter(|&id| is_live(dir, id)).count()
+        .ok()?;
+    Some(ids.into_iter().filter(|&id| is_live(dir, id)).count())
 }
 
 /// Remember the pace `account` granted a run (requests a second, account-wide), for the next
