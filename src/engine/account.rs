@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -16,7 +16,7 @@ use super::listing;
 use super::plan::Endpoint;
 use super::sender::{self, FirstSlot, Sender};
 use super::stop::Stop;
-use crate::net::client::{broadcast_id, Client, ReplyKind};
+use crate::net::client::{Client, ReplyKind};
 use crate::net::gate::Gate;
 use crate::net::Rate;
 use crate::secret::Auth;
@@ -95,28 +95,24 @@ impl Session {
 
     /// Every broadcast on the account, by id, through a listing that is complete or an error.
     pub async fn broadcasts(&self, max_pages: u32) -> Result<Vec<Listed>> {
-        let seen: Mutex<BTreeMap<String, Listed>> = Mutex::default();
-        let keep = |name: &str, b: &Value| {
-            if let Some(id) = broadcast_id(b) {
-                let listed = Listed {
-                    id: id.clone(),
-                    name: name.to_owned(),
-                    status: text(&b["status"]),
-                    list_id: text(&b["list_id"]),
-                    created_at: b["created_at"]
-                        .as_u64()
-                        .or_else(|| b["created_at"].as_str().and_then(|s| s.parse().ok())),
-                };
-                crate::lock(&seen).insert(id, listed);
-            }
-            true
-        };
-        listing::list_judged(&self.sender, &|_| true, &keep, max_pages).await?;
-        let mut all: Vec<Listed> = seen
-            .into_inner()
-            .unwrap_or_default()
-            .into_values()
-            .collect();
+        const FIELDS: &[&str] = &["status", "list_id", "created_at"];
+        let keep = |_: &str, _: &str| listing::Keep::Fields(FIELDS);
+        let (kept, _) = listing::list_kept(&self.sender, &keep, max_pages).await?;
+        let mut seen: BTreeMap<String, Listed> = BTreeMap::new();
+        for b in kept {
+            let created_at = &b.shown["created_at"];
+            let listed = Listed {
+                id: b.id.clone(),
+                name: b.name,
+                status: text(&b.shown["status"]),
+                list_id: text(&b.shown["list_id"]),
+                created_at: created_at
+                    .as_u64()
+                    .or_else(|| created_at.as_str().and_then(|s| s.parse().ok())),
+            };
+            seen.insert(b.id, listed);
+        }
+        let mut all: Vec<Listed> = seen.into_values().collect();
         all.sort_by_key(|b| (b.id.parse::<u64>().unwrap_or(u64::MAX), b.id.clone()));
         Ok(all)
     }

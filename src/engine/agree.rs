@@ -11,59 +11,47 @@
 //! And a broadcast the listing says was created (`created_at`, epoch seconds) before the row's
 //! first request left is not the row's, with [`CLOCK_SKEW`] allowed between the two clocks.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::input::cut_keys;
+use super::whose::Sought;
 
-/// What a row sent, to judge a listed broadcast of its name by.
-struct Sent {
-    body: Value,
-    /// When its first request left, if known.
-    first_sent: Option<SystemTime>,
-}
-
-/// The rows being looked up, each under every key its broadcast may be listed by (its name's
-/// key, and the keys of that name cut short).
+/// The rows being looked up at the start of a run, with what they sent.
 #[derive(Default)]
 pub struct SentRows {
-    by_key: HashMap<String, Sent>,
-    rows: usize,
+    rows: Vec<Sought>,
 }
 
-/// Rows kept with their bodies for a lookup at the start of a run; past this, a row is looked
-/// up by name alone, so memory stays bounded.
+/// Rows kept with their bodies for a lookup at the start of a run; past this, a row stays
+/// `unknown` until a later resume looks it up, so memory stays bounded.
 pub const MAX_SENT_ROWS: usize = 10_000;
 
 impl SentRows {
-    /// Keep what the row named `name` sent (its JSON `body`); a body that is not JSON decides
-    /// nothing.
-    pub fn add(&mut self, name: &str, body: &[u8], first_sent: Option<SystemTime>) {
-        if self.rows >= MAX_SENT_ROWS {
-            return;
+    /// Keep what the row at `line` named `name` sent (its JSON `body`, `None` when not known);
+    /// `false` when [`MAX_SENT_ROWS`] are kept already.
+    pub fn add(
+        &mut self,
+        (line, name): (u64, &str),
+        body: Option<&[u8]>,
+        first_sent: Option<SystemTime>,
+    ) -> bool {
+        if self.rows.len() >= MAX_SENT_ROWS {
+            return false;
         }
-        let Ok(body) = serde_json::from_slice::<Value>(body) else {
-            return;
-        };
-        self.rows += 1;
-        for key in cut_keys(name) {
-            self.by_key.entry(key).or_insert_with(|| Sent {
-                body: body.clone(),
-                first_sent,
-            });
-        }
-        let key = name_key(name).into_owned();
-        self.by_key.insert(key, Sent { body, first_sent });
+        let body = body.and_then(|b| serde_json::from_slice::<Value>(b).ok());
+        self.rows.push(Sought {
+            line,
+            name: name.to_owned(),
+            body,
+            first_sent,
+        });
+        true
     }
 
-    /// Whether the broadcast `listed`, listed under `name`, may be the row's of that name: what
-    /// the listing shows agrees with what was sent, and it is not older than the first send.
-    pub fn accepts(&self, name: &str, listed: &Value) -> bool {
-        self.by_key
-            .get(name_key(name).as_ref())
-            .is_none_or(|s| agrees_since(listed, &s.body, s.first_sent))
+    /// The rows kept.
+    pub fn rows(&self) -> &[Sought] {
+        &self.rows
     }
 }
 
@@ -83,13 +71,45 @@ fn created_at(listed: &Value) -> Option<SystemTime> {
 }
 
 /// [`agrees`], and not created before `first_sent` (when known), less [`CLOCK_SKEW`].
+#[cfg(test)]
 fn agrees_since(listed: &Value, sent: &Value, first_sent: Option<SystemTime>) -> bool {
-    if let (Some(made), Some(first)) = (created_at(listed), first_sent) {
-        if made + CLOCK_SKEW < first {
-            return false;
+    not_older(listed, first_sent) && agrees(listed, sent)
+}
+
+/// Whether `listed` is not listed as made before `first_sent` (less [`CLOCK_SKEW`]); a time
+/// not known decides nothing.
+pub fn not_older(listed: &Value, first_sent: Option<SystemTime>) -> bool {
+    match (created_at(listed), first_sent) {
+        (Some(made), Some(first)) => made + CLOCK_SKEW >= first,
+        _ => true,
+    }
+}
+
+/// Whether the listing shows enough of `listed` to judge it by what it says when its name is
+/// no row's: its description.
+pub fn shows_what_it_says(listed: &Value) -> bool {
+    text(&listed["description"]).is_some()
+}
+
+/// Whether the text `shown` may be how a server kept `sent`: the same under [`name_key`], with
+/// any character shown as `?` or `\u{FFFD}` (one the server could not store), and either
+/// whole or cut short after at least `min_cut` characters (a trailing half character dropped).
+pub fn loosely_starts(shown: &str, sent: &str, min_cut: usize) -> bool {
+    let (shown, sent) = (name_key(shown), name_key(sent));
+    if shown == sent {
+        return true;
+    }
+    let (mut shown_chars, mut sent_chars) = (shown.chars(), sent.chars());
+    let mut n = 0;
+    loop {
+        match (shown_chars.next(), sent_chars.next()) {
+            (None, None) => return true,
+            (None, Some(_)) => return n >= min_cut,
+            (Some(_), None) => return false,
+            (Some(a), Some(b)) if a == b || a == '?' || a == '\u{FFFD}' => n += 1,
+            (Some(_), Some(_)) => return false,
         }
     }
-    agrees(listed, sent)
 }
 
 use crate::input::name_key;
@@ -112,8 +132,7 @@ fn last_digits(s: &str) -> String {
 pub fn agrees(listed: &Value, sent: &Value) -> bool {
     let pair = |shown: &str, field: &str| Some((text(&listed[shown])?, text(&sent[field])?));
     if let Some((shown, sent)) = pair("description", "description") {
-        let (shown, sent) = (name_key(&shown), name_key(&sent));
-        if !sent.starts_with(shown.as_ref()) {
+        if !loosely_starts(&shown, &sent, 1) {
             return false;
         }
     }

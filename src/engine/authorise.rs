@@ -28,10 +28,10 @@ use crate::ledger::store;
 use crate::net::client::ReplyKind;
 
 /// The start-of-run lookup of uncertain rows: `None` when there were none.
-pub type Account = Option<Result<super::made::Looked, ListingError>>;
+pub type Account = Option<Result<super::whose::Verdicts, ListingError>>;
 /// The start-of-run lookup of names another run left uncertain: every id listed, by name key
 /// (and the names whose broadcasts do not agree with what was sent).
-pub type Listed = Option<Result<super::made::Looked, ListingError>>;
+pub type Listed = Option<Result<super::whose::Verdicts, ListingError>>;
 
 /// What stage 2 works with.
 pub struct Stage<'a> {
@@ -92,8 +92,8 @@ pub async fn authorise(
                 .unwrap_or_default();
             Instant::now() + left
         });
-        let wanted = (&check.wanted, &check.sent);
-        Some(lookup::account_at_start(sender, stop, wanted, &baseline, ready_at, pages).await)
+        let sent = &check.sent;
+        Some(lookup::account_at_start(sender, stop, sent, &baseline, ready_at, pages).await)
     } else {
         None
     };
@@ -104,9 +104,9 @@ pub async fn authorise(
             + Duration::from_millis(u64::try_from(check.claimed_ready_ms).unwrap_or(0))
             + cfg.settle;
         let left = at.duration_since(crate::clock::now()).unwrap_or_default();
-        let wanted = (&check.wanted_claimed, &check.sent);
         let ready_at = Some(Instant::now() + left);
-        Some(lookup::listed_at_start(sender, stop, wanted, ready_at, pages).await)
+        let sent = &check.sent_claimed;
+        Some(lookup::listed_at_start(sender, stop, sent, ready_at, pages).await)
     };
     Ok((Arc::new(baseline), account, listed))
 }
@@ -122,22 +122,29 @@ fn load_baseline(cfg: &SubmitConfig, files: &RunFiles) -> Result<Option<Baseline
     Baseline::load(&files.baseline)
 }
 
-/// List the account once, keeping the broadcasts whose names the sheet uses, and write it
-/// down before anything is sent.
+/// List the account once, keeping every broadcast's name and id (a row's broadcast is then
+/// known as new whatever name the server keeps it under), and write it down before anything
+/// is sent.
 async fn take_baseline(
     cfg: &SubmitConfig,
     sender: &Sender,
     check: &Check,
     files: &RunFiles,
 ) -> Result<Baseline> {
-    let found = list_sheet_names(cfg, sender, check).await?;
-    let baseline = Baseline::new(found);
+    let found = listing::list(sender, &|_| true, cfg.max_listing_pages)
+        .await
+        .map_err(AccountError::Baseline)?;
+    let names = check.names.as_ref();
+    let existing = found
+        .keys()
+        .filter(|key| names.is_none_or(|t| t.contains(key)))
+        .count();
+    let baseline = Baseline::whole(found);
     // In the ledger, not beside the results: the results file is the user's alone.
     match &cfg.state_dir {
-        Some(dir) => store::save_baseline(dir, &store::path_key(&cfg.results), baseline.entries())?,
+        Some(dir) => store::save_baseline(dir, &store::path_key(&cfg.results), &baseline.entries())?,
         None => baseline.save(&files.baseline)?,
     }
-    let existing = baseline.len();
     sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)
 }

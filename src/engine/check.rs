@@ -48,6 +48,8 @@ pub struct Check {
     pub held: HashSet<u64>,
     /// What the rows looked up at the start sent, to tell their broadcasts from namesakes.
     pub sent: SentRows,
+    /// What the rows another run of this machine left uncertain sent.
+    pub sent_claimed: SentRows,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -76,6 +78,7 @@ pub fn check_input(
         claimed_ready_ms: 0,
         held: HashSet::new(),
         sent: SentRows::default(),
+        sent_claimed: SentRows::default(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -99,7 +102,12 @@ pub fn check_input(
         }
         if before == Some(Recorded::Unknown) {
             check.wanted.extend(match_fingerprints(&row.name));
-            keep_sent(&mut check.sent, &row, None);
+            // When its first request left, as this machine's ledger has it: a broadcast listed
+            // as made before then is not its, at a resume's start as at a run's end.
+            let first = ledger
+                .as_deref_mut()
+                .and_then(|view| own_first_send(view, &row.name));
+            keep_sent(&mut check.sent, &row, first);
         }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,
@@ -178,7 +186,7 @@ fn held_by_ledger(
             check.wanted_claimed.extend(match_fingerprints(name));
             let sent_at = u64::try_from(claim.sent_at).unwrap_or(0);
             let first = UNIX_EPOCH + std::time::Duration::from_millis(sent_at);
-            keep_sent(&mut check.sent, row, Some(first));
+            keep_sent(&mut check.sent_claimed, row, Some(first));
             let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
             check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
         }
@@ -186,11 +194,18 @@ fn held_by_ledger(
     Ok(true)
 }
 
+/// When this record's own claim on `name` was sent, if the ledger holds one.
+fn own_first_send(view: &mut View, name: &str) -> Option<SystemTime> {
+    let claim = view.get(&crate::input::name_key(name)).ok().flatten()?;
+    let at = u64::try_from(claim.sent_at).ok().filter(|&ms| ms > 0)?;
+    view.is_own(claim.run)
+        .then(|| UNIX_EPOCH + std::time::Duration::from_millis(at))
+}
+
 /// Keep what a valid row looked up at the start sends, to judge its name's broadcasts by.
 fn keep_sent(sent: &mut SentRows, row: &Row, first_sent: Option<SystemTime>) {
-    if let Ok(req) = &row.verdict {
-        sent.add(&row.name, &req.to_body(), first_sent);
-    }
+    let body = row.verdict.as_ref().ok().map(|req| req.to_body());
+    sent.add((row.line, &row.name), body.as_deref(), first_sent);
 }
 
 impl Check {

@@ -4,13 +4,12 @@
 //! is counted as done with `--skip-existing`, sent with `--allow-existing-names`, and otherwise
 //! never reaches here (the run stops first, in [`super::authorise`]). Everything else is sent.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::claims::Held;
 use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
-use super::made::{disagrees, made_for, Looked, DISAGREES};
+use super::whose::{Verdicts, Whose};
 use super::record::Record;
 use super::row::{Job, ToSend};
 use crate::ledger::baseline::Baseline;
@@ -23,14 +22,12 @@ use crate::ledger::store::body_digest;
 pub struct Known {
     /// What was on the account before the first create.
     pub baseline: Arc<Baseline>,
-    /// Rows an earlier run left uncertain, looked up at the start: name key → the ids of
-    /// broadcasts made since the baseline that agree with what the row sent, and the names of
-    /// those that do not. `None`: not listed; `Some(Err)`: the listing failed.
-    pub account: Option<Result<Looked, ListingError>>,
-    /// Names another run of this machine left uncertain, looked up at the start: name key →
-    /// every id listed that agrees with what was sent (whatever the baseline holds), and the
-    /// names of those that do not. `None`: not listed.
-    pub listed: Option<Result<Looked, ListingError>>,
+    /// Rows an earlier run left uncertain, looked up at the start: each row's verdict by its
+    /// name ([`super::whose`]). `None`: not listed; `Some(Err)`: the listing failed.
+    pub account: Option<Result<Verdicts, ListingError>>,
+    /// Rows whose names another run of this machine left uncertain, looked up at the start
+    /// (against no baseline: that run's is not this one's). `None`: not listed.
+    pub listed: Option<Result<Verdicts, ListingError>>,
     /// What to do with a row whose name was on the account before.
     pub existing: Existing,
     /// Where a row found on the account is recorded.
@@ -133,26 +130,27 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Decision::Unsent(o)
         }
         Held::Uncertain(claim, by) => {
-            let (listed, others) = match &known.listed {
-                Some(Ok((listed, others))) => (listed, others),
+            let listed = match &known.listed {
+                Some(Ok(listed)) => listed,
                 Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
                 None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
             };
-            match (crate::input::listed_as(listed, &name).map(|(ids, _)| ids), verdict) {
-                (Some(ids), _) if !claim.namesake && ids.len() == 1 => {
+            match (listed.get(&name), verdict) {
+                (Some(Whose::Found(id)), _) if !claim.namesake => {
                     Counts::bump(&counts.found);
-                    let mut o = found_on_account(seq, line, name, ids[0].clone());
-                    o.message = format!("found on the account by name: {by} sent it and learned no outcome; not sent again");
+                    let mut o = found_on_account(seq, line, name, id.clone());
+                    o.message = format!("found on the account: {by} sent it and learned no outcome; not sent again");
                     known.record.found(&o, entry);
                     Decision::Unsent(o)
                 }
-                (Some(ids), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account holds {} broadcasts of this name (one was there before it was sent, or several are now): which is its cannot be told; not sent", ids.len())),
-                (None, _) if disagrees(listed, others, &name) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome; {DISAGREES}")),
-                (None, Ok(body)) => {
+                (Some(Whose::Found(id)), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and broadcast {id} on the account could be it, but a broadcast of this name was there before that run sent it: which is its cannot be told; not sent")),
+                (Some(Whose::Unknown(why)), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome; {why}")),
+                (None, _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and it was not looked up (too many rows to look up at once); not sent. Resume again to look it up")),
+                (Some(Whose::Absent), Ok(body)) => {
                     let namesake = known.baseline.existing(&name).is_some();
                     send((seq, line, name), body, entry, namesake)
                 }
-                (None, Err(msg)) => unsent(name, Status::Invalid, msg),
+                (Some(Whose::Absent), Err(msg)) => unsent(name, Status::Invalid, msg),
             }
         }
     }
@@ -182,17 +180,17 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             Done(o.with_seq(seq))
         }
         (Some(Prior::Unknown), verdict) => match &known.account {
-            Some(Ok((found, others))) => match (made_for(found, &name, &HashSet::new()), verdict) {
-                (Ok(Some(id)), _) => {
+            Some(Ok(verdicts)) => match (verdicts.get(&name), verdict) {
+                (Some(Whose::Found(id)), _) => {
                     Counts::bump(&counts.found);
-                    let o = found_on_account(seq, line, name, id);
+                    let o = found_on_account(seq, line, name, id.clone());
                     known.record.found(&o, entry);
                     Done(o)
                 }
-                (Err(why), _) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {why}")),
-                (Ok(None), _) if disagrees(found, others, &name) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {DISAGREES}")),
-                (Ok(None), Ok(body)) => send(name, body),
-                (Ok(None), Err(msg)) => unsent(name, Status::Invalid, msg),
+                (Some(Whose::Unknown(why)), _) => unsent(name, Status::Unknown, format!("an earlier attempt may have created it; {why}")),
+                (None, _) => unsent(name, Status::Unknown, "an earlier attempt may have created it, and it was not looked up (too many rows to look up at once); not sent. Resume again to look it up".into()),
+                (Some(Whose::Absent), Ok(body)) => send(name, body),
+                (Some(Whose::Absent), Err(msg)) => unsent(name, Status::Invalid, msg),
             },
             Some(Err(e)) => unsent(
                 name,
@@ -238,7 +236,7 @@ pub fn found_on_account(seq: u64, line: u64, name: String, id: String) -> Outcom
         line,
         name,
         Status::Created,
-        "found on the account by name after an attempt with no answer; not sent again".into(),
+        "found on the account (new since the run began, and saying what this row sent) after an attempt with no answer; not sent again".into(),
     );
     o.broadcast_id = Some(id);
     o

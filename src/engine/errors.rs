@@ -32,6 +32,11 @@ pub enum ListingError {
          have moved between pages"
     )]
     Unsettled { passes: u32 },
+    #[error(
+        "over {max} broadcasts were made on the account since this run began; bulkcast does not \
+         keep what the listing shows of more to judge them by"
+    )]
+    TooMany { max: usize },
 }
 
 /// The account, its credentials or what it holds stand in the way of the run.

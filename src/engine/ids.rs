@@ -71,6 +71,20 @@ impl<T> Ids<T> {
     }
 }
 
+impl<T> Ids<T> {
+    /// Every id held by one row (not doubted) within the window, with `line`'s answer for it.
+    pub fn holders(&self, line: impl Fn(&T) -> u64) -> HashMap<String, u64> {
+        let w = crate::lock(&self.0);
+        w.by_id
+            .iter()
+            .filter_map(|(id, held)| match held {
+                Held::First(row) => Some((id.clone(), line(row))),
+                Held::Doubted => None,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

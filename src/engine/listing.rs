@@ -14,7 +14,8 @@
 //! - broadcasts are de-duplicated by id across pages (pages shift while broadcasts are created
 //!   when the list is newest first).
 //!
-//! Only the names a caller asks about are kept, so memory follows the rows, not the account.
+//! Only what a caller asks to keep of each broadcast is kept ([`Keep`]), and what a listing
+//! shows of broadcasts is kept for at most [`MAX_SHOWN`] of them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,6 +24,7 @@ use serde_json::Value;
 use super::errors::ListingError;
 use super::events::{Call, Event};
 use super::sender::{FirstSlot, Sender};
+use super::whose::Listed;
 use crate::input::{name_fingerprint, name_key};
 use crate::net::client::{self, broadcast_id, ReplyKind};
 
@@ -38,38 +40,49 @@ pub type Found = HashMap<String, Vec<String>>;
 /// Which broadcasts a complete listing saw: the fingerprints of their ids.
 pub type Seen = HashSet<u64>;
 
+/// What a listing keeps of a broadcast, by its name and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Nothing.
+    No,
+    /// Its name and id.
+    Name,
+    /// Its name, id, and everything the listing shows of it.
+    Shown,
+    /// Its name, id, and these fields of what the listing shows (a few: not counted against
+    /// [`MAX_SHOWN`]).
+    Fields(&'static [&'static str]),
+}
+
+/// Broadcasts kept with what the listing shows of them, at most, in one listing: past it the
+/// listing is an error rather than memory without end.
+pub const MAX_SHOWN: usize = 50_000;
+
 /// List the whole account, keeping the broadcasts whose name `wanted` accepts.
 pub async fn list(
     sender: &Sender,
     wanted: &dyn Fn(&str) -> bool,
     max_pages: u32,
 ) -> Result<Found, ListingError> {
-    Ok(list_judged(sender, wanted, &|_, _| true, max_pages)
-        .await?
-        .0)
+    let keep = |name: &str, _: &str| if wanted(name) { Keep::Name } else { Keep::No };
+    let (kept, _) = list_kept(sender, &keep, max_pages).await?;
+    let mut found = Found::new();
+    for b in kept {
+        found.entry(name_key(&b.name).into_owned()).or_default().push(b.id);
+    }
+    Ok(found)
 }
 
-/// [`list`], parting the broadcasts kept by whether `judge` (their name and what the listing
-/// shows of them) accepts them: (accepted, the others).
-pub async fn list_judged(
+/// List the whole account, keeping what `keep` (by name and id) asks of each broadcast, once
+/// each, in listing order; and which broadcasts the listing saw.
+pub async fn list_kept(
     sender: &Sender,
-    wanted: &dyn Fn(&str) -> bool,
-    judge: &dyn Fn(&str, &Value) -> bool,
+    keep: &dyn Fn(&str, &str) -> Keep,
     max_pages: u32,
-) -> Result<(Found, Found), ListingError> {
-    Ok(list_shaped(sender, wanted, judge, max_pages).await?.0)
-}
-
-/// [`list_judged`], and which broadcasts the listing saw.
-pub async fn list_shaped(
-    sender: &Sender,
-    wanted: &dyn Fn(&str) -> bool,
-    judge: &dyn Fn(&str, &Value) -> bool,
-    max_pages: u32,
-) -> Result<((Found, Found), Seen), ListingError> {
+) -> Result<(Vec<Listed>, Seen), ListingError> {
     let mut limit = PAGE;
     loop {
-        match list_at(sender, (wanted, judge), limit, max_pages).await? {
+        match list_at(sender, keep, limit, max_pages).await? {
             Pass::Done(found) => return Ok(found),
             Pass::Smaller(cap) => {
                 sender.events().emit(Event::PageCap { cap }).await;
@@ -79,22 +92,19 @@ pub async fn list_shaped(
     }
 }
 
-/// What a listing keeps: which names, and which of their broadcasts go to the first list.
-type Judges<'a> = (&'a dyn Fn(&str) -> bool, &'a dyn Fn(&str, &Value) -> bool);
-
 enum Pass {
-    Done(((Found, Found), Seen)),
+    Done((Vec<Listed>, Seen)),
     /// The server holds pages to this size: start again with it.
     Smaller(usize),
 }
 
 async fn list_at(
     sender: &Sender,
-    (wanted, judge): Judges<'_>,
+    keep: &dyn Fn(&str, &str) -> Keep,
     limit: usize,
     max_pages: u32,
 ) -> Result<Pass, ListingError> {
-    let (mut found, mut others) = (Found::new(), Found::new());
+    let (mut kept, mut shown) = (Vec::new(), 0);
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
     // Page 1's ids, and how many pages in a row brought nothing new.
@@ -132,7 +142,7 @@ async fn list_at(
             }
         }
         if results.is_empty() {
-            return Ok(Pass::Done(((found, others), seen)));
+            return Ok(Pass::Done((kept, seen)));
         }
         if let Some(len) = short {
             // The page before was short, yet this one has broadcasts: pages are capped.
@@ -147,16 +157,27 @@ async fn list_at(
             ids.push(name_fingerprint(&id));
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
-                if wanted(name) {
-                    let into = if judge(name, b) {
-                        &mut found
-                    } else {
-                        &mut others
-                    };
-                    into.entry(name_key(name).into_owned())
-                        .or_default()
-                        .push(id);
-                }
+                let shows = match keep(name, &id) {
+                    Keep::No => continue,
+                    Keep::Name => Value::Null,
+                    Keep::Shown => {
+                        shown += 1;
+                        if shown > MAX_SHOWN {
+                            return Err(ListingError::TooMany { max: MAX_SHOWN });
+                        }
+                        b.clone()
+                    }
+                    Keep::Fields(fields) => fields
+                        .iter()
+                        .map(|f| ((*f).to_owned(), b[*f].clone()))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into(),
+                };
+                kept.push(Listed {
+                    id,
+                    name: name.to_owned(),
+                    shown: shows,
+                });
             }
         }
         if page == 1 {

@@ -4,17 +4,13 @@
 //! replies those are is [`crate::net::client`]'s classification, `ReplyKind::Unknown`: a
 //! timeout or a dropped connection after the body went out, a 5xx other than 503, a 2xx without
 //! a usable body), or when an earlier run journaled its `sent` and no outcome. An uncertain row
-//! is never sent again blindly: its name is looked up on the account first, and three rules
-//! make the answer trustworthy:
-//!
-//! - **Found** means a broadcast with the row's name that is not in the run's [`Baseline`] (what
-//!   was on the account before the first run's first create): an old namesake never passes for
-//!   this run's broadcast.
-//! - **Absent** is only believed from complete listings ([`listing`]), two in a row with
-//!   nothing of the first missing from the second, taken after the request could no longer
-//!   land: its timeout plus `--settle` after it was sent — across processes too,
-//!   as the journal records when each row was sent.
-//! - When the listing cannot be completed, the row stays `unknown` and nothing is sent for it.
+//! is never sent again blindly: the account is listed, and [`super::whose`] alone decides, per
+//! row, whether a listed broadcast is its (found), none could be (absent), or it cannot be told
+//! (unknown). This file only lists: once the row's request can no longer land (its timeout plus
+//! `--settle` after it was sent — across processes too, as the journal records when each row
+//! was sent), and again until two complete listings in a row agree (the second saw every
+//! broadcast the first did), which is what proves absence; a listing that cannot be completed
+//! leaves the rows `unknown` and nothing is sent for them.
 //!
 //! Where the rules apply:
 //!
@@ -31,16 +27,16 @@ use tokio::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::agree::{self, SentRows};
+use super::agree::SentRows;
 use super::counts::Counts;
 use super::decide;
 use super::errors::ListingError;
 use super::events::{Event, Wait};
-use super::listing;
-use super::made::{disagrees, made_for, shared_cuts, Looked, Made, DISAGREES};
+use super::listing::{self, Keep};
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
+use super::whose::{self, Evidence, Sought, Verdicts, Whose};
 use crate::input::{key_fingerprint, match_fingerprints};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
@@ -64,125 +60,107 @@ impl Grace {
     }
 }
 
-/// The broadcasts made since the baseline among `found`.
-fn made_since(found: listing::Found, baseline: &Baseline) -> Made {
-    found
-        .into_iter()
-        .filter_map(|(name, ids)| {
-            let ids: Vec<String> = ids
-                .into_iter()
-                .filter(|id| baseline.is_new(&name, id))
-                .collect();
-            (!ids.is_empty()).then_some((name, ids))
-        })
-        .collect()
-}
-
-/// The broadcasts made since the baseline whose names' keys (by fingerprint) are `wanted`,
-/// with those `judge` does not accept (they do not agree with the row) kept apart: (found, the
-/// names of the others). A name is absent only when two complete listings, one after the
-/// other, both lack it: offset pages shift while the account changes (a broadcast deleted
-/// between two pages moves one from the next page onto the one already read), so one listing
-/// can miss a broadcast that is there. The second is taken only when the first lacks a name.
-async fn judged_twice(
-    sender: &Sender,
-    wanted: &HashSet<u64>,
-    judge: &dyn Fn(&str, &serde_json::Value) -> bool,
-    baseline: &Baseline,
-    max_pages: u32,
-) -> Result<Looked, ListingError> {
-    let since = |f: &listing::Found| {
-        f.iter()
-            .filter(|(key, ids)| ids.iter().any(|id| baseline.is_new(key, id)))
-            .count()
-    };
-    let enough = |a: &listing::Found, n: &listing::Found| since(a) + since(n) >= wanted.len();
-    let (agreeing, not) = twice(sender, wanted, judge, max_pages, &enough).await?;
-    let found = made_since(agreeing, baseline);
-    let others = made_since(not, baseline)
-        .into_keys()
-        .filter(|k| !found.contains_key(k))
-        .collect();
-    Ok((found, others))
-}
-
-/// The account listed in full, and listed again until `enough` says the listings found what was
-/// wanted or a listing saw every broadcast the one before it did (at most [`MAX_LISTINGS`]): the broadcasts under
-/// `wanted` names, parted by `judge`, each listing's ids added after the earlier ones'. One
-/// listing can miss a broadcast (offset pages shift while the account changes), and so can two
-/// while it keeps changing, so every lookup that may call a name absent goes through here.
-async fn twice(
-    sender: &Sender,
-    wanted: &HashSet<u64>,
-    judge: &dyn Fn(&str, &serde_json::Value) -> bool,
-    max_pages: u32,
-    enough: &dyn Fn(&listing::Found, &listing::Found) -> bool,
-) -> Result<(listing::Found, listing::Found), ListingError> {
-    let is_wanted = |n: &str| wanted.contains(&key_fingerprint(n));
-    let ((mut agreeing, mut not), mut seen) =
-        listing::list_shaped(sender, &is_wanted, judge, max_pages).await?;
-    if crate::mutant::is(crate::mutant::Mutant::OneListing) {
-        return Ok((agreeing, not));
+/// What a lookup's listings keep of a broadcast, by its name and id.
+fn keeper<'a>(
+    baseline: Option<&'a Baseline>,
+    wanted: &'a HashSet<u64>,
+) -> impl Fn(&str, &str) -> Keep + 'a {
+    move |name, id| {
+        let named = || {
+            wanted.contains(&key_fingerprint(name)) || name.contains(['?', '\u{FFFD}'])
+        };
+        match baseline.map(|b| b.is_new_id(id)) {
+            Some(Some(false)) => Keep::No,
+            Some(Some(true)) => Keep::Shown,
+            // Not known to be new (a baseline of the sheet's names only, or none): only a
+            // broadcast under one of the rows' names is judged.
+            Some(None) | None if named() => Keep::Shown,
+            Some(None) | None => Keep::No,
+        }
     }
-    // Absent is believed from two complete listings in a row, the second of which saw every
-    // broadcast the first did: offset pages skip a broadcast only when one before it goes
-    // while they are read, and that one is then missing from the next listing. (Broadcasts
-    // made meanwhile only repeat one on the next page.) A deletion in each of two listings
-    // could hide a name from both.
-    let mut passes = 1;
-    while !enough(&agreeing, &not) {
-        let ((more, more_not), next) =
-            listing::list_shaped(sender, &is_wanted, judge, max_pages).await?;
-        merge(&mut agreeing, more);
-        merge(&mut not, more_not);
+}
+
+/// Look `rows` up: list the account, and again until the listings prove absence or every row
+/// is found (at most [`MAX_LISTINGS`]), and let [`whose::judge`] decide each row. Broadcasts in
+/// the baseline (when given) are not judged; `owned` holds the ids other rows were given.
+async fn look(
+    sender: &Sender,
+    rows: &[Sought],
+    baseline: Option<&Baseline>,
+    owned: &HashMap<String, u64>,
+    max_pages: u32,
+) -> Result<Vec<Whose>, ListingError> {
+    let wanted: HashSet<u64> = rows.iter().flat_map(|r| match_fingerprints(&r.name)).collect();
+    let keep = keeper(baseline, &wanted);
+    let by_content = baseline.is_some_and(Baseline::is_whole);
+    let (mut new, mut seen) = listing::list_kept(sender, &keep, max_pages).await?;
+    let mut ids: HashSet<String> = new.iter().map(|b| b.id.clone()).collect();
+    let (mut passes, mut proven) = (1, false);
+    loop {
+        if crate::mutant::is(crate::mutant::Mutant::OneListing) {
+            proven = true;
+        }
+        let ev = Evidence {
+            new: &new,
+            owned,
+            proven,
+            by_content,
+        };
+        let verdicts = whose::judge(rows, &ev);
+        let all_found = verdicts.iter().all(|v| matches!(v, Whose::Found(_)));
+        if proven || all_found || passes >= MAX_LISTINGS {
+            return Ok(verdicts);
+        }
+        // Absent is believed from two complete listings in a row, the second of which saw
+        // every broadcast the first did: offset pages skip a broadcast only when one before it
+        // goes while they are read, and that one is then missing from the next listing.
+        // (Broadcasts made meanwhile only repeat one on the next page.)
+        let (more, next) = listing::list_kept(sender, &keep, max_pages).await?;
+        new.extend(more.into_iter().filter(|b| ids.insert(b.id.clone())));
         passes += 1;
-        if seen.is_subset(&next) {
-            break;
-        }
-        if passes >= MAX_LISTINGS && !enough(&agreeing, &not) {
-            return Err(ListingError::Unsettled { passes });
-        }
+        proven = seen.is_subset(&next);
         seen = next;
     }
-    Ok((agreeing, not))
 }
 
-/// Add `more`'s ids to `into`'s, each once, after those already there.
-fn merge(into: &mut listing::Found, more: listing::Found) {
-    for (key, ids) in more {
-        let have = into.entry(key).or_default();
-        for id in ids {
-            if !have.contains(&id) {
-                have.push(id);
-            }
-        }
-    }
+/// The rows' verdicts by their names, and how many were found.
+fn by_name(rows: &[Sought], verdicts: Vec<Whose>) -> (Verdicts, usize) {
+    let found = verdicts
+        .iter()
+        .filter(|v| matches!(v, Whose::Found(_)))
+        .count();
+    let by_name = rows
+        .iter()
+        .map(|r| r.name.clone())
+        .zip(verdicts)
+        .collect();
+    (by_name, found)
 }
 
-/// Every broadcast listed whose name's key (by fingerprint) is `wanted`, by key, once
-/// `ready_at` has passed; two complete listings are merged when the first lacks a name.
+/// Look up the rows another run of this machine left uncertain (`sent` holds them), once
+/// `ready_at` has passed. That run's baseline is not this one's, so only broadcasts under the
+/// rows' names are judged, and only when not listed as made before its send.
 pub async fn listed_at_start(
     sender: &Sender,
     stop: &Stop,
-    (wanted, sent): (&HashSet<u64>, &SentRows),
+    sent: &SentRows,
     ready_at: Option<Instant>,
     max_pages: u32,
-) -> Result<Looked, ListingError> {
+) -> Result<Verdicts, ListingError> {
     if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
         if !wait_until(sender, stop, Wait::EarlierSends, at).await {
             return Err(ListingError::Stopped);
         }
     }
-    let enough = |found: &listing::Found, _: &listing::Found| found.len() >= wanted.len();
-    let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
-    let (found, not) = twice(sender, wanted, &judge, max_pages, &enough).await?;
+    let rows = sent.rows();
+    let verdicts = look(sender, rows, None, &HashMap::new(), max_pages).await?;
+    let (verdicts, found) = by_name(rows, verdicts);
     let event = Event::LookedUp {
-        found: Ok(found.len()),
+        found: Ok(found),
         at_start: true,
     };
     sender.events().emit(event).await;
-    let others = not.into_keys().filter(|k| !found.contains_key(k)).collect();
-    Ok((found, others))
+    Ok(verdicts)
 }
 
 /// Wait until `at`, saying so; `false` when the run stopped first.
@@ -198,33 +176,31 @@ async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bo
     }
 }
 
-/// Look up the rows an earlier run left uncertain (their names, by fingerprint, are `wanted`),
-/// once `ready_at` has passed. A listing that fails is kept as the error, so that those rows
-/// stay unsent.
+/// Look up the rows an earlier run of this record left uncertain (`sent` holds them), once
+/// `ready_at` has passed. A listing that fails is kept as the error, so that those rows stay
+/// unsent.
 pub async fn account_at_start(
     sender: &Sender,
     stop: &Stop,
-    (wanted, sent): (&HashSet<u64>, &SentRows),
+    sent: &SentRows,
     baseline: &Baseline,
     ready_at: Option<Instant>,
     max_pages: u32,
-) -> Result<Looked, ListingError> {
+) -> Result<Verdicts, ListingError> {
     if let Some(at) = ready_at.filter(|at| *at > Instant::now()) {
         if !wait_until(sender, stop, Wait::EarlierSends, at).await {
             return Err(ListingError::Stopped);
         }
     }
-    let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
-    let found = judged_twice(sender, wanted, &judge, baseline, max_pages).await;
+    let rows = sent.rows();
+    let looked = look(sender, rows, Some(baseline), &HashMap::new(), max_pages).await;
+    let looked = looked.map(|v| by_name(rows, v));
     let event = Event::LookedUp {
-        found: found
-            .as_ref()
-            .map(|f| f.0.len())
-            .map_err(ToString::to_string),
+        found: looked.as_ref().map(|l| l.1).map_err(ToString::to_string),
         at_start: true,
     };
     sender.events().emit(event).await;
-    found
+    looked.map(|l| l.0)
 }
 
 /// What the lookup at the end decided: by `seq`, the last outcome of every row kept for it
@@ -273,19 +249,21 @@ pub async fn resolve_unknowns(
             unchanged = uncertain;
             break;
         }
-        let wanted: HashSet<u64> = uncertain
+        let rows: Vec<Sought> = uncertain
             .iter()
-            .flat_map(|u| match_fingerprints(&u.row.name))
+            .map(|u| Sought {
+                line: u.row.line,
+                name: u.row.name.clone(),
+                body: serde_json::from_slice(&u.row.body).ok(),
+                first_sent: Some(u.first_sent),
+            })
             .collect();
-        let mut sent = agree::SentRows::default();
-        for u in &uncertain {
-            sent.add(&u.row.name, &u.row.body, Some(u.first_sent));
-        }
-        let shared = shared_cuts(uncertain.iter().map(|u| u.row.name.as_str()));
-        let judge = |name: &str, listed: &serde_json::Value| sent.accepts(name, listed);
-        let listed = judged_twice(&parts.sender, &wanted, &judge, baseline, max_pages).await;
-        let (found, others) = match listed {
-            Ok(found) => found,
+        // Ids the server gave other rows of this run are theirs, not these rows'.
+        let lines: HashSet<u64> = rows.iter().map(|r| r.line).collect();
+        let mut owned = parts.ids.holders(|u| u.row.line);
+        owned.retain(|_, line| !lines.contains(line));
+        let verdicts = match look(&parts.sender, &rows, Some(baseline), &owned, max_pages).await {
+            Ok(v) => v,
             Err(e) => {
                 let why = format!("the account could not be checked ({e}): nothing was sent again; resume to check again");
                 uncertain
@@ -294,13 +272,8 @@ pub async fn resolve_unknowns(
                 break;
             }
         };
-        let (uncertain, disagreeing): (Vec<_>, Vec<_>) = uncertain
-            .into_iter()
-            .partition(|u| !disagrees(&found, &others, &u.row.name));
-        for u in disagreeing {
-            patch(noted(u.outcome, DISAGREES));
-        }
-        for o in send_absent(parts, uncertain, (&found, &shared), concurrency).await {
+        let uncertain = uncertain.into_iter().zip(verdicts).collect();
+        for o in send_absent(parts, uncertain, concurrency).await {
             patch(o);
         }
     }
@@ -331,26 +304,25 @@ fn noted(mut o: Outcome, note: &str) -> Outcome {
 /// new outcome.
 async fn send_absent(
     parts: &Parts,
-    uncertain: Vec<Unresolved>,
-    (found, shared): (&Made, &HashSet<String>),
+    uncertain: Vec<(Unresolved, Whose)>,
     concurrency: usize,
 ) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(uncertain.len());
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut resent = JoinSet::new();
-    for u in uncertain {
-        match made_for(found, &u.row.name, shared) {
-            Ok(Some(id)) => {
+    for (u, whose) in uncertain {
+        match whose {
+            Whose::Found(id) => {
                 Counts::bump(&parts.counts.unsent.found);
                 let row = u.row;
                 outcomes.push(decide::found_on_account(row.seq, row.line, row.name, id));
                 continue;
             }
-            Err(why) => {
+            Whose::Unknown(why) => {
                 outcomes.push(noted(u.outcome, &why));
                 continue;
             }
-            Ok(None) => {}
+            Whose::Absent => {}
         }
         let (parts, slots) = (parts.clone(), slots.clone());
         resent.spawn(async move {

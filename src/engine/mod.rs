@@ -38,7 +38,6 @@ mod ids;
 mod ledgered;
 mod listing;
 mod lookup;
-mod made;
 pub(crate) mod plan;
 mod reader;
 mod record;
@@ -47,6 +46,7 @@ mod run;
 mod sender;
 mod share;
 mod stop;
+mod whose;
 
 pub use account::{Listed, Session};
 pub use events::{Event, Events};

@@ -9,7 +9,7 @@
 //! judges against it. It is written beside its path, synced, renamed into place and its folder
 //! synced before anything is sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::Path;
@@ -24,12 +24,43 @@ use crate::input::name_key;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
     ids: HashMap<String, Vec<String>>,
+    /// Every id in `ids`, when the baseline holds the whole account.
+    all: Option<HashSet<String>>,
 }
+
+/// The key under which a baseline that holds every broadcast of the account (not only those
+/// under the sheet's names) says so: no name has it.
+const WHOLE: &str = "\u{1}the whole account";
 
 impl Baseline {
     /// A baseline of the listed broadcasts `ids`, by name key → ids (as a listing finds them).
-    pub fn new(ids: HashMap<String, Vec<String>>) -> Baseline {
-        Baseline { ids }
+    pub fn new(mut ids: HashMap<String, Vec<String>>) -> Baseline {
+        let all = ids
+            .remove(WHOLE)
+            .map(|_| ids.values().flatten().cloned().collect());
+        Baseline { ids, all }
+    }
+
+    /// A baseline of every broadcast on the account, by name key → ids.
+    pub fn whole(ids: HashMap<String, Vec<String>>) -> Baseline {
+        let all = Some(ids.values().flatten().cloned().collect());
+        Baseline { ids, all }
+    }
+
+    /// Whether it holds every broadcast that was on the account (baselines of older versions
+    /// hold those under the sheet's names only).
+    pub fn is_whole(&self) -> bool {
+        self.all.is_some()
+    }
+
+    /// Whether the broadcast `id` was made after the baseline was taken, whatever its name;
+    /// `None` when the baseline is not whole and the id is under no name it holds.
+    pub fn is_new_id(&self, id: &str) -> Option<bool> {
+        match &self.all {
+            Some(all) => Some(!all.contains(id)),
+            None if self.ids.values().flatten().any(|i| i == id) => Some(false),
+            None => None,
+        }
     }
 
     /// The ids that carried `name` (or a name with its key) before the run, if any did.
@@ -53,19 +84,22 @@ impl Baseline {
     /// Add a broadcast found on the account since, under its name's key: from now on it is
     /// an old namesake like the others.
     pub fn add(&mut self, key: String, id: String) {
+        if let Some(all) = &mut self.all {
+            all.insert(id.clone());
+        }
         let ids = self.ids.entry(key).or_default();
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
 
-    /// Name key → ids, as the ledger keeps them.
-    pub fn entries(&self) -> &HashMap<String, Vec<String>> {
-        &self.ids
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
+    /// Name key → ids, as the ledger keeps them (with a mark when the baseline is whole).
+    pub fn entries(&self) -> HashMap<String, Vec<String>> {
+        let mut ids = self.ids.clone();
+        if self.is_whole() {
+            ids.insert(WHOLE.to_owned(), vec![String::new()]);
+        }
+        ids
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,7 +136,7 @@ impl Baseline {
                 .or_default()
                 .push(csvio::unmark_text(id).to_owned());
         }
-        Ok(Some(Baseline { ids }))
+        Ok(Some(Baseline::new(ids)))
     }
 
     /// Write the baseline to `path` so that it survives a power cut before anything is sent.
@@ -113,7 +147,8 @@ impl Baseline {
         let write = || -> io::Result<()> {
             let mut out = csvio::writer(BufWriter::new(File::create(&staged)?));
             out.write_record(["key", "id"])?;
-            let mut names: Vec<_> = self.ids.iter().collect();
+            let entries = self.entries();
+            let mut names: Vec<_> = entries.iter().collect();
             names.sort();
             for (name, ids) in names {
                 for id in ids {

@@ -1,0 +1,282 @@
+//! Whose is a listed broadcast: the one place that decides whether a row's broadcast is on the
+//! account. Every path that asks — the lookups during and at the end of a run, the start of a
+//! `--resume`, the rows another run of this machine left uncertain — lists the account
+//! (`lookup.rs`) and hands what it saw here; the verdict per row and the words of its reason
+//! come from [`judge`] alone.
+//!
+//! **A broadcast is known by what it says, not by its name.** Servers keep names in forms no
+//! rule predicts (cut to a column, characters they cannot store written as `?`, case folded),
+//! and one name can stand for two campaigns. So a listed broadcast *could be* a row's when:
+//!
+//! - it is new: not on the account before the run's first create (the baseline), and not listed
+//!   as made before the row's first request left (less [`agree::CLOCK_SKEW`]);
+//! - it is nobody else's: no other row (of this run, or in this machine's ledger) was given its
+//!   id;
+//! - what the listing shows of it agrees with what the row sent, on every field both carry
+//!   ([`agree::agrees`]);
+//! - and its name is the row's in a form a server keeps ([`names_match`]) — or, when its name
+//!   is no looked-up row's in any such form, the listing shows its description and the account
+//!   was listed whole before the run (then it is judged by what it says alone).
+//!
+//! **One to one.** A row is given a broadcast only when that broadcast is the one that could be
+//! the row's and the row is the one it could belong to. Two broadcasts that could each be the
+//! row's, or two rows one broadcast could belong to, leave the row `unknown`, naming the other
+//! line or the ids: never guessed.
+//!
+//! **Absent** is decided per row, never by counts: no new broadcast under any name could be the
+//! row's, in listings that prove it ([`Evidence::proven`]: two complete listings in a row, the
+//! second of which saw every broadcast the first did, taken after the row's request could no
+//! longer land). Otherwise the row stays `unknown` and nothing is sent for it.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::agree;
+
+/// A row being looked up: what it sent and when.
+#[derive(Debug, Clone)]
+pub struct Sought {
+    pub line: u64,
+    pub name: String,
+    /// The JSON body it sent; `None` when it is not known (then only its name can find it).
+    pub body: Option<Value>,
+    /// When its first request left, when known.
+    pub first_sent: Option<SystemTime>,
+}
+
+/// A broadcast the listings showed that was not on the account before the run.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    /// What the listing shows of it.
+    pub shown: Value,
+}
+
+/// What the listings say, for [`judge`].
+pub struct Evidence<'a> {
+    /// Every broadcast listed that was not on the account before the run, once each.
+    pub new: &'a [Listed],
+    /// Ids given to rows other than those looked up (by a create's reply, or in the ledger),
+    /// with the line that holds each.
+    pub owned: &'a HashMap<String, u64>,
+    /// The listings prove absence: whole, two in a row agreeing, after the grace.
+    pub proven: bool,
+    /// The account was listed whole before the run, so a broadcast under a name no row has may
+    /// be judged by what it says ([`Listed`] holds only new ones).
+    pub by_content: bool,
+}
+
+/// The verdicts of a lookup at a run's start, by the rows' names (unique within a sheet).
+pub type Verdicts = HashMap<String, Whose>;
+
+/// The verdict on one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whose {
+    /// This broadcast is the row's.
+    Found(String),
+    /// No broadcast on the account could be the row's: it may be sent again.
+    Absent,
+    /// It cannot be told: why, for the results.
+    Unknown(String),
+}
+
+/// Why a row stays unknown when the listings could not prove its absence.
+pub const UNPROVEN: &str = "the account's listings did not settle (broadcasts came and went \
+     between pages), so its absence cannot be proven: not sent again; resume to check again";
+
+/// Judge every row of `rows` against `ev`, one verdict per row, in order.
+pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
+    // For each listed broadcast, the rows it could be, by index.
+    let mut could: Vec<Vec<usize>> = Vec::with_capacity(ev.new.len());
+    for b in ev.new {
+        if ev.owned.contains_key(&b.id) {
+            could.push(Vec::new());
+            continue;
+        }
+        let named: Vec<usize> = (0..rows.len())
+            .filter(|&r| names_match(&b.name, &rows[r].name))
+            .collect();
+        let fits = |r: &usize| fits(b, &rows[*r]);
+        let rows_of_b: Vec<usize> = if named.is_empty() {
+            let shows = ev.by_content && agree::shows_what_it_says(&b.shown);
+            (0..rows.len())
+                .filter(|&r| shows && rows[r].body.is_some())
+                .filter(fits)
+                .collect()
+        } else {
+            named.into_iter().filter(fits).collect()
+        };
+        could.push(rows_of_b);
+    }
+    let mut candidates: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
+    for (b, rs) in could.iter().enumerate() {
+        for &r in rs {
+            candidates[r].push(b);
+        }
+    }
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(r, bs)| match bs.as_slice() {
+            [] if ev.proven => Whose::Absent,
+            [] => Whose::Unknown(UNPROVEN.into()),
+            [b] if could[*b].len() == 1 => Whose::Found(ev.new[*b].id.clone()),
+            [b] => {
+                let others: Vec<String> = could[*b]
+                    .iter()
+                    .filter(|&&o| o != r)
+                    .map(|&o| rows[o].line.to_string())
+                    .collect();
+                Whose::Unknown(format!(
+                    "broadcast {} on the account could be this row's or line {}'s (their names \
+                     or what they say cannot be told apart there): not sent again; check the \
+                     account",
+                    ev.new[*b].id,
+                    others.join(", line ")
+                ))
+            }
+            bs => Whose::Unknown(format!(
+                "{} broadcasts made on the account since this run began could each be this \
+                 row's (ids {}): which is its cannot be told; not sent again. Check the account",
+                bs.len(),
+                bs.iter()
+                    .take(5)
+                    .map(|&b| ev.new[b].id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+        .collect()
+}
+
+/// Whether what the listing shows of `b` could be what `row` sent, and made after it was sent.
+fn fits(b: &Listed, row: &Sought) -> bool {
+    if !agree::not_older(&b.shown, row.first_sent) {
+        return false;
+    }
+    row.body
+        .as_ref()
+        .is_none_or(|sent| agree::agrees(&b.shown, sent))
+}
+
+/// Whether the name `listed` may be how a server kept the name `sent`: the same under
+/// [`crate::input::name_key`] (case, white space, entities, Unicode forms), or the same with
+/// characters the server could not store shown as `?` or `�`, or cut short at a width of at
+/// least ten characters.
+pub fn names_match(listed: &str, sent: &str) -> bool {
+    agree::loosely_starts(listed, sent, 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn row(line: u64, name: &str, description: &str) -> Sought {
+        Sought {
+            line,
+            name: name.into(),
+            body: Some(json!({"name": name, "description": description, "phone_number_list": 7})),
+            first_sent: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+        }
+    }
+
+    fn listed(id: &str, name: &str, description: &str) -> Listed {
+        Listed {
+            id: id.into(),
+            name: name.into(),
+            shown: json!({"id": id, "name": name, "description": description, "list_id": 7,
+                          "created_at": 1_800_000_005}),
+        }
+    }
+
+    fn ev<'a>(new: &'a [Listed], owned: &'a HashMap<String, u64>) -> Evidence<'a> {
+        Evidence {
+            new,
+            owned,
+            proven: true,
+            by_content: true,
+        }
+    }
+
+    #[test]
+    fn a_row_is_found_by_what_it_says_under_a_name_kept_otherwise() {
+        let rows = [row(2, "Offer 🎆 1", "Fireworks sale"), row(3, "Offer 2", "Other")];
+        let new = [listed("9", "Offer ? 1", "Fireworks sale")];
+        let owned = HashMap::new();
+        assert_eq!(
+            judge(&rows, &ev(&new, &owned)),
+            [Whose::Found("9".into()), Whose::Absent]
+        );
+        // A name no rule predicts: found by its description alone.
+        let new = [listed("9", "BRDCST-0001", "Fireworks sale")];
+        assert_eq!(judge(&rows, &ev(&new, &owned))[0], Whose::Found("9".into()));
+    }
+
+    #[test]
+    fn a_namesake_that_says_something_else_is_not_the_rows() {
+        let rows = [row(2, "Diwali", "Festive offer")];
+        let new = [listed("9", "Diwali", "Another team's reminder")];
+        let owned = HashMap::new();
+        assert_eq!(judge(&rows, &ev(&new, &owned)), [Whose::Absent]);
+        let mut unproven = ev(&new, &owned);
+        unproven.proven = false;
+        assert_eq!(judge(&rows, &unproven), [Whose::Unknown(UNPROVEN.into())]);
+    }
+
+    #[test]
+    fn one_broadcast_is_given_to_one_row_at_most() {
+        // The server keeps both names as "Offer ? 1"; both rows say the same.
+        let rows = [row(2, "Offer ? 1", "Sale"), row(3, "Offer 🎆 1", "Sale")];
+        let new = [listed("9", "Offer ? 1", "Sale")];
+        let mut owned = HashMap::new();
+        let v = judge(&rows, &ev(&new, &owned));
+        assert!(matches!(&v[0], Whose::Unknown(m) if m.contains("line 3")), "{v:?}");
+        assert!(matches!(&v[1], Whose::Unknown(m) if m.contains("line 2")), "{v:?}");
+        // Row 3 was given 9 by its reply: row 2 has nothing on the account.
+        owned.insert("9".to_owned(), 3);
+        assert_eq!(judge(&rows[..1], &ev(&new, &owned)), [Whose::Absent]);
+    }
+
+    #[test]
+    fn two_broadcasts_that_could_each_be_the_rows_leave_it_unknown() {
+        let rows = [row(2, "Diwali", "Sale")];
+        let new = [listed("9", "Diwali", "Sale"), listed("10", "diwali", "Sale")];
+        let owned = HashMap::new();
+        let v = judge(&rows, &ev(&new, &owned));
+        assert!(matches!(&v[0], Whose::Unknown(m) if m.contains("9, 10")), "{v:?}");
+    }
+
+    #[test]
+    fn a_broadcast_made_before_the_row_was_sent_is_not_its() {
+        let rows = [row(2, "Diwali", "Sale")];
+        let mut old = listed("9", "Diwali", "Sale");
+        old.shown["created_at"] = json!(1_700_000_000);
+        let owned = HashMap::new();
+        assert_eq!(judge(&rows, &ev(&[old], &owned)), [Whose::Absent]);
+    }
+
+    #[test]
+    fn without_a_whole_baseline_only_names_find_a_row() {
+        let rows = [row(2, "Diwali", "Sale")];
+        let new = [listed("9", "Something else", "Sale")];
+        let owned = HashMap::new();
+        let mut e = ev(&new, &owned);
+        e.by_content = false;
+        assert_eq!(judge(&rows, &e), [Whose::Absent]);
+    }
+
+    #[test]
+    fn names_kept_otherwise_match() {
+        assert!(names_match("offer ? 1", "Offer 🎆 1"));
+        assert!(names_match("Diwali  Offer", "diwali offer"));
+        assert!(names_match("Diwali offer - Pune and ", "Diwali offer - Pune and Nashik"));
+        assert!(!names_match("Diwali", "Diwali offer"), "too short a cut");
+        assert!(!names_match("Offer 2", "Offer 1"));
+        assert!(names_match("दिवाली ऑफ़र पुणे �", "दिवाली ऑफ़र पुणे और नासिक"));
+    }
+}
