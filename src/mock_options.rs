@@ -109,6 +109,10 @@ pub struct MockOptions {
     /// Keep at most N characters of a name, as a database column would (listings show them so)
     #[arg(long, value_name = "N")]
     pub cut_names: Option<usize>,
+    /// Keep each character of a name outside Unicode's first plane (emoji) as `?`, as MySQL's
+    /// legacy three-byte utf8 does (listings show them so)
+    #[arg(long)]
+    pub narrow_names: bool,
     /// An IVR of the account besides 7926 "Main menu", as ID=NAME (repeatable; `GET /v1/ivrs`)
     #[arg(long = "ivr", value_name = "ID=NAME")]
     pub ivr: Vec<String>,

@@ -15,46 +15,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::whose::Sought;
-
-/// The rows being looked up at the start of a run, with what they sent.
-#[derive(Default)]
-pub struct SentRows {
-    rows: Vec<Sought>,
-}
-
-/// Rows kept with their bodies for a lookup at the start of a run; past this, a row stays
-/// `unknown` until a later resume looks it up, so memory stays bounded.
-pub const MAX_SENT_ROWS: usize = 10_000;
-
-impl SentRows {
-    /// Keep what the row at `line` named `name` sent (its JSON `body`, `None` when not known);
-    /// `false` when [`MAX_SENT_ROWS`] are kept already.
-    pub fn add(
-        &mut self,
-        (line, name): (u64, &str),
-        body: Option<&[u8]>,
-        first_sent: Option<SystemTime>,
-    ) -> bool {
-        if self.rows.len() >= MAX_SENT_ROWS {
-            return false;
-        }
-        let body = body.and_then(|b| serde_json::from_slice::<Value>(b).ok());
-        self.rows.push(Sought {
-            line,
-            name: name.to_owned(),
-            body,
-            first_sent,
-        });
-        true
-    }
-
-    /// The rows kept.
-    pub fn rows(&self) -> &[Sought] {
-        &self.rows
-    }
-}
-
 /// How far the server's clock may be behind this machine's.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
@@ -92,24 +52,35 @@ pub fn shows_what_it_says(listed: &Value) -> bool {
 }
 
 /// Whether the text `shown` may be how a server kept `sent`: the same under [`name_key`], with
-/// any character shown as `?` or `\u{FFFD}` (one the server could not store), and either
-/// whole or cut short after at least `min_cut` characters (a trailing half character dropped).
-pub fn loosely_starts(shown: &str, sent: &str, min_cut: usize) -> bool {
+/// any character shown as `?` or `\u{FFFD}` (one the server could not store), and either whole
+/// or cut short at a usual column width ([`crate::input::CUTS`], in characters or in bytes, a
+/// half character at the end dropped or shown as `\u{FFFD}`, white space at the end trimmed).
+pub fn loosely_starts(shown: &str, sent: &str) -> bool {
     let (shown, sent) = (name_key(shown), name_key(sent));
     if shown == sent {
         return true;
     }
     let (mut shown_chars, mut sent_chars) = (shown.chars(), sent.chars());
-    let mut n = 0;
     loop {
         match (shown_chars.next(), sent_chars.next()) {
             (None, None) => return true,
-            (None, Some(_)) => return n >= min_cut,
+            (None, Some(_)) => return cut_at_a_width(&shown),
             (Some(_), None) => return false,
-            (Some(a), Some(b)) if a == b || a == '?' || a == '\u{FFFD}' => n += 1,
+            (Some(a), Some(b)) if a == b || a == '?' || a == '\u{FFFD}' => {}
             (Some(_), Some(_)) => return false,
         }
     }
+}
+
+/// Whether `key` is as long as a text cut at one of the usual widths.
+fn cut_at_a_width(key: &str) -> bool {
+    let (chars, bytes) = (key.chars().count(), key.len());
+    // In bytes, a character of several cut in half is dropped (up to three bytes short) or
+    // shown as U+FFFD (up to two bytes over).
+    let by_bytes = |w: usize| !key.is_ascii() && bytes + 3 >= w && bytes <= w + 2;
+    crate::input::CUTS
+        .iter()
+        .any(|&w| chars == w || chars + 1 == w || by_bytes(w))
 }
 
 use crate::input::name_key;
@@ -132,7 +103,7 @@ fn last_digits(s: &str) -> String {
 pub fn agrees(listed: &Value, sent: &Value) -> bool {
     let pair = |shown: &str, field: &str| Some((text(&listed[shown])?, text(&sent[field])?));
     if let Some((shown, sent)) = pair("description", "description") {
-        if !loosely_starts(&shown, &sent, 1) {
+        if !loosely_starts(&shown, &sent) {
             return false;
         }
     }

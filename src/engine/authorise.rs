@@ -142,7 +142,9 @@ async fn take_baseline(
     let baseline = Baseline::whole(found);
     // In the ledger, not beside the results: the results file is the user's alone.
     match &cfg.state_dir {
-        Some(dir) => store::save_baseline(dir, &store::path_key(&cfg.results), &baseline.entries())?,
+        Some(dir) => {
+            store::save_baseline(dir, &store::path_key(&cfg.results), &baseline.entries())?
+        }
         None => baseline.save(&files.baseline)?,
     }
     sender.events().emit(Event::Baseline { existing }).await;

@@ -8,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use super::agree::SentRows;
 use super::claims::{self, Held};
 use super::events::Checked;
+use super::whose::SentRows;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
 use crate::input::{key_fingerprint, match_fingerprints, NameTracker, Row, RowReader, Watched};
@@ -101,13 +101,7 @@ pub fn check_input(
             continue;
         }
         if before == Some(Recorded::Unknown) {
-            check.wanted.extend(match_fingerprints(&row.name));
-            // When its first request left, as this machine's ledger has it: a broadcast listed
-            // as made before then is not its, at a resume's start as at a run's end.
-            let first = ledger
-                .as_deref_mut()
-                .and_then(|view| own_first_send(view, &row.name));
-            keep_sent(&mut check.sent, &row, first);
+            keep_uncertain(&mut check, ledger.as_deref_mut(), &row);
         }
         match (before, &row.verdict) {
             (Some(Recorded::Created), _) => check.done_before += 1,
@@ -192,6 +186,15 @@ fn held_by_ledger(
         }
     }
     Ok(true)
+}
+
+/// Keep a row an earlier run of this record left uncertain, to be looked up at the start, with
+/// when its first request left as this machine's ledger has it: a broadcast listed as made
+/// before then is not its, at a resume's start as at a run's end.
+fn keep_uncertain(check: &mut Check, ledger: Option<&mut View>, row: &Row) {
+    check.wanted.extend(match_fingerprints(&row.name));
+    let first = ledger.and_then(|view| own_first_send(view, &row.name));
+    keep_sent(&mut check.sent, row, first);
 }
 
 /// When this record's own claim on `name` was sent, if the ledger holds one.

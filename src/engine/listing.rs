@@ -68,7 +68,10 @@ pub async fn list(
     let (kept, _) = list_kept(sender, &keep, max_pages).await?;
     let mut found = Found::new();
     for b in kept {
-        found.entry(name_key(&b.name).into_owned()).or_default().push(b.id);
+        found
+            .entry(name_key(&b.name).into_owned())
+            .or_default()
+            .push(b.id);
     }
     Ok(found)
 }

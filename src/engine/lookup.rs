@@ -27,7 +27,6 @@ use tokio::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::agree::SentRows;
 use super::counts::Counts;
 use super::decide;
 use super::errors::ListingError;
@@ -36,7 +35,7 @@ use super::listing::{self, Keep};
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
-use super::whose::{self, Evidence, Sought, Verdicts, Whose};
+use super::whose::{self, Evidence, SentRows, Sought, Verdicts, Whose};
 use crate::input::{key_fingerprint, match_fingerprints};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
@@ -66,9 +65,7 @@ fn keeper<'a>(
     wanted: &'a HashSet<u64>,
 ) -> impl Fn(&str, &str) -> Keep + 'a {
     move |name, id| {
-        let named = || {
-            wanted.contains(&key_fingerprint(name)) || name.contains(['?', '\u{FFFD}'])
-        };
+        let named = || wanted.contains(&key_fingerprint(name)) || name.contains(['?', '\u{FFFD}']);
         match baseline.map(|b| b.is_new_id(id)) {
             Some(Some(false)) => Keep::No,
             Some(Some(true)) => Keep::Shown,
@@ -90,7 +87,10 @@ async fn look(
     owned: &HashMap<String, u64>,
     max_pages: u32,
 ) -> Result<Vec<Whose>, ListingError> {
-    let wanted: HashSet<u64> = rows.iter().flat_map(|r| match_fingerprints(&r.name)).collect();
+    let wanted: HashSet<u64> = rows
+        .iter()
+        .flat_map(|r| match_fingerprints(&r.name))
+        .collect();
     let keep = keeper(baseline, &wanted);
     let by_content = baseline.is_some_and(Baseline::is_whole);
     let (mut new, mut seen) = listing::list_kept(sender, &keep, max_pages).await?;
@@ -129,11 +129,7 @@ fn by_name(rows: &[Sought], verdicts: Vec<Whose>) -> (Verdicts, usize) {
         .iter()
         .filter(|v| matches!(v, Whose::Found(_)))
         .count();
-    let by_name = rows
-        .iter()
-        .map(|r| r.name.clone())
-        .zip(verdicts)
-        .collect();
+    let by_name = rows.iter().map(|r| r.name.clone()).zip(verdicts).collect();
     (by_name, found)
 }
 

@@ -46,6 +46,44 @@ pub struct Sought {
     pub first_sent: Option<SystemTime>,
 }
 
+/// The rows being looked up at the start of a run, with what they sent.
+#[derive(Default)]
+pub struct SentRows {
+    rows: Vec<Sought>,
+}
+
+/// Rows kept with their bodies for a lookup at the start of a run; past this, a row stays
+/// `unknown` until a later resume looks it up, so memory stays bounded.
+pub const MAX_SENT_ROWS: usize = 10_000;
+
+impl SentRows {
+    /// Keep what the row at `line` named `name` sent (its JSON `body`, `None` when not known);
+    /// `false` when [`MAX_SENT_ROWS`] are kept already.
+    pub fn add(
+        &mut self,
+        (line, name): (u64, &str),
+        body: Option<&[u8]>,
+        first_sent: Option<SystemTime>,
+    ) -> bool {
+        if self.rows.len() >= MAX_SENT_ROWS {
+            return false;
+        }
+        let body = body.and_then(|b| serde_json::from_slice::<Value>(b).ok());
+        self.rows.push(Sought {
+            line,
+            name: name.to_owned(),
+            body,
+            first_sent,
+        });
+        true
+    }
+
+    /// The rows kept.
+    pub fn rows(&self) -> &[Sought] {
+        &self.rows
+    }
+}
+
 /// A broadcast the listings showed that was not on the account before the run.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -163,11 +201,10 @@ fn fits(b: &Listed, row: &Sought) -> bool {
 }
 
 /// Whether the name `listed` may be how a server kept the name `sent`: the same under
-/// [`crate::input::name_key`] (case, white space, entities, Unicode forms), or the same with
-/// characters the server could not store shown as `?` or `�`, or cut short at a width of at
-/// least ten characters.
+/// [`crate::input::name_key`] (case, white space, entities, Unicode forms), with characters the
+/// server could not store shown as `?` or `�`, or cut short at a usual column width.
 pub fn names_match(listed: &str, sent: &str) -> bool {
-    agree::loosely_starts(listed, sent, 10)
+    agree::loosely_starts(listed, sent)
 }
 
 #[cfg(test)]
@@ -205,7 +242,10 @@ mod tests {
 
     #[test]
     fn a_row_is_found_by_what_it_says_under_a_name_kept_otherwise() {
-        let rows = [row(2, "Offer 🎆 1", "Fireworks sale"), row(3, "Offer 2", "Other")];
+        let rows = [
+            row(2, "Offer 🎆 1", "Fireworks sale"),
+            row(3, "Offer 2", "Other"),
+        ];
         let new = [listed("9", "Offer ? 1", "Fireworks sale")];
         let owned = HashMap::new();
         assert_eq!(
@@ -235,8 +275,14 @@ mod tests {
         let new = [listed("9", "Offer ? 1", "Sale")];
         let mut owned = HashMap::new();
         let v = judge(&rows, &ev(&new, &owned));
-        assert!(matches!(&v[0], Whose::Unknown(m) if m.contains("line 3")), "{v:?}");
-        assert!(matches!(&v[1], Whose::Unknown(m) if m.contains("line 2")), "{v:?}");
+        assert!(
+            matches!(&v[0], Whose::Unknown(m) if m.contains("line 3")),
+            "{v:?}"
+        );
+        assert!(
+            matches!(&v[1], Whose::Unknown(m) if m.contains("line 2")),
+            "{v:?}"
+        );
         // Row 3 was given 9 by its reply: row 2 has nothing on the account.
         owned.insert("9".to_owned(), 3);
         assert_eq!(judge(&rows[..1], &ev(&new, &owned)), [Whose::Absent]);
@@ -245,10 +291,16 @@ mod tests {
     #[test]
     fn two_broadcasts_that_could_each_be_the_rows_leave_it_unknown() {
         let rows = [row(2, "Diwali", "Sale")];
-        let new = [listed("9", "Diwali", "Sale"), listed("10", "diwali", "Sale")];
+        let new = [
+            listed("9", "Diwali", "Sale"),
+            listed("10", "diwali", "Sale"),
+        ];
         let owned = HashMap::new();
         let v = judge(&rows, &ev(&new, &owned));
-        assert!(matches!(&v[0], Whose::Unknown(m) if m.contains("9, 10")), "{v:?}");
+        assert!(
+            matches!(&v[0], Whose::Unknown(m) if m.contains("9, 10")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -274,9 +326,28 @@ mod tests {
     fn names_kept_otherwise_match() {
         assert!(names_match("offer ? 1", "Offer 🎆 1"));
         assert!(names_match("Diwali  Offer", "diwali offer"));
-        assert!(names_match("Diwali offer - Pune and ", "Diwali offer - Pune and Nashik"));
-        assert!(!names_match("Diwali", "Diwali offer"), "too short a cut");
+        assert!(names_match(
+            "Diwali offer - Pune ",
+            "Diwali offer - Pune and Nashik"
+        ));
+        assert!(
+            !names_match("Diwali", "Diwali offer"),
+            "not a column's width"
+        );
+        assert!(
+            !names_match("Campaign 1", "Campaign 10"),
+            "not a column's width"
+        );
         assert!(!names_match("Offer 2", "Offer 1"));
-        assert!(names_match("दिवाली ऑफ़र पुणे �", "दिवाली ऑफ़र पुणे और नासिक"));
+        let long = "दिवाली ऑफ़र पुणे और नासिक के लिए";
+        let mut at = 50;
+        while !long.is_char_boundary(at) {
+            at -= 1;
+        }
+        assert!(names_match(&long[..at], long), "cut at 50 bytes");
+        assert!(
+            names_match(&format!("{}\u{FFFD}", &long[..at]), long),
+            "and a half character shown"
+        );
     }
 }

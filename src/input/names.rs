@@ -151,7 +151,7 @@ pub fn name_key(name: &str) -> Cow<'_, str> {
 }
 
 /// Widths (in characters) at which servers are seen to cut names short: usual column sizes.
-const CUTS: [usize; 17] = [
+pub const CUTS: [usize; 17] = [
     20, 25, 30, 32, 40, 45, 50, 60, 64, 80, 100, 120, 128, 150, 200, 250, 255,
 ];
 

@@ -240,6 +240,13 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
     } else {
         name
     };
+    let kept = if state.opts.narrow_names {
+        kept.chars()
+            .map(|c| if c.len_utf8() == 4 { '?' } else { c })
+            .collect()
+    } else {
+        kept
+    };
     let kept = match state.opts.cut_names {
         Some(n) => kept.chars().take(n).collect(),
         None => kept,

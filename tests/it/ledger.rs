@@ -311,11 +311,13 @@ fn a_colleagues_namesake_made_while_a_create_was_uncertain_is_not_taken_for_it()
         .unwrap()
         .success());
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    // The colleague's broadcast says something else: it is not the row's, whose create never
+    // landed, so the row is absent and sent again (a broadcast is known by what it says).
+    assert_eq!(status.code(), Some(0));
     assert_eq!(
         api.server.count_named("Campaign 1"),
-        1,
-        "the colleague's only"
+        2,
+        "the colleague's, and the row's own"
     );
     assert_eq!(
         api.server.count_named("Campaign 2"),
@@ -323,13 +325,8 @@ fn a_colleagues_namesake_made_while_a_create_was_uncertain_is_not_taken_for_it()
         "absent, so sent again"
     );
     let res = results_csv(&dir, "in.results.csv");
-    assert_eq!(column(&res, "status"), ["unknown", "created"]);
-    assert!(
-        column(&res, "message")[0].contains("not what this row sent"),
-        "{:?}",
-        column(&res, "message")
-    );
-    claims_agree(&api.server, &dir, "in.results.csv");
+    assert_eq!(column(&res, "status"), ["created", "created"]);
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 2);
 }
 
 #[test]
@@ -403,25 +400,20 @@ fn a_colleagues_namesake_found_at_the_next_start_is_not_taken_for_the_rows() {
             (resume_quickly(&api, &dir, &input), "in.results.csv")
         };
         let r = run(&mut next);
-        assert_eq!(r.code, 1, "copy {copy}: {}", r.stderr);
+        assert_eq!(r.code, 0, "copy {copy}: {}", r.stderr);
         assert_eq!(
             api.server.count_named("Campaign 1"),
-            1,
-            "the colleague's only"
+            2,
+            "the colleague's (which says something else), and the row's own, sent again"
         );
         assert_eq!(api.server.count_named("Campaign 2"), 1, "absent, so sent");
         let res = results_csv(&dir, results);
         assert_eq!(
             column(&res, "status"),
-            ["unknown", "created"],
+            ["created", "created"],
             "copy {copy}"
         );
-        assert!(
-            column(&res, "message")[0].contains("not what this row sent"),
-            "copy {copy}: {:?}",
-            column(&res, "message")
-        );
-        claims_agree(&api.server, &dir, results);
+        assert_eq!(claims_agree(&api.server, &dir, results), 2, "copy {copy}");
     }
 }
 

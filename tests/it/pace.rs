@@ -176,7 +176,11 @@ fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_grante
         target: "https://api.example".into(),
         who: "token xyz".into(),
     };
-    assert_eq!(store::sending_to(&state, &account).unwrap(), 0, "no ledger yet");
+    assert_eq!(
+        store::sending_to(&state, &account).unwrap(),
+        0,
+        "no ledger yet"
+    );
     let run = |results: &'static str| NewRun {
         account: &account,
         sheet: "plan.csv",

@@ -283,7 +283,7 @@ fn a_row_sent_by_a_crashed_run_is_looked_up_before_it_is_sent_again() {
     );
     assert_eq!(api.server.count_named("Campaign 3"), 1, "absent, so sent");
     let res = results_csv(&dir, "in.results.csv");
-    assert!(column(&res, "message")[1].starts_with("found on the account by name"));
+    assert!(column(&res, "message")[1].starts_with("found on the account"));
     // The ledger learned it too (the crashed run's record had no entry there).
     let r = run(dir.cmd().args(["runs", "--name", "Campaign 2"]));
     assert!(r.stdout.contains("created as broadcast"), "{}", r.stdout);
