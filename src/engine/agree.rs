@@ -146,8 +146,20 @@ mod tests {
             &sent()
         ));
         assert!(
-            agrees(&json!({"description": "Festive"}), &sent()),
-            "cut short"
+            !agrees(&json!({"description": "Festive"}), &sent()),
+            "cut short, but at no column's width: another description"
+        );
+        let long = json!({"description": "Festive offer for the western region"});
+        assert!(
+            agrees(&json!({"description": "Festive offer for th"}), &long),
+            "cut at 20 characters"
+        );
+        assert!(
+            agrees(
+                &json!({"description": "Festive offer ? for"}),
+                &json!({"description": "Festive offer 🎆 for"})
+            ),
+            "a character the server could not store"
         );
         assert!(!agrees(
             &json!({"description": "Another team's reminder"}),
