@@ -71,12 +71,21 @@ fn state(r: &RunInfo) -> String {
     match (r.ended, r.live) {
         (_, true) => "running now".into(),
         (Some(_), _) => format!(
-            "{} created, {} not, {} uncertain",
+            "{} created,{} {} not, {} uncertain",
             r.created.unwrap_or(0),
+            already_there(r),
             r.failed.unwrap_or(0),
             r.uncertain.unwrap_or(0)
         ),
         (None, false) => "did not finish (stopped or killed): resume it with --resume".into(),
+    }
+}
+
+/// " N already on the account," when a run counted rows as already there (`--skip-existing`).
+pub fn already_there(r: &RunInfo) -> String {
+    match r.existing.unwrap_or(0) {
+        0 => String::new(),
+        n => format!(" {n} already on the account,"),
     }
 }
 

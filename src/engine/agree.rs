@@ -99,6 +99,9 @@ fn last_digits(s: &str) -> String {
     digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
+/// The fields of a listed broadcast [`agrees`] compares.
+pub const COMPARED: &[&str] = &["description", "list_id", "caller_id", "destination_id"];
+
 /// Whether the listed broadcast `listed` agrees with the body `sent` on every field both carry.
 pub fn agrees(listed: &Value, sent: &Value) -> bool {
     let pair = |shown: &str, field: &str| Some((text(&listed[shown])?, text(&sent[field])?));

@@ -6,16 +6,19 @@
 //! rate, once per results file; it is kept in the ledger for the results file's path (a
 //! `--resume` of a record of an older version reads it from `<results>.baseline`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use anyhow::{bail, Result};
+use serde_json::Value;
 
+use super::agree;
 use super::check::Check;
 use super::errors::{AccountError, ListingError};
 use super::events::{Call, Event};
-use super::listing;
+use super::listing::{self, Keep};
 use super::lookup;
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
@@ -57,6 +60,19 @@ pub async fn authorise(
         files,
         base_url,
     } = at;
+    let other = &check.other_content;
+    if other.count > 0 && !cfg.skip_existing && !cfg.allow_existing_names {
+        let more = other.count.saturating_sub(other.shown.len() as u64);
+        bail!(AccountError::LedgerNamesakes {
+            count: other.count,
+            shown: other.shown.join("; "),
+            more: if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+        });
+    }
     let uncertain = !check.wanted.is_empty() || !check.wanted_claimed.is_empty();
     if check.to_send == 0 && !uncertain {
         check.names = None; // its memory is the sheet's: nothing will be listed
@@ -131,15 +147,13 @@ async fn take_baseline(
     check: &Check,
     files: &RunFiles,
 ) -> Result<Baseline> {
-    let found = listing::list(sender, &|_| true, cfg.max_listing_pages)
-        .await
-        .map_err(AccountError::Baseline)?;
+    let (found, shown) = list_names(cfg, sender, check, &|_| true).await?;
     let names = check.names.as_ref();
     let existing = found
         .keys()
         .filter(|key| names.is_none_or(|t| t.contains(key)))
         .count();
-    let baseline = Baseline::whole(found);
+    let mut baseline = Baseline::whole(found);
     // In the ledger, not beside the results: the results file is the user's alone.
     match &cfg.state_dir {
         Some(dir) => {
@@ -147,21 +161,44 @@ async fn take_baseline(
         }
         None => baseline.save(&files.baseline)?,
     }
+    for (id, s) in shown {
+        baseline.show(id, s);
+    }
     sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)
 }
 
-/// Every broadcast on the account under one of the sheet's names.
-async fn list_sheet_names(
+/// List the whole account, keeping the name and id of every broadcast `wanted` accepts (by
+/// name key → ids), and with `--skip-existing` what the listing shows of those under the
+/// sheet's names (by id): a row counts as already there only if one of them says what it says.
+async fn list_names(
     cfg: &SubmitConfig,
     sender: &Sender,
     check: &Check,
-) -> Result<listing::Found, AccountError> {
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<(listing::Found, HashMap<String, Value>), AccountError> {
     let names = check.names.as_ref();
-    let wanted = |n: &str| names.is_none_or(|t| t.contains(n));
-    listing::list(sender, &wanted, cfg.max_listing_pages)
+    let keep = |name: &str, _: &str| {
+        if cfg.skip_existing && names.is_none_or(|t| t.contains(name)) {
+            Keep::Fields(agree::COMPARED)
+        } else if wanted(name) {
+            Keep::Name
+        } else {
+            Keep::No
+        }
+    };
+    let (kept, _) = listing::list_kept(sender, &keep, cfg.max_listing_pages)
         .await
-        .map_err(AccountError::Baseline)
+        .map_err(AccountError::Baseline)?;
+    let (mut found, mut shown) = (listing::Found::new(), HashMap::new());
+    for b in kept {
+        let key = crate::input::name_key(&b.name).into_owned();
+        if !b.shown.is_null() {
+            shown.insert(b.id.clone(), b.shown);
+        }
+        found.entry(key).or_default().push(b.id);
+    }
+    Ok((found, shown))
 }
 
 /// The account's word at a resume's start: list it again, and take every broadcast under the
@@ -173,7 +210,12 @@ async fn look_again(
     check: &Check,
     mut baseline: Baseline,
 ) -> Result<Baseline> {
-    let found = list_sheet_names(cfg, sender, check).await?;
+    let names = check.names.as_ref();
+    let sheet = |n: &str| names.is_none_or(|t| t.contains(n));
+    let (found, shown) = list_names(cfg, sender, check, &sheet).await?;
+    for (id, s) in shown {
+        baseline.show(id, s);
+    }
     let mut appeared = 0;
     for (key, ids) in found {
         let fp = crate::input::key_fingerprint(&key);

@@ -50,6 +50,16 @@ pub struct Check {
     pub sent: SentRows,
     /// What the rows another run of this machine left uncertain sent.
     pub sent_claimed: SentRows,
+    /// Rows whose name this machine created from a row that said something else.
+    pub other_content: Namesakes,
+}
+
+/// Rows whose name this machine already created for another campaign (the request it sent
+/// differs): the first few, described for a person, and how many.
+#[derive(Debug, Default)]
+pub struct Namesakes {
+    pub count: u64,
+    pub shown: Vec<String>,
 }
 
 /// Read the whole input once before anything is sent: header problems stop the run here, a
@@ -79,6 +89,7 @@ pub fn check_input(
         held: HashSet::new(),
         sent: SentRows::default(),
         sent_claimed: SentRows::default(),
+        other_content: Namesakes::default(),
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
@@ -97,7 +108,7 @@ pub fn check_input(
         }
         let before = prior.kind(row.line);
         recorded += usize::from(before.is_some());
-        if held_by_ledger(&mut check, ledger.as_deref_mut(), &row, before)? {
+        if held_by_ledger(&mut check, ledger.as_deref_mut(), &row, before, cfg)? {
             continue;
         }
         if before == Some(Recorded::Unknown) {
@@ -155,16 +166,19 @@ pub fn check_input(
     Ok(check)
 }
 
-/// Count a row the ledger decides (another run of this machine created its name, is sending
-/// it, or left it uncertain); `true` when it does.
+/// Count a valid row the ledger decides (another run of this machine created its name, is
+/// sending it, or left it uncertain); `true` when it does. A name created for a row that said
+/// something else is a namesake: noted, and sent only with `--allow-existing-names`.
 fn held_by_ledger(
     check: &mut Check,
     ledger: Option<&mut View>,
     row: &Row,
     before: Option<Recorded>,
+    cfg: &SubmitConfig,
 ) -> Result<bool> {
+    let allow = cfg.allow_existing_names;
     let name = row.name.as_str();
-    let Some(view) = ledger else {
+    let (Some(view), Ok(req)) = (ledger, &row.verdict) else {
         return Ok(false);
     };
     let Some(held) = claims::seen(view, name, before, None)?.held else {
@@ -173,6 +187,18 @@ fn held_by_ledger(
     let fingerprint = key_fingerprint(name);
     check.held.insert(fingerprint);
     match held {
+        Held::Created(claim, by, own) if claims::says_otherwise(&claim, &req.to_body()) => {
+            let n = &mut check.other_content;
+            n.count += 1;
+            if n.shown.len() < 10 {
+                let id = claim.broadcast_id.as_deref().unwrap_or("?");
+                n.shown.push(format!(
+                    "line {} {name:?} (created as broadcast {id} by {by}, from its line {})",
+                    row.line, claim.line
+                ));
+            }
+            check.to_send += u64::from(allow && !own);
+        }
         Held::Created(..) => check.done_before += 1,
         Held::Busy(..) => check.unknown_before += 1,
         Held::Uncertain(claim, _) => {

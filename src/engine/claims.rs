@@ -7,7 +7,7 @@ use chrono::{Local, TimeZone};
 
 use crate::input::name_key;
 use crate::ledger::prior::{Prior, Recorded};
-use crate::ledger::store::{Claim, RunInfo, State, View};
+use crate::ledger::store::{body_digest, Claim, RunInfo, State, View};
 
 /// A row's name as the ledger holds it, when that decides the row.
 #[derive(Debug, Clone)]
@@ -27,6 +27,13 @@ pub enum Held {
 pub struct Seen {
     pub held: Option<Held>,
     pub entry: Option<i64>,
+}
+
+/// Whether the request a claim recorded is known to differ from `body`: the name is then this
+/// machine's broadcast of another campaign, a namesake, not this row's (a claim of a ledger
+/// written before digests were kept is taken as the same).
+pub fn says_otherwise(claim: &Claim, body: &[u8]) -> bool {
+    claim.body.is_some_and(|d| d != body_digest(body))
 }
 
 /// Where and when a claim was made, for a person: "run 3 (sheet.csv → sheet.results.csv,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::agree;
 use super::claims::Held;
 use super::counts::{Counts, Unsent};
 use super::errors::ListingError;
@@ -15,7 +16,6 @@ use super::whose::{Verdicts, Whose};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
-use crate::ledger::store::body_digest;
 
 /// What the dispatcher knows besides the rows (each of which carries what earlier runs
 /// recorded of it).
@@ -94,6 +94,19 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
     let entry = seen.entry;
     let unsent =
         |name, status, message| Decision::Unsent(Outcome::unsent(seq, line, name, status, message));
+    // An invalid row is never sent, so it is reported invalid whatever its name's broadcast
+    // is: never created under another row's (or its fixed copy's) broadcast.
+    if let Err(msg) = &verdict {
+        let msg = match &held {
+            Held::Created(claim, by, _) => format!(
+                "{msg} (a broadcast of this name, {}, was created on this account by {by}, from its line {})",
+                claim.broadcast_id.as_deref().unwrap_or("?"),
+                claim.line
+            ),
+            _ => msg.clone(),
+        };
+        return unsent(name, Status::Invalid, msg);
+    }
     match held {
         Held::Busy(by) => unsent(
             name,
@@ -104,13 +117,21 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
         // its rows, it does not repeat them), and never the same request again: a copy of the
         // sheet or its failed rows sent as a new sheet is the same campaign, whatever the flag.
         Held::Created(claim, _, false)
-            if known.existing == Existing::Allow
-                && !matches!(&verdict, Ok(body) if claim.body == Some(body_digest(body))) =>
+            if known.existing == Existing::Allow && says_otherwise(&claim, &verdict) =>
         {
             match verdict {
                 Ok(body) => send((seq, line, name), body, entry, true),
                 Err(msg) => unsent(name, Status::Invalid, msg),
             }
+        }
+        // The name is this machine's broadcast of a row that said something else: not this
+        // row's, and never reported as if it were.
+        Held::Created(claim, by, _) if says_otherwise(&claim, &verdict) => {
+            let id = claim.broadcast_id.as_deref().unwrap_or("?");
+            unsent(name, Status::NotAttempted, format!(
+                "this name was already created on this account as broadcast {id} by {by}, from its line {}, for a row that said something else; not sent. Rename the row to create it as well, or run it with --allow-existing-names",
+                claim.line
+            ))
         }
         Held::Created(claim, by, this_record) => {
             Counts::bump(&counts.done_before);
@@ -120,8 +141,8 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
                 line,
                 name,
                 Status::Created,
-                format!("already created on this account by {by}, from its line {}{}; not sent again", claim.line, if same {
-                    " with the same content (--allow-existing-names creates a name again only for a row that says something else)"
+                format!("already created on this account by {by}, from its line {}{}{}; not sent again", claim.line, if claim.body.is_some() { " with the same content" } else { "" }, if same {
+                    " (--allow-existing-names creates a name again only for a row that says something else)"
                 } else {
                     ""
                 }),
@@ -208,16 +229,7 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             None => send(name, body),
             Some(_) if known.existing == Existing::Allow => send(name, body),
             Some(ids) if known.existing == Existing::Skip => {
-                Counts::bump(&counts.already_existing);
-                let mut o = Outcome::unsent(
-                    seq,
-                    line,
-                    name,
-                    Status::Created,
-                    "already on the account before this run (--skip-existing); not sent".into(),
-                );
-                o.broadcast_id = ids.first().cloned();
-                Done(o)
+                skip_existing(known, counts, (seq, line, name), &body, ids)
             }
             // The run stops before sending when such rows exist; this is only a safeguard.
             Some(_) => unsent(
@@ -227,6 +239,67 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             ),
         },
     }
+}
+
+/// `--skip-existing`, for a row whose name was on the account before the run (as `ids`): it
+/// counts as already there only when one of those broadcasts says what the row says (a
+/// namesake that says something else is not its campaign); otherwise it is not sent.
+fn skip_existing(
+    known: &Known,
+    counts: &Unsent,
+    (seq, line, name): (u64, u64, String),
+    body: &[u8],
+    ids: &[String],
+) -> Decision {
+    let sent: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let says = |id: &&String| {
+        known
+            .baseline
+            .shown(id)
+            .is_some_and(|shown| agree::agrees(shown, &sent))
+    };
+    let Some(id) = ids.iter().find(says) else {
+        let message = format!(
+            "a broadcast of this name was on the account before this run ({}), but it says something else; not sent (--skip-existing counts a row as already there only when its broadcast says what the row says). Rename the row to create it as well, or run it with --allow-existing-names",
+            ids.join(", ")
+        );
+        return Decision::Unsent(Outcome::unsent(
+            seq,
+            line,
+            name,
+            Status::NotAttempted,
+            message,
+        ));
+    };
+    Counts::bump(&counts.already_existing);
+    let shows = known
+        .baseline
+        .shown(id)
+        .is_some_and(|s| agree::COMPARED.iter().any(|f| !s[*f].is_null()));
+    let says = if shows {
+        "saying what this row says"
+    } else {
+        "under its name (the account's listing does not show what a broadcast says)"
+    };
+    let mut o = Outcome::unsent(
+        seq,
+        line,
+        name,
+        Status::Existing,
+        format!("already on the account before this run, {says} (--skip-existing); not sent"),
+    );
+    o.broadcast_id = Some(id.clone());
+    Decision::Unsent(o)
+}
+
+/// Whether a claim recorded a request other than the row's (an invalid row says nothing).
+fn says_otherwise(
+    claim: &crate::ledger::store::Claim,
+    verdict: &Result<bytes::Bytes, String>,
+) -> bool {
+    verdict
+        .as_ref()
+        .is_ok_and(|body| super::claims::says_otherwise(claim, body))
 }
 
 /// A row found on the account after an unknown outcome.

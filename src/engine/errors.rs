@@ -127,6 +127,18 @@ pub enum AccountError {
         shown: String,
         more: String,
     },
+    #[error(
+        "{} names this machine already created for a campaign that says something else, so \
+         the broadcast of that name on the account is not this row's: {shown}{more}. Nothing was \
+         sent. Rename them to create them as well, or add --allow-existing-names to create them \
+         under the same name (--skip-existing leaves them out, not sent)"
+    ,
+        crate::plural(*count, "row carries", "rows carry"))]
+    LedgerNamesakes {
+        count: u64,
+        shown: String,
+        more: String,
+    },
 }
 
 /// What the run writes down (the journal, the results) cannot be written or read.

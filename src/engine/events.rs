@@ -166,6 +166,7 @@ impl Ended {
         let s = &self.summary;
         match status {
             Status::Created => s.created,
+            Status::Existing => s.existing,
             Status::Invalid => s.invalid,
             Status::Rejected => s.rejected,
             Status::Failed => s.failed,

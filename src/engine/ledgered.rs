@@ -40,13 +40,14 @@ pub fn end_ledger(writer: Option<&Ledger>, collected: Option<&Collected>, stoppe
     let Some(writer) = writer else {
         return;
     };
-    let counts = collected.map_or([0; 3], |c| {
+    let counts = collected.map_or([0; 4], |c| {
         let t = &c.tally;
         let uncertain = t.get(Status::Unknown);
         [
             t.get(Status::Created) as i64,
             (t.unsuccessful() - uncertain) as i64,
             uncertain as i64,
+            t.get(Status::Existing) as i64,
         ]
     });
     writer.end(counts, stopped);

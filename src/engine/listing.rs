@@ -25,7 +25,7 @@ use super::errors::ListingError;
 use super::events::{Call, Event};
 use super::sender::{FirstSlot, Sender};
 use super::whose::Listed;
-use crate::input::{name_fingerprint, name_key};
+use crate::input::name_fingerprint;
 use crate::net::client::{self, broadcast_id, ReplyKind};
 
 /// Page size asked for: the API's maximum.
@@ -57,24 +57,6 @@ pub enum Keep {
 /// Broadcasts kept with what the listing shows of them, at most, in one listing: past it the
 /// listing is an error rather than memory without end.
 pub const MAX_SHOWN: usize = 50_000;
-
-/// List the whole account, keeping the broadcasts whose name `wanted` accepts.
-pub async fn list(
-    sender: &Sender,
-    wanted: &dyn Fn(&str) -> bool,
-    max_pages: u32,
-) -> Result<Found, ListingError> {
-    let keep = |name: &str, _: &str| if wanted(name) { Keep::Name } else { Keep::No };
-    let (kept, _) = list_kept(sender, &keep, max_pages).await?;
-    let mut found = Found::new();
-    for b in kept {
-        found
-            .entry(name_key(&b.name).into_owned())
-            .or_default()
-            .push(b.id);
-    }
-    Ok(found)
-}
 
 /// List the whole account, keeping what `keep` (by name and id) asks of each broadcast, once
 /// each, in listing order; and which broadcasts the listing saw.

@@ -26,6 +26,9 @@ pub struct Baseline {
     ids: HashMap<String, Vec<String>>,
     /// Every id in `ids`, when the baseline holds the whole account.
     all: Option<HashSet<String>>,
+    /// What the listing showed of broadcasts under the sheet's names, by id: kept (not saved)
+    /// with `--skip-existing`, to tell a row's own campaign from a namesake.
+    shown: HashMap<String, serde_json::Value>,
 }
 
 /// The key under which a baseline that holds every broadcast of the account (not only those
@@ -38,13 +41,31 @@ impl Baseline {
         let all = ids
             .remove(WHOLE)
             .map(|_| ids.values().flatten().cloned().collect());
-        Baseline { ids, all }
+        Baseline {
+            ids,
+            all,
+            shown: HashMap::new(),
+        }
     }
 
     /// A baseline of every broadcast on the account, by name key → ids.
     pub fn whole(ids: HashMap<String, Vec<String>>) -> Baseline {
         let all = Some(ids.values().flatten().cloned().collect());
-        Baseline { ids, all }
+        Baseline {
+            ids,
+            all,
+            shown: HashMap::new(),
+        }
+    }
+
+    /// Keep what a listing showed of the broadcast `id`.
+    pub fn show(&mut self, id: String, shown: serde_json::Value) {
+        self.shown.insert(id, shown);
+    }
+
+    /// What a listing showed of the broadcast `id`, if it was kept.
+    pub fn shown(&self, id: &str) -> Option<&serde_json::Value> {
+        self.shown.get(id)
     }
 
     /// Whether it holds every broadcast that was on the account (baselines of older versions

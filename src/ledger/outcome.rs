@@ -13,6 +13,9 @@ use crate::csvio::{self, safe_cell};
 pub enum Status {
     /// The broadcast was created.
     Created,
+    /// Not sent: a broadcast of the row's name that says what the row says was on the account
+    /// before the run (`--skip-existing`), so the row counts as done, with that broadcast's id.
+    Existing,
     /// The row failed validation and was never sent.
     Invalid,
     /// The server answered with a final refusal (a 4xx, or `success: false`); not retried.
@@ -29,8 +32,9 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Created,
+        Status::Existing,
         Status::Invalid,
         Status::Rejected,
         Status::Failed,
@@ -41,6 +45,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "created",
+            Status::Existing => "existing",
             Status::Invalid => "invalid",
             Status::Rejected => "rejected",
             Status::Failed => "failed",
@@ -102,8 +107,9 @@ impl Outcome {
         }
     }
 
+    /// Whether the row's campaign is on the account: created, or found there already.
     pub fn success(&self) -> bool {
-        self.status == Status::Created
+        matches!(self.status, Status::Created | Status::Existing)
     }
 
     /// A created-looking outcome for tests: row `seq` on line `seq + 2`, named `B{seq}`.

@@ -165,7 +165,7 @@ impl Record {
             };
             seen.check(columns.target(&rec))?;
             let kind = match o.status {
-                Status::Created => CREATED_IN_RESULTS,
+                Status::Created | Status::Existing => CREATED_IN_RESULTS,
                 Status::Unknown => UNKNOWN,
                 _ => OTHER,
             };
@@ -220,7 +220,7 @@ impl Record {
                         return;
                     }
                     let kind = match outcome.status {
-                        Status::Created => CREATED_IN_JOURNAL,
+                        Status::Created | Status::Existing => CREATED_IN_JOURNAL,
                         Status::Unknown => UNKNOWN,
                         _ => OTHER,
                     };

@@ -50,7 +50,7 @@ pub use writer::{commit_inline, Ledger};
 pub const FILE: &str = "ledger.sqlite3";
 /// The schema this version writes; a newer one is refused rather than misread.
 /// 2: `sends.body`, the digest of the request sent for a name.
-const SCHEMA: i64 = 2;
+const SCHEMA: i64 = 3;
 
 /// What a claim's name has become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,8 @@ pub struct RunInfo {
     pub created: Option<i64>,
     pub failed: Option<i64>,
     pub uncertain: Option<i64>,
+    /// Rows counted as already on the account (`--skip-existing`), not created by it.
+    pub existing: Option<i64>,
     pub stopped: Option<String>,
     /// Still going: its process holds its live lock.
     pub live: bool,
@@ -168,6 +170,9 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
                 conn.execute_batch(CREATE)?;
                 if version == 1 {
                     conn.execute_batch("ALTER TABLE sends ADD COLUMN body INTEGER")?;
+                }
+                if (1..=2).contains(&version) {
+                    conn.execute_batch("ALTER TABLE runs ADD COLUMN existing INTEGER")?;
                 }
                 conn.pragma_update(None, "user_version", SCHEMA)?;
             }
@@ -243,6 +248,7 @@ fn run_info(dir: &Path, r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
         created: r.get("created")?,
         failed: r.get("failed")?,
         uncertain: r.get("uncertain")?,
+        existing: r.get("existing")?,
         stopped: r.get("stopped")?,
         live: is_live(dir, id),
     })

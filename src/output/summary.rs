@@ -37,9 +37,9 @@ impl Tally {
             .map(|&s| self.get(s))
             .sum()
     }
-    /// Rows that did not end as created.
+    /// Rows that did not end as created (or found on the account already, as asked).
     pub fn unsuccessful(&self) -> u64 {
-        self.total() - self.get(Status::Created)
+        self.total() - self.get(Status::Created) - self.get(Status::Existing)
     }
 }
 
@@ -86,6 +86,9 @@ pub struct Summary {
     pub results: String,
     pub rows: u64,
     pub created: u64,
+    /// Rows not sent because a broadcast of their name saying what they say was on the account
+    /// before the run (`--skip-existing`).
+    pub existing: u64,
     pub invalid: u64,
     pub rejected: u64,
     pub failed: u64,
@@ -158,6 +161,7 @@ impl Summary {
             results: results.to_owned(),
             rows: tally.total(),
             created: tally.get(Status::Created),
+            existing: tally.get(Status::Existing),
             invalid: tally.get(Status::Invalid),
             rejected: tally.get(Status::Rejected),
             failed: tally.get(Status::Failed),
@@ -199,6 +203,7 @@ impl Summary {
         use crate::plural;
         let mut counts = vec![format!("{} created", self.created)];
         for (n, what) in [
+            (self.existing, "already on the account"),
             (self.invalid, "invalid"),
             (self.rejected, "rejected"),
             (self.failed, "failed"),

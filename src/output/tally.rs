@@ -15,6 +15,8 @@ pub struct Counts {
     /// Rows settled while sending: final, or kept for the lookup.
     pub done: u64,
     pub created: u64,
+    /// Rows not sent because their broadcast was on the account already (`--skip-existing`).
+    pub existing: u64,
     /// Rows sent that did not succeed (a row the run stopped before sending is not one).
     pub failed: u64,
     pub invalid: u64,
@@ -59,6 +61,7 @@ impl Counts {
         self.done += 1;
         match status {
             Some(Status::Created) => self.created += 1,
+            Some(Status::Existing) => self.existing += 1,
             Some(Status::Invalid) => self.invalid += 1,
             Some(Status::Rejected | Status::Failed | Status::Unknown) => self.failed += 1,
             Some(Status::NotAttempted) | None => {}

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub done_before: u64,
     pub to_send: u64,
     pub created: u64,
+    /// Rows counted as already on the account (`--skip-existing`), not sent.
+    pub existing: u64,
     pub failed: u64,
     /// Rows not settled yet.
     pub left: u64,
@@ -76,6 +78,7 @@ pub async fn follow(mut events: mpsc::Receiver<Event>, tx: watch::Sender<Snapsho
         tx.send_modify(|s| {
             fold(s, &event);
             s.created = counts.created;
+            s.existing = counts.existing;
             s.failed = counts.failed;
             s.too_many_requests = counts.too_many_requests;
             if s.phase == "sending" {

@@ -69,15 +69,17 @@ fn state(r: &RunInfo) -> String {
     match (r.ended, r.live) {
         (_, true) => "running now".into(),
         (Some(_), _) if r.stopped.is_some() => format!(
-            "stopped ({}): {} created, {} not created, {} with no known outcome; it can be continued",
+            "stopped ({}): {} created,{} {} not created, {} with no known outcome; it can be continued",
             r.stopped.as_deref().unwrap_or(""),
             r.created.unwrap_or(0),
+            crate::cmd::runs::already_there(r),
             r.failed.unwrap_or(0),
             r.uncertain.unwrap_or(0)
         ),
         (Some(_), _) => format!(
-            "{} created, {} not created, {} with no known outcome",
+            "{} created,{} {} not created, {} with no known outcome",
             r.created.unwrap_or(0),
+            crate::cmd::runs::already_there(r),
             r.failed.unwrap_or(0),
             r.uncertain.unwrap_or(0)
         ),

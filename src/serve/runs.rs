@@ -39,7 +39,7 @@ pub struct SendTo {
     /// `3`, `auto`, ...; none: the default (or, continuing, the run's).
     #[serde(default)]
     pub rate: Option<String>,
-    /// Rows whose name is already on the account: `skip` (counted as created), `allow`
+    /// Rows whose name is already on the account: `skip` (counted as already there when it says the same), `allow`
     /// (created anyway); none: the run stops before sending and says which.
     #[serde(default)]
     pub existing: Option<String>,

@@ -496,3 +496,67 @@ fn allow_existing_names_does_not_create_a_copy_of_the_sheet_again() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(api.server.stats().created, 8, "four more, on purpose");
 }
+
+/// Issue 31 (the team's line 27): two rows of one name that say different things. The second
+/// is invalid as a duplicate and is never reported created, on a resume or anywhere; sent on
+/// its own (its failed rows as a new sheet), the name this machine created for the first row
+/// is a namesake, not its broadcast: the run stops naming both, `--skip-existing` leaves it
+/// out, `--allow-existing-names` creates it.
+#[test]
+fn a_namesake_this_machine_made_with_other_content_is_not_the_rows() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let hyderabad = good_csv(",", "\n", 2)
+        .lines()
+        .nth(2)
+        .unwrap()
+        .replace("Details of campaign 2", "Hyderabad launch");
+    let sheet = format!("{}{hyderabad}\n", good_csv(",", "\n", 3));
+    let input = dir.write("in.csv", &sheet);
+    let r = run(api.submit(&dir, &input).args(["--rate", "0"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--resume"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status")[3], "invalid", "{res:?}");
+    assert_eq!(column(&res, "broadcast_id")[3], "");
+    assert_eq!(api.server.stats().created, 3);
+
+    let alone = dir.write(
+        "line 5.csv",
+        format!("{}{hyderabad}\n", good_csv(",", "\n", 0)),
+    );
+    let r = run(api.submit(&dir, &alone).args(["--rate", "0"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("line 2 \"Campaign 2\"") && r.stderr.contains("from its line 3"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(api.server.stats().created, 3, "nothing sent");
+
+    let r =
+        run(api
+            .submit(&dir, &alone)
+            .args(["--rate", "0", "--skip-existing", "-o", "skipped.csv"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let res = results_csv(&dir, "skipped.csv");
+    assert_eq!(column(&res, "success"), ["false"]);
+    assert!(column(&res, "message")[0].contains("said something else"));
+    assert_eq!(api.server.stats().created, 3);
+
+    let r = run(api.submit(&dir, &alone).args([
+        "--rate",
+        "0",
+        "--allow-existing-names",
+        "-o",
+        "allowed.csv",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        api.server.stats().created,
+        4,
+        "the Hyderabad campaign, on purpose"
+    );
+    assert_eq!(claims_agree(&api.server, &dir, "allowed.csv"), 1);
+}

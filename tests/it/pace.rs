@@ -197,7 +197,7 @@ fn the_ledger_counts_the_runs_sending_to_an_account_and_keeps_the_pace_it_grante
         0,
         "another account's runs are not its"
     );
-    b.end([1, 0, 0], None);
+    b.end([1, 0, 0, 0], None);
     drop(b);
     assert_eq!(
         store::sending_to(&state, &account).unwrap(),

@@ -337,11 +337,15 @@ fn the_failed_rows_file_keeps_the_original_columns_and_reads_back_as_input() {
     );
 }
 
+/// `--skip-existing` (issue 31): a row whose name was on the account counts as already there,
+/// with its own status, only when that broadcast says what the row says; a namesake that says
+/// something else is not its campaign: the row is not sent and says why.
 #[test]
-fn skip_existing_treats_names_already_on_the_account_as_created() {
+fn skip_existing_counts_rows_already_there_only_when_they_say_the_same() {
     let dir = Dir::new();
     let api = Smartflo::start(MockOptions::default());
-    let first = dir.write("first.csv", good_csv(",", "\n", 3));
+    let theirs = good_csv(",", "\n", 3).replace("Details of campaign 3", "Their own campaign");
+    let first = dir.write("first.csv", theirs);
     // A colleague's machine, whose ledger this one does not see.
     let colleague = dir.path("colleague");
     let mut cmd = api.submit(&dir, &first);
@@ -357,11 +361,37 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
         "--summary-json",
         "summary.json",
     ]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("6 rows: 3 created, 2 already on the account, 1 not attempted"),
+        "{}",
+        r.stderr
+    );
     assert_exactly_once(&api.server, &names(6));
     let res = results_csv(&dir, "in.results.csv");
-    assert_eq!(column(&res, "status"), ["created"; 6]);
-    assert!(column(&res, "message")[0].contains("already on the account"));
+    assert_eq!(
+        column(&res, "status"),
+        [
+            "existing",
+            "existing",
+            "not_attempted",
+            "created",
+            "created",
+            "created"
+        ]
+    );
+    assert_eq!(
+        column(&res, "success"),
+        ["true", "true", "false", "true", "true", "true"]
+    );
+    assert!(column(&res, "message")[0].contains("saying what this row says"));
+    assert!(column(&res, "message")[2].contains("says something else"));
+    assert_eq!(
+        column(&res, "broadcast_id")[2],
+        "",
+        "never another campaign's id"
+    );
     let stored = api
         .server
         .broadcasts()
@@ -369,7 +399,18 @@ fn skip_existing_treats_names_already_on_the_account_as_created() {
         .find(|b| b.name == "Campaign 1")
         .unwrap();
     assert_eq!(column(&res, "broadcast_id")[0], stored.id.to_string());
-    assert_eq!(summary_json(&dir)["already_on_account"].as_u64(), Some(3));
+    let summary = summary_json(&dir);
+    assert_eq!(summary["existing"].as_u64(), Some(2));
+    assert_eq!(summary["created"].as_u64(), Some(3));
+
+    // A resume keeps them as they were: nothing is sent again.
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--resume", "--skip-existing"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let res = results_csv(&dir, "in.results.csv");
+    assert_eq!(column(&res, "status")[..2], ["existing", "existing"]);
+    assert_eq!(api.server.stats().created, 6);
 }
 
 /// A resume that stops early because the sheet was saved again under it keeps every earlier

@@ -837,8 +837,18 @@ async fn the_page_and_the_terminal_know_what_the_other_sent_to_an_account() {
     let (_, v) = s2.post("/api/runs", to).await;
     let end = s2.follow(v["run"].as_str().unwrap()).await;
     assert_eq!(
-        (end["created"].as_u64(), end["exit"].as_u64()),
-        (Some(5), Some(0)),
+        (
+            end["created"].as_u64(),
+            end["existing"].as_u64(),
+            end["exit"].as_u64()
+        ),
+        (Some(0), Some(5), Some(0)),
+        "found already there, not created: {end}"
+    );
+    assert!(
+        end["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("5 already on the account")),
         "{end}"
     );
     assert_eq!(server.stats().created, 5, "skipped, not created again");

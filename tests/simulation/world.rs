@@ -442,16 +442,23 @@ impl World {
             for record in csv.records().flatten() {
                 let (name, status, id) = (&record[name_c], &record[status_c], &record[id_c]);
                 seen.push((name.to_owned(), status.to_owned(), record[msg_c].to_owned()));
-                if status != "created" {
-                    continue;
-                }
                 let row = self.rows.iter().find(|(n, _)| key(n) == key(name));
                 let held = model.held.iter().find(|b| b.id.to_string() == id);
-                if self.existing == "--skip-existing"
-                    && record[msg_c].contains("--skip-existing")
-                    && held.is_some_and(|b| b.colleague && key(&b.sent_name) == key(name))
-                {
-                    continue; // what --skip-existing asks for: the namesake stands for the row
+                if status == "existing" {
+                    // What --skip-existing asks for: a namesake that says what the row says
+                    // stands for it (one the listing shows nothing of, by its name).
+                    let stands = |b: &&crate::model::Held, d: &str| {
+                        b.colleague
+                            && key(&b.sent_name) == key(name)
+                            && (b.body["description"].is_null() || b.body["description"] == d)
+                    };
+                    if !matches!((row, held), (Some((_, d)), Some(b)) if stands(&b, d)) {
+                        v.push(format!("{label}: {name:?} reported existing as {id:?}, which is not a namesake saying what it says"));
+                    }
+                    continue;
+                }
+                if status != "created" {
+                    continue;
                 }
                 match (row, held) {
                     (_, None) => v.push(format!("{label}: {name:?} reported created as {id:?}, which the account does not hold")),
@@ -481,8 +488,7 @@ impl World {
                     match said {
                         None => v.push(format!("{label}: no result for {name:?}")),
                         Some((_, s, _)) if s == "created" && ours == 1 => {}
-                        Some((_, s, m))
-                            if s == "created" && ours == 0 && namesake && m.contains("--skip-existing") => {}
+                        Some((_, s, _)) if s == "existing" && ours == 0 && namesake => {}
                         Some((_, s, _)) if s != "created" && ours == 0 && namesake => {}
                         Some((_, s, m)) => v.push(format!(
                             "after the final clean run {name:?} is {s:?} ({m}) with {ours} on the account"

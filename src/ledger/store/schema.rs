@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created INTEGER,
     failed INTEGER,
     uncertain INTEGER,
+    existing INTEGER,
     stopped TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_results ON runs (results);

@@ -42,7 +42,7 @@ pub(super) enum Cmd {
     /// Wait until everything before is committed.
     Sync(oneshot::Sender<Result<(), String>>),
     End {
-        counts: [i64; 3],
+        counts: [i64; 4],
         stopped: Option<String>,
     },
 }
@@ -197,8 +197,9 @@ impl Ledger {
             .unwrap_or_else(|_| Err("the ledger's writer stopped".into()))
     }
 
-    /// Record the run's end (its counts: created, failed, uncertain) and close.
-    pub fn end(&self, counts: [i64; 3], stopped: Option<String>) {
+    /// Record the run's end (its counts: created, failed, uncertain, already on the account)
+    /// and close.
+    pub fn end(&self, counts: [i64; 4], stopped: Option<String>) {
         self.send(Cmd::End { counts, stopped });
         self.close();
     }
@@ -377,9 +378,11 @@ impl Writer {
                 Cmd::End { counts, stopped } => {
                     tx.prepare_cached(
                         "UPDATE runs SET ended = ?1, created = ?2, failed = ?3, uncertain = ?4, \
-                         stopped = ?5 WHERE id = ?6",
+                         existing = ?5, stopped = ?6 WHERE id = ?7",
                     )?
-                    .execute(params![now, counts[0], counts[1], counts[2], stopped, run])?;
+                    .execute(params![
+                        now, counts[0], counts[1], counts[2], counts[3], stopped, run
+                    ])?;
                 }
                 Cmd::Sync(_) => {}
             }

@@ -245,6 +245,8 @@ function follow(id) {
 let countdown = null;
 function progress(id, s) {
   $("c-created").textContent = s.created;
+  $("c-existing").textContent = s.existing;
+  $("existing-count").hidden = !s.existing;
   $("c-failed").textContent = s.failed;
   $("c-left").textContent = s.left;
   $("c-rate").textContent = s.rate ? s.rate.toFixed(2) + "/s" : "–";
