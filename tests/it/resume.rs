@@ -543,3 +543,42 @@ fn a_bare_resume_reads_the_sheet_as_the_stopped_run_did() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_exactly_once(&api.server, &names(20));
 }
+
+/// Issue 31: "Count them as created" with a sheet of rows with problems said "40 created". A
+/// row with a problem is invalid whether its name is on the account from a colleague (the
+/// baseline) or from this machine (the ledger), with --skip-existing as without.
+#[test]
+fn skip_existing_never_counts_an_invalid_row_as_done() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let colleague = dir.path("colleague");
+    let first = dir.write("first.csv", good_csv(",", "\n", 2));
+    let mut cmd = api.submit(&dir, &first);
+    cmd.args(["--rate", "0"]).env("BULKCAST_STATE_DIR", &colleague);
+    assert_eq!(run(&mut cmd).code, 0);
+    let mine = dir.write("mine.csv", good_csv(",", "\n", 4));
+    assert_eq!(run(api.submit(&dir, &mine).args(["--rate", "0", "--skip-existing"])).code, 0);
+    // Rows 2 (a colleague's name) and 4 (this machine's) now have a timeout below 40.
+    let broken: String = good_csv(",", "\n", 4)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            2 | 4 => l.replacen(",40,", ",30,", 1) + "\n",
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let input = dir.write("broken.csv", broken);
+    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--skip-existing"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let res = results_csv(&dir, "broken.results.csv");
+    assert_eq!(
+        column(&res, "status"),
+        ["existing", "invalid", "created", "invalid"],
+        "{:?}",
+        column(&res, "message")
+    );
+    assert_eq!(column(&res, "success"), ["true", "false", "true", "false"]);
+    assert_eq!(column(&res, "broadcast_id")[1], "");
+    assert_eq!(column(&res, "broadcast_id")[3], "");
+    assert_eq!(api.server.stats().created, 4, "nothing sent twice");
+}
