@@ -19,6 +19,11 @@ use serde_json::Value;
 pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// When the listing says `listed` was created.
+/// Whether the listing says when `listed` was made.
+pub fn made_at_known(listed: &Value) -> bool {
+    created_at(listed).is_some()
+}
+
 fn created_at(listed: &Value) -> Option<SystemTime> {
     let v = &listed["created_at"];
     let n = v
@@ -45,18 +50,16 @@ pub fn not_older(listed: &Value, first_sent: Option<SystemTime>) -> bool {
     }
 }
 
-/// Whether the listing shows enough of `listed` to judge it by what it says when its name is
-/// no row's: its description.
-pub fn shows_what_it_says(listed: &Value) -> bool {
-    text(&listed["description"]).is_some()
-}
-
 /// Whether the text `shown` may be how a server kept `sent`: the same under [`name_key`], with
 /// any character shown as `?` or `\u{FFFD}` (one the server could not store), and either whole
 /// or cut short at a usual column width ([`crate::input::CUTS`], in characters or in bytes, a
 /// half character at the end dropped or shown as `\u{FFFD}`, white space at the end trimmed).
 pub fn loosely_starts(shown: &str, sent: &str) -> bool {
-    let (shown, sent) = (name_key(shown), name_key(sent));
+    keys_loosely_start(&name_key(shown), &name_key(sent))
+}
+
+/// [`loosely_starts`] for texts already under [`name_key`].
+pub fn keys_loosely_start(shown: &str, sent: &str) -> bool {
     if shown == sent {
         return true;
     }
@@ -64,12 +67,19 @@ pub fn loosely_starts(shown: &str, sent: &str) -> bool {
     loop {
         match (shown_chars.next(), sent_chars.next()) {
             (None, None) => return true,
-            (None, Some(_)) => return cut_at_a_width(&shown),
+            (None, Some(_)) => return cut_at_a_width(shown),
             (Some(_), None) => return false,
             (Some(a), Some(b)) if a == b || a == '?' || a == '\u{FFFD}' => {}
             (Some(_), Some(_)) => return false,
         }
     }
+}
+
+/// Whether the key `shown` can stand for another text than itself under
+/// [`keys_loosely_start`]: it holds a character a server writes for one it could not store,
+/// or it is as long as a text cut at a usual width. Any other key stands only for itself.
+pub fn may_stand_for_another(shown: &str) -> bool {
+    shown.contains(['?', '\u{FFFD}']) || cut_at_a_width(shown)
 }
 
 /// Whether `key` is as long as a text cut at one of the usual widths.

@@ -206,7 +206,7 @@ fn held_by_ledger(
             check.wanted_claimed.extend(match_fingerprints(name));
             let sent_at = u64::try_from(claim.sent_at).unwrap_or(0);
             let first = UNIX_EPOCH + std::time::Duration::from_millis(sent_at);
-            keep_sent(&mut check.sent_claimed, row, Some(first));
+            keep_sent(&mut check.sent_claimed, row, (Some(first), claim.namesake));
             let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
             check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
         }
@@ -220,7 +220,7 @@ fn held_by_ledger(
 fn keep_uncertain(check: &mut Check, ledger: Option<&mut View>, row: &Row) {
     check.wanted.extend(match_fingerprints(&row.name));
     let first = ledger.and_then(|view| own_first_send(view, &row.name));
-    keep_sent(&mut check.sent, row, first);
+    keep_sent(&mut check.sent, row, (first, false));
 }
 
 /// When this record's own claim on `name` was sent, if the ledger holds one.
@@ -232,9 +232,10 @@ fn own_first_send(view: &mut View, name: &str) -> Option<SystemTime> {
 }
 
 /// Keep what a valid row looked up at the start sends, to judge its name's broadcasts by.
-fn keep_sent(sent: &mut SentRows, row: &Row, first_sent: Option<SystemTime>) {
+/// `namesake_before`: an old namesake was on the account when it was sent ([`super::whose::Sought`]).
+fn keep_sent(sent: &mut SentRows, row: &Row, when: (Option<SystemTime>, bool)) {
     let body = row.verdict.as_ref().ok().map(|req| req.to_body());
-    sent.add((row.line, &row.name), body.as_deref(), first_sent);
+    sent.add((row.line, &row.name), body.as_deref(), when);
 }
 
 impl Check {

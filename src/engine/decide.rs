@@ -150,21 +150,20 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             o.broadcast_id = claim.broadcast_id;
             Decision::Unsent(o)
         }
-        Held::Uncertain(claim, by) => {
+        Held::Uncertain(_, by) => {
             let listed = match &known.listed {
                 Some(Ok(listed)) => listed,
                 Some(Err(e)) => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account could not be checked ({e}); not sent. Resume again to retry the check")),
                 None => return unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and the account was not checked; not sent")),
             };
             match (listed.get(&name), verdict) {
-                (Some(Whose::Found(id)), _) if !claim.namesake => {
+                (Some(Whose::Found(id)), _) => {
                     Counts::bump(&counts.found);
                     let mut o = found_on_account(seq, line, name, id.clone());
                     o.message = format!("found on the account: {by} sent it and learned no outcome; not sent again");
                     known.record.found(&o, entry);
                     Decision::Unsent(o)
                 }
-                (Some(Whose::Found(id)), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and broadcast {id} on the account could be it, but a broadcast of this name was there before that run sent it: which is its cannot be told; not sent")),
                 (Some(Whose::Unknown(why)), _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome; {why}")),
                 (None, _) => unsent(name, Status::Unknown, format!("{by} sent it without learning the outcome, and it was not looked up (too many rows to look up at once); not sent. Resume again to look it up")),
                 (Some(Whose::Absent), Ok(body)) => {

@@ -36,7 +36,6 @@ use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
 use super::whose::{self, Evidence, SentRows, Sought, Verdicts, Whose};
-use crate::input::{key_fingerprint, match_fingerprints};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::Outcome;
 
@@ -62,10 +61,10 @@ impl Grace {
 /// What a lookup's listings keep of a broadcast, by its name and id.
 fn keeper<'a>(
     baseline: Option<&'a Baseline>,
-    wanted: &'a HashSet<u64>,
+    named: &'a dyn Fn(&str) -> bool,
 ) -> impl Fn(&str, &str) -> Keep + 'a {
     move |name, id| {
-        let named = || wanted.contains(&key_fingerprint(name)) || name.contains(['?', '\u{FFFD}']);
+        let named = || named(name);
         match baseline.map(|b| b.is_new_id(id)) {
             Some(Some(false)) => Keep::No,
             Some(Some(true)) => Keep::Shown,
@@ -87,11 +86,8 @@ async fn look(
     owned: &HashMap<String, u64>,
     max_pages: u32,
 ) -> Result<Vec<Whose>, ListingError> {
-    let wanted: HashSet<u64> = rows
-        .iter()
-        .flat_map(|r| match_fingerprints(&r.name))
-        .collect();
-    let keep = keeper(baseline, &wanted);
+    let named = whose::named_by(rows);
+    let keep = keeper(baseline, &named);
     let by_content = baseline.is_some_and(Baseline::is_whole);
     let (mut new, mut seen) = listing::list_kept(sender, &keep, max_pages).await?;
     let mut ids: HashSet<String> = new.iter().map(|b| b.id.clone()).collect();
@@ -167,6 +163,7 @@ async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bo
         .emit(Event::Waiting { wait, duration })
         .await;
     tokio::select! {
+        biased;
         _ = stop.stopped() => false,
         _ = tokio::time::sleep_until(at) => true,
     }
@@ -252,6 +249,8 @@ pub async fn resolve_unknowns(
                 name: u.row.name.clone(),
                 body: serde_json::from_slice(&u.row.body).ok(),
                 first_sent: Some(u.first_sent),
+                // The baseline separates this run's broadcasts from older ones.
+                namesake_before: false,
             })
             .collect();
         // Ids the server gave other rows of this run are theirs, not these rows'.

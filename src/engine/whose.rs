@@ -44,6 +44,9 @@ pub struct Sought {
     pub body: Option<Value>,
     /// When its first request left, when known.
     pub first_sent: Option<SystemTime>,
+    /// A broadcast of its name was on the account before it was sent, and no baseline of that
+    /// moment is at hand: only a broadcast listed as made after its first request can be its.
+    pub namesake_before: bool,
 }
 
 /// The rows being looked up at the start of a run, with what they sent.
@@ -63,7 +66,7 @@ impl SentRows {
         &mut self,
         (line, name): (u64, &str),
         body: Option<&[u8]>,
-        first_sent: Option<SystemTime>,
+        (first_sent, namesake_before): (Option<SystemTime>, bool),
     ) -> bool {
         if self.rows.len() >= MAX_SENT_ROWS {
             return false;
@@ -74,6 +77,7 @@ impl SentRows {
             name: name.to_owned(),
             body,
             first_sent,
+            namesake_before,
         });
         true
     }
@@ -127,6 +131,13 @@ pub const UNPROVEN: &str = "the account's listings did not settle (broadcasts ca
 
 /// Judge every row of `rows` against `ev`, one verdict per row, in order.
 pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
+    let names = Keyed::new(rows.iter().map(|r| Some(r.name.as_str())));
+    let says = Keyed::new(rows.iter().map(|r| {
+        r.body
+            .as_ref()
+            .and_then(|b| b["description"].as_str())
+            .filter(|d| !d.trim().is_empty())
+    }));
     // For each listed broadcast, the rows it could be, by index.
     let mut could: Vec<Vec<usize>> = Vec::with_capacity(ev.new.len());
     for b in ev.new {
@@ -134,16 +145,17 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
             could.push(Vec::new());
             continue;
         }
-        let named: Vec<usize> = (0..rows.len())
-            .filter(|&r| names_match(&b.name, &rows[r].name))
-            .collect();
+        let named = names.rows_of(&b.name);
         let fits = |r: &usize| fits(b, &rows[*r]);
         let rows_of_b: Vec<usize> = if named.is_empty() {
-            let shows = ev.by_content && agree::shows_what_it_says(&b.shown);
-            (0..rows.len())
-                .filter(|&r| shows && rows[r].body.is_some())
-                .filter(fits)
-                .collect()
+            // Under a name no row has: by what it says alone, if it shows that.
+            let shown = b.shown["description"]
+                .as_str()
+                .filter(|d| !d.trim().is_empty());
+            match shown.filter(|_| ev.by_content) {
+                Some(d) => says.rows_of(d).into_iter().filter(fits).collect(),
+                None => Vec::new(),
+            }
         } else {
             named.into_iter().filter(fits).collect()
         };
@@ -161,6 +173,14 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
         .map(|(r, bs)| match bs.as_slice() {
             [] if ev.proven => Whose::Absent,
             [] => Whose::Unknown(UNPROVEN.into()),
+            [b] if rows[r].namesake_before && !agree::made_at_known(&ev.new[*b].shown) => {
+                Whose::Unknown(format!(
+                    "broadcast {id} on the account could be it, but a broadcast of this name was \
+                     there before it was sent, and the listing does not say when {id} was made: \
+                     which is its cannot be told; not sent again. Check the account",
+                    id = ev.new[*b].id
+                ))
+            }
             [b] if could[*b].len() == 1 => Whose::Found(ev.new[*b].id.clone()),
             [b] => {
                 let others: Vec<String> = could[*b]
@@ -190,6 +210,51 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
         .collect()
 }
 
+/// Whether a listed name may be one of `rows`' names, as a server keeps names: the rule
+/// [`judge`] applies, for a listing that keeps only such broadcasts.
+pub fn named_by(rows: &[Sought]) -> impl Fn(&str) -> bool {
+    let names = Keyed::new(rows.iter().map(|r| Some(r.name.as_str())));
+    move |listed| !names.rows_of(listed).is_empty()
+}
+
+/// One text of each row (its name, or what it says) under [`crate::input::name_key`], indexed,
+/// to find the rows a listed text could stand for without comparing it with every row: a key
+/// that can only stand for itself is looked up; one that may stand for another (a `?`, or cut
+/// at a usual width) is compared with each row ([`agree::keys_loosely_start`]).
+struct Keyed {
+    keys: Vec<Option<String>>,
+    index: HashMap<String, Vec<usize>>,
+}
+
+impl Keyed {
+    fn new<'a>(texts: impl Iterator<Item = Option<&'a str>>) -> Keyed {
+        let keys: Vec<Option<String>> = texts
+            .map(|t| t.map(|t| crate::input::name_key(t).into_owned()))
+            .collect();
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (r, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                index.entry(k.clone()).or_default().push(r);
+            }
+        }
+        Keyed { keys, index }
+    }
+
+    /// The rows whose text `listed` may be a form of, by index, in order.
+    fn rows_of(&self, listed: &str) -> Vec<usize> {
+        let key = crate::input::name_key(listed);
+        if !agree::may_stand_for_another(&key) {
+            return self.index.get(key.as_ref()).cloned().unwrap_or_default();
+        }
+        let loose = |r: &usize| {
+            self.keys[*r]
+                .as_deref()
+                .is_some_and(|k| agree::keys_loosely_start(&key, k))
+        };
+        (0..self.keys.len()).filter(loose).collect()
+    }
+}
+
 /// Whether what the listing shows of `b` could be what `row` sent, and made after it was sent.
 fn fits(b: &Listed, row: &Sought) -> bool {
     if !agree::not_older(&b.shown, row.first_sent) {
@@ -200,9 +265,11 @@ fn fits(b: &Listed, row: &Sought) -> bool {
         .is_none_or(|sent| agree::agrees(&b.shown, sent))
 }
 
-/// Whether the name `listed` may be how a server kept the name `sent`: the same under
+/// Whether the name `listed` may be how a server kept the name `sent` (for one pair; [`judge`]
+/// indexes the rows' names to the same effect): the same under
 /// [`crate::input::name_key`] (case, white space, entities, Unicode forms), with characters the
 /// server could not store shown as `?` or `�`, or cut short at a usual column width.
+#[cfg(test)]
 pub fn names_match(listed: &str, sent: &str) -> bool {
     agree::loosely_starts(listed, sent)
 }
@@ -219,6 +286,7 @@ mod tests {
             name: name.into(),
             body: Some(json!({"name": name, "description": description, "phone_number_list": 7})),
             first_sent: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+            namesake_before: false,
         }
     }
 
@@ -238,6 +306,30 @@ mod tests {
             proven: true,
             by_content: true,
         }
+    }
+
+    #[test]
+    fn after_an_old_namesake_only_a_broadcast_listed_as_made_later_is_the_rows() {
+        let mut rows = [row(2, "Offer 1", "Fireworks sale")];
+        rows[0].namesake_before = true;
+        let owned = HashMap::new();
+        let new = [listed("9", "Offer 1", "Fireworks sale")];
+        assert_eq!(judge(&rows, &ev(&new, &owned)), [Whose::Found("9".into())]);
+        // A listing that does not say when it was made cannot tell it from the old one.
+        let mut untimed = listed("9", "Offer 1", "Fireworks sale");
+        untimed.shown["created_at"] = Value::Null;
+        let verdict = judge(&rows, &ev(std::slice::from_ref(&untimed), &owned));
+        assert!(
+            matches!(&verdict[0], Whose::Unknown(why) if why.contains("does not say when 9 was made")),
+            "{verdict:?}"
+        );
+        rows[0].namesake_before = false;
+        let verdict = judge(&rows, &ev(std::slice::from_ref(&untimed), &owned));
+        assert_eq!(
+            verdict,
+            [Whose::Found("9".into())],
+            "a baseline separates them"
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub const CUTS: [usize; 17] = [
 /// The keys a server that cuts names short may list `name` under: its key's first N
 /// characters, white space at the end trimmed, for each usual width N shorter than the key;
 /// longest first.
-pub fn cut_keys(name: &str) -> Vec<String> {
+fn cut_keys(name: &str) -> Vec<String> {
     let key = name_key(name);
     let mut cuts = Vec::new();
     for &n in CUTS.iter().rev() {
@@ -176,20 +176,6 @@ pub fn cut_keys(name: &str) -> Vec<String> {
 pub fn match_fingerprints(name: &str) -> impl Iterator<Item = u64> {
     let cuts = cut_keys(name);
     std::iter::once(key_fingerprint(name)).chain(cuts.into_iter().map(|c| key_fingerprint(&c)))
-}
-
-/// What `listed` (by listed names' keys) holds for `name`: under its own key, else under its
-/// longest cut key that is there (then with that key).
-pub fn listed_as<'a, V>(
-    listed: &'a std::collections::HashMap<String, V>,
-    name: &str,
-) -> Option<(&'a V, Option<String>)> {
-    if let Some(v) = listed.get(name_key(name).as_ref()) {
-        return Some((v, None));
-    }
-    cut_keys(name)
-        .into_iter()
-        .find_map(|cut| listed.get(&cut).map(|v| (v, Some(cut))))
 }
 
 /// The fingerprint of `name`'s key, without making the key for most names: the one a sheet's
@@ -277,18 +263,6 @@ mod tests {
             "{cuts:?}"
         );
         assert!(super::cut_keys("Campaign 1").is_empty());
-        let mut listed = std::collections::HashMap::new();
-        listed.insert(cuts[0].clone(), 7);
-        assert_eq!(
-            super::listed_as(&listed, long),
-            Some((&7, Some(cuts[0].clone())))
-        );
-        listed.insert(super::name_key(long).into_owned(), 8);
-        assert_eq!(
-            super::listed_as(&listed, long),
-            Some((&8, None)),
-            "its own key first"
-        );
         assert_eq!(super::match_fingerprints(long).count(), 1 + cuts.len());
     }
 
