@@ -6,8 +6,10 @@
 //!
 //! - pages are read until an empty page; a total the reply states is never believed (it can
 //!   be stale, and a listing that stopped at it would take broadcasts on later pages for absent);
-//! - a reply without a `results` array, a page with nothing new (the server ignores `page`), a
-//!   listing that goes past `--max-listing-pages`, is an error;
+//! - a reply without a `results` array, three pages in a row with nothing new (the server
+//!   ignores `page`; one such page is read past: broadcasts made meanwhile at the list's front
+//!   push a page's worth back onto the next page), a listing that goes past
+//!   `--max-listing-pages`, is an error;
 //! - a page shorter than asked is only the end if the next page is empty; if the next page has
 //!   broadcasts, the server caps its pages, and the listing starts again at that size (as it
 //!   does when a reply states a smaller `limit` than asked);
@@ -92,8 +94,8 @@ async fn list_at(
     let (mut kept, mut shown) = (Vec::new(), 0);
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
-    // Page 1's ids, and how many pages in a row brought nothing new.
-    let (mut first, mut stale): (Vec<u64>, u32) = (Vec::new(), 0);
+    // How many pages in a row brought nothing new.
+    let mut stale: u32 = 0;
     for page in 1..=max_pages {
         let asked = u32::try_from(limit).unwrap_or(100);
         let call = Call::List { page };
@@ -134,12 +136,10 @@ async fn list_at(
             return Ok(Pass::Smaller(len));
         }
         let mut new = 0;
-        let mut ids = Vec::with_capacity(results.len());
         for b in results {
             let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
                 return Err(ListingError::Unnamed { page });
             };
-            ids.push(name_fingerprint(&id));
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
                 let shows = match keep(name, &id) {
@@ -165,14 +165,12 @@ async fn list_at(
                 });
             }
         }
-        if page == 1 {
-            first.clone_from(&ids);
-        }
-        // A page of nothing new: page 1 again is an API that ignores `page`; anything else is
-        // the listing shifting under it (broadcasts made meanwhile showing at its front), and
-        // the next page goes on, unless it keeps happening.
+        // A page of nothing new is the listing shifting under it (broadcasts made meanwhile
+        // showing at its front: as many as a page holds make the next page page 1 again), and
+        // the next page goes on; an API that ignores `page` answers page 1 every time, and a
+        // few stale pages in a row say so.
         stale = if new == 0 { stale + 1 } else { 0 };
-        if new == 0 && (ids == first || stale >= STALE_PAGES) {
+        if stale >= STALE_PAGES {
             return Err(ListingError::Repeats { page });
         }
         if results.len() < limit {
