@@ -50,7 +50,7 @@ pub async fn begin(
     }
     if cfg.rate == Rate::Auto {
         let (d, a) = (dir.clone(), account.clone());
-        let remembered = tokio::task::spawn_blocking(move || store::remembered_pace(&d, &a))
+        let remembered = store::blocking(move || store::remembered_pace(&d, &a))
             .await
             .ok()
             .flatten();
@@ -66,7 +66,7 @@ pub async fn begin(
         let (mut told, mut known) = (false, None);
         loop {
             let (d2, a2, s2) = (d.clone(), a.clone(), s.clone());
-            tokio::task::spawn_blocking(move || {
+            store::blocking(move || {
                 // A ledger that cannot be read for a moment says nothing about the neighbours:
                 // the last count stands (read as "alone", it would double the pace).
                 let n = store::sending_to(&d2, &a2).or(known);

@@ -202,7 +202,7 @@ impl Journal {
             (j.csv.get_ref().file.try_clone()?, j.written)
         };
         let sync = self.sync.clone();
-        let synced = tokio::task::spawn_blocking(move || sync(&file))
+        let synced = crate::ledger::store::blocking(move || sync(&file))
             .await
             .map_err(io::Error::other)
             .and_then(|r| r);

@@ -44,7 +44,7 @@ pub use queries::{
     remembered_columns, remembered_pace, save_baseline, sending_to, sends_of, settings_for,
 };
 pub use sends::Claimed;
-pub use writer::{commit_inline, Ledger};
+pub use writer::{blocking, commit_inline, Ledger};
 
 /// The database's file in the state directory.
 pub const FILE: &str = "ledger.sqlite3";

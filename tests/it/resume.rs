@@ -554,10 +554,17 @@ fn skip_existing_never_counts_an_invalid_row_as_done() {
     let colleague = dir.path("colleague");
     let first = dir.write("first.csv", good_csv(",", "\n", 2));
     let mut cmd = api.submit(&dir, &first);
-    cmd.args(["--rate", "0"]).env("BULKCAST_STATE_DIR", &colleague);
+    cmd.args(["--rate", "0"])
+        .env("BULKCAST_STATE_DIR", &colleague);
     assert_eq!(run(&mut cmd).code, 0);
     let mine = dir.write("mine.csv", good_csv(",", "\n", 4));
-    assert_eq!(run(api.submit(&dir, &mine).args(["--rate", "0", "--skip-existing"])).code, 0);
+    assert_eq!(
+        run(api
+            .submit(&dir, &mine)
+            .args(["--rate", "0", "--skip-existing"]))
+        .code,
+        0
+    );
     // Rows 2 (a colleague's name) and 4 (this machine's) now have a timeout below 40.
     let broken: String = good_csv(",", "\n", 4)
         .lines()
@@ -568,7 +575,9 @@ fn skip_existing_never_counts_an_invalid_row_as_done() {
         })
         .collect();
     let input = dir.write("broken.csv", broken);
-    let r = run(api.submit(&dir, &input).args(["--rate", "0", "--skip-existing"]));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--skip-existing"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     let res = results_csv(&dir, "broken.results.csv");
     assert_eq!(

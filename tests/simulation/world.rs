@@ -353,7 +353,17 @@ impl World {
                 let _ = f.set_modified(end);
             }
         }
-        for l in lines.lock().unwrap().drain(..) {
+        // Each run's lines together, in the order of the runs: two runs at once interleave as
+        // their threads happen to (a reader thread is the operating system's to schedule), and
+        // the trace says what each did, not which of two equal moments came first.
+        let mut lines = std::mem::take(&mut *lines.lock().unwrap());
+        let of_run = |l: &String| {
+            runs.iter()
+                .position(|r| l.starts_with(&format!("  {}: ", r.label)))
+                .unwrap_or(runs.len())
+        };
+        lines.sort_by_key(of_run);
+        for l in lines {
             let _ = writeln!(self.trace, "{l}");
         }
         for run in runs {

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::engine::events::{Event, Events, Wait};
 use crate::engine::stop::{Severity, Stop};
@@ -31,8 +31,11 @@ pub struct Outage {
     failures: AtomicU32,
     /// Since when the API counts as down, if it does.
     since: Mutex<Option<Instant>>,
-    /// Whether the API is down, for the tasks that wait on it.
-    down: watch::Sender<bool>,
+    /// Whether the API is down, and its waking for the tasks that wait on it. (A `Notify` wakes
+    /// them in the order they came; a `watch` spreads them over shards at random, so that the
+    /// simulation's worlds would not replay.)
+    down: AtomicBool,
+    up_again: Notify,
     /// A task is probing.
     probing: AtomicBool,
     /// How long to wait it out.
@@ -47,7 +50,8 @@ impl Outage {
         Outage {
             failures: AtomicU32::new(0),
             since: Mutex::new(None),
-            down: watch::channel(false).0,
+            down: AtomicBool::new(false),
+            up_again: Notify::new(),
             probing: AtomicBool::new(false),
             wait,
             armed: AtomicBool::new(false),
@@ -55,7 +59,7 @@ impl Outage {
     }
 
     pub fn is_down(&self) -> bool {
-        *self.down.borrow()
+        self.down.load(Ordering::SeqCst)
     }
 
     /// From now on, wait outages out.
@@ -78,7 +82,7 @@ impl Outage {
             let mut since = crate::lock(&self.since);
             if since.is_none() {
                 *since = Some(Instant::now());
-                self.down.send_replace(true);
+                self.down.store(true, Ordering::SeqCst);
                 return Some(Event::Down {
                     failures: n,
                     last: reply.message.clone(),
@@ -95,8 +99,14 @@ impl Outage {
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<Reply>>,
     {
-        let mut down = self.down.subscribe();
-        while *down.borrow_and_update() {
+        loop {
+            // Waiting before looking: an "up" between the two is not missed.
+            let up_again = self.up_again.notified();
+            tokio::pin!(up_again);
+            up_again.as_mut().enable();
+            if !self.is_down() {
+                return !stop.is_stopped();
+            }
             if !self.probing.swap(true, Ordering::SeqCst) {
                 let up = self.probe(stop, events, probe).await;
                 self.probing.store(false, Ordering::SeqCst);
@@ -105,10 +115,9 @@ impl Outage {
             tokio::select! {
                 biased;
                 _ = stop.stopped() => return false,
-                changed = down.changed() => if changed.is_err() { return false },
+                () = &mut up_again => {}
             }
         }
-        !stop.is_stopped()
     }
 
     /// Probe until the API answers or the wait runs out.
@@ -156,7 +165,8 @@ impl Outage {
                     .await;
                 self.failures.store(0, Ordering::SeqCst);
                 *crate::lock(&self.since) = None;
-                self.down.send_replace(false);
+                self.down.store(false, Ordering::SeqCst);
+                self.up_again.notify_waiters();
                 return true;
             }
         }

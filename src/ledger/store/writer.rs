@@ -56,6 +56,19 @@ pub fn commit_inline(on: bool) {
     INLINE.store(on, Ordering::Relaxed);
 }
 
+/// Run `f`, a blocking call on a run's files or ledger: on tokio's blocking threads, or with
+/// [`commit_inline`] here and now, so that the simulation's runs (on one thread, on a paused
+/// clock) see its answer at one point of their order every time, not when another thread
+/// happens to finish.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if INLINE.load(Ordering::Relaxed) {
+        return Ok(f());
+    }
+    tokio::task::spawn_blocking(f).await
+}
+
 /// A run's handle on the ledger: the writer thread, and the live lock that tells other runs
 /// this one is still going.
 pub struct Ledger {
