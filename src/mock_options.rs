@@ -113,6 +113,10 @@ pub struct MockOptions {
     /// legacy three-byte utf8 does (listings show them so)
     #[arg(long)]
     pub narrow_names: bool,
+    /// The server's clock is this many seconds behind this machine's: its replies' `Date` and
+    /// the listing's `created_at` say so
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub clock_behind: u64,
     /// An IVR of the account besides 7926 "Main menu", as ID=NAME (repeatable; `GET /v1/ivrs`)
     #[arg(long = "ivr", value_name = "ID=NAME")]
     pub ivr: Vec<String>,

@@ -18,12 +18,12 @@ use serde_json::Value;
 /// How far the server's clock may be behind this machine's.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
-/// When the listing says `listed` was created.
 /// Whether the listing says when `listed` was made.
 pub fn made_at_known(listed: &Value) -> bool {
     created_at(listed).is_some()
 }
 
+/// When the listing says `listed` was created.
 fn created_at(listed: &Value) -> Option<SystemTime> {
     let v = &listed["created_at"];
     let n = v

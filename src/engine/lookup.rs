@@ -101,6 +101,7 @@ async fn look(
             owned,
             proven,
             by_content,
+            server_ahead: sender.client.server_ahead(),
         };
         let verdicts = whose::judge(rows, &ev);
         let all_found = verdicts.iter().all(|v| matches!(v, Whose::Found(_)));

@@ -109,6 +109,10 @@ pub struct Evidence<'a> {
     /// The account was listed whole before the run, so a broadcast under a name no row has may
     /// be judged by what it says ([`Listed`] holds only new ones).
     pub by_content: bool,
+    /// How far the server's clock is ahead of this machine's, in seconds, when its replies have
+    /// said (`Date`): a row's first request left at this machine's time plus this, on the clock
+    /// the listing's `created_at` is read by.
+    pub server_ahead: Option<i64>,
 }
 
 /// The verdicts of a lookup at a run's start, by the rows' names (unique within a sheet).
@@ -146,7 +150,7 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
             continue;
         }
         let named = names.rows_of(&b.name);
-        let fits = |r: &usize| fits(b, &rows[*r]);
+        let fits = |r: &usize| fits(b, &rows[*r], ev.server_ahead);
         let rows_of_b: Vec<usize> = if named.is_empty() {
             // Under a name no row has: by what it says alone, if it shows that.
             let shown = b.shown["description"]
@@ -256,8 +260,15 @@ impl Keyed {
 }
 
 /// Whether what the listing shows of `b` could be what `row` sent, and made after it was sent.
-fn fits(b: &Listed, row: &Sought) -> bool {
-    if !agree::not_older(&b.shown, row.first_sent) {
+fn fits(b: &Listed, row: &Sought, server_ahead: Option<i64>) -> bool {
+    let shift = |t: SystemTime| {
+        let by = std::time::Duration::from_secs(server_ahead.unwrap_or(0).unsigned_abs());
+        match server_ahead {
+            Some(s) if s < 0 => t.checked_sub(by).unwrap_or(t),
+            _ => t.checked_add(by).unwrap_or(t),
+        }
+    };
+    if !agree::not_older(&b.shown, row.first_sent.map(shift)) {
         return false;
     }
     row.body
@@ -305,6 +316,7 @@ mod tests {
             owned,
             proven: true,
             by_content: true,
+            server_ahead: None,
         }
     }
 

@@ -30,7 +30,23 @@ pub(super) fn router(state: Arc<State>) -> Router {
                 &json!({"success": false, "message": "Not found."}),
             )
         })
+        .layer(axum::middleware::map_response_with_state(
+            state.opts.clock_behind,
+            dated,
+        ))
         .with_state(state)
+}
+
+/// Every reply says the server's time (`Date`), on a clock `behind` seconds behind this one.
+async fn dated(
+    axum::extract::State(behind): axum::extract::State<u64>,
+    mut response: Response<Body>,
+) -> Response<Body> {
+    let now = std::time::SystemTime::now() - std::time::Duration::from_secs(behind);
+    if let Ok(v) = header::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response.headers_mut().insert(header::DATE, v);
+    }
+    response
 }
 
 pub(super) fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
@@ -259,7 +275,7 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
         name: kept.into(),
         body: raw.to_vec().into(),
         created: Instant::now(),
-        made_at: super::epoch_secs(),
+        made_at: super::epoch_secs().saturating_sub(state.opts.clock_behind),
     });
     id
 }

@@ -27,6 +27,9 @@ pub struct Client {
     /// An in-memory API registered for `base_url` ([`wire`]), called instead of HTTP.
     wire: Option<Arc<dyn Wire>>,
     timeout: Duration,
+    /// How far the server's clock is ahead of this machine's, in seconds (behind: negative), as
+    /// the last reply's `Date` said.
+    server_ahead: Mutex<Option<i64>>,
 }
 
 impl Client {
@@ -49,6 +52,7 @@ impl Client {
             auth: Mutex::new((None, 0)),
             wire,
             timeout,
+            server_ahead: Mutex::new(None),
         };
         if let Some(token) = token {
             client.set_token(token)?;
@@ -91,7 +95,9 @@ impl Client {
                 .await;
         }
         let url = format!("{}/v1/auth/login", self.base_url);
-        classify(self.http.post(url).json(&body).send().await, true, MAX_BODY).await
+        let sent = self.http.post(url).json(&body).send().await;
+        self.note_clock(&sent);
+        classify(sent, true, MAX_BODY).await
     }
 
     /// `POST /v1/broadcast` with a request's body ([`crate::request::BroadcastRequest::to_body`]).
@@ -107,6 +113,7 @@ impl Client {
             .body(body.clone())
             .send()
             .await;
+        self.note_clock(&sent);
         classify(sent, false, MAX_BODY).await
     }
 
@@ -128,7 +135,35 @@ impl Client {
         }
         let url = format!("{}{path}", self.base_url);
         let sent = self.authorized(self.http.get(url)).send().await;
+        self.note_clock(&sent);
         classify(sent, true, MAX_LIST_BODY).await
+    }
+
+    /// Note how far the server's clock is from this machine's, as a reply's `Date` says.
+    fn note_clock(&self, sent: &reqwest::Result<reqwest::Response>) {
+        let date = sent
+            .as_ref()
+            .ok()
+            .and_then(|r| r.headers().get(reqwest::header::DATE))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        if let Some(date) = date {
+            *crate::lock(&self.server_ahead) = Some(seconds_ahead(date, crate::clock::now()));
+        }
+    }
+
+    /// How far the server's clock is ahead of this machine's, in seconds (negative: behind),
+    /// when a reply has said.
+    pub fn server_ahead(&self) -> Option<i64> {
+        *crate::lock(&self.server_ahead)
+    }
+}
+
+/// `a - b` in whole seconds.
+fn seconds_ahead(a: std::time::SystemTime, b: std::time::SystemTime) -> i64 {
+    match a.duration_since(b) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }
 

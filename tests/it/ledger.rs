@@ -5,8 +5,8 @@
 use bulkcast::mock::MockOptions;
 
 use crate::util::{
-    assert_exactly_once, claims_agree, column, good_csv, names, results_csv, run, wait_for_created,
-    Dir, Smartflo,
+    assert_exactly_once, claims_agree, column, good_csv, kill_after, names, results_csv, run,
+    wait_for_created, Dir, Smartflo,
 };
 
 /// `--resume` of `input` with short waits for an earlier run's requests (no listing lag here).
@@ -14,14 +14,6 @@ fn resume_quickly(api: &Smartflo, dir: &Dir, input: &std::path::Path) -> std::pr
     let mut cmd = api.submit(dir, input);
     cmd.args(["--rate", "0", "--resume", "--timeout", "2", "--settle", "0"]);
     cmd
-}
-
-/// Start `cmd` quietly, and `kill -9` it once the server has created `n` broadcasts.
-fn kill_after(api: &Smartflo, mut cmd: std::process::Command, n: u64) {
-    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
-    wait_for_created(api, n);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]

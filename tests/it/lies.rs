@@ -5,7 +5,7 @@
 use bulkcast::mock::MockOptions;
 
 use crate::util::{assert_exactly_once, claims_agree, column, good_csv, results_csv, run, Dir};
-use crate::util::{names, Smartflo};
+use crate::util::{kill_after, names, Smartflo};
 
 /// `good_csv`'s rows with their names written by `name` (from the row's number).
 fn sheet(rows: usize, name: impl Fn(usize) -> String) -> (String, Vec<String>) {
@@ -186,4 +186,41 @@ fn one_id_in_every_reply_while_rows_are_sent_again_after_the_lookup() {
     .map(|k| s[*k].as_u64().unwrap())
     .sum();
     assert_eq!(total, 30, "{s}");
+}
+
+/// Issue 31: a server whose clock is 10 minutes behind lists each broadcast as made before the
+/// row's request left, by this machine's clock. Its replies' `Date` says how far behind it is:
+/// the lookups (at the end of the run, and at a resume's start) read `created_at` by its
+/// clock, and find each row's broadcast once rather than taking it for an older one.
+#[test]
+fn a_server_whose_clock_is_behind_still_has_each_rows_broadcast_found() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        clock_behind: 600,
+        drop_after_create: 1.0,
+        ..MockOptions::default()
+    });
+    let quick = ["--rate", "0", "--timeout", "1", "--settle", "0"];
+    let input = dir.write("in.csv", good_csv(",", "\n", 4));
+    let r = run(api.submit(&dir, &input).args(quick));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(4));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 4);
+
+    // Killed while every reply is awaited: the resume's opening lookup finds those rows by the
+    // server's clock too.
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        clock_behind: 600,
+        drop_after_create: 1.0,
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 6));
+    let mut first = api.submit(&dir, &input);
+    first.args(["--rate", "20", "--timeout", "60"]);
+    kill_after(&api, first, 3);
+    let r = run(api.submit(&dir, &input).args(quick).arg("--resume"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(6));
+    assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 6);
 }

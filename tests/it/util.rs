@@ -284,3 +284,11 @@ pub fn typed_row(
     ws.write_string(r, 12, "1;2;3;4;5").unwrap();
     ws.write_string(r, 13, "1;3").unwrap();
 }
+
+/// Start `cmd` quietly, and `kill -9` it once the server has created `n` broadcasts.
+pub fn kill_after(api: &Smartflo, mut cmd: Command, n: u64) {
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for_created(api, n);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
