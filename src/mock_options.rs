@@ -117,6 +117,10 @@ pub struct MockOptions {
     /// the listing's `created_at` say so
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub clock_behind: u64,
+    /// When the first create lands, a colleague creates a broadcast of the same name that says
+    /// something else, at the same moment (not counted as created here)
+    #[arg(long)]
+    pub colleague_namesake: bool,
     /// An IVR of the account besides 7926 "Main menu", as ID=NAME (repeatable; `GET /v1/ivrs`)
     #[arg(long = "ivr", value_name = "ID=NAME")]
     pub ivr: Vec<String>,

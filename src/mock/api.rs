@@ -146,6 +146,9 @@ async fn create(
 
     let id = store(&state, &body, &raw);
     let opts = &state.opts;
+    if opts.colleague_namesake {
+        colleague_namesake(&state, id);
+    }
     if state.chance(opts.drop_after_create) {
         state.lock().stats.faults.dropped_after_create += 1;
         let mut r = Response::new(Body::empty());
@@ -278,6 +281,30 @@ fn store(state: &State, body: &Value, raw: &Bytes) -> u64 {
         made_at: super::epoch_secs().saturating_sub(state.opts.clock_behind),
     });
     id
+}
+
+/// With the first broadcast created (`id`), a colleague's of the same name that says something
+/// else, made at the same moment.
+fn colleague_namesake(state: &State, id: u64) {
+    let mut inner = state.lock();
+    if inner.first_id != id {
+        return;
+    }
+    let Some(first) = inner.broadcasts.iter().find(|b| b.id == id) else {
+        return;
+    };
+    let mut body: Value = serde_json::from_slice(&first.body).unwrap_or_default();
+    body["description"] = json!("A colleague's campaign of the same name");
+    let (name, made_at) = (first.name.clone(), first.made_at);
+    let colleague = inner.next_id;
+    inner.next_id += 1;
+    inner.broadcasts.push(Stored {
+        id: colleague,
+        name,
+        body: serde_json::to_vec(&body).unwrap_or_default().into(),
+        created: Instant::now(),
+        made_at,
+    });
 }
 
 /// The reply after a create that worked but whose answer a gateway or the backend spoils: 500,

@@ -224,3 +224,42 @@ fn a_server_whose_clock_is_behind_still_has_each_rows_broadcast_found() {
     assert_exactly_once(&api.server, &names(6));
     assert_eq!(claims_agree(&api.server, &dir, "in.results.csv"), 6);
 }
+
+/// Issue 31's first table row: the creates land but no reply comes, a colleague makes a
+/// namesake of row 1 that says something else at the same moment, and each listing loses one
+/// of the account's older broadcasts between its pages. The lookup used to add up the names it
+/// found and stop after one listing, so a row the shifted page hid was sent again. Each row is
+/// judged on its own now: every row's broadcast exists once, and no row is given the
+/// colleague's.
+#[test]
+fn no_reply_a_colleagues_namesake_and_a_deletion_between_pages_make_no_duplicate() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        drop_after_create: 1.0,
+        colleague_namesake: true,
+        delete_while_listing: true,
+        existing: (0..150).map(|i| format!("Old broadcast {i}")).collect(),
+        ..MockOptions::default()
+    });
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    let r = run(api
+        .submit(&dir, &input)
+        .args(["--rate", "0", "--timeout", "1", "--settle", "0"]));
+    assert!(r.code <= 1, "{}", r.stderr);
+    assert_exactly_once(&api.server, &names(3));
+    let colleague = api
+        .server
+        .broadcasts()
+        .into_iter()
+        .find(|b| b.body["description"].as_str().is_some_and(|d| d.starts_with("A colleague")))
+        .expect("the colleague's namesake");
+    let res = results_csv(&dir, "in.results.csv");
+    assert!(
+        !column(&res, "broadcast_id").contains(&colleague.id.to_string()),
+        "{res:?}"
+    );
+    let created = claims_agree(&api.server, &dir, "in.results.csv");
+    // A row is unknown only where the evidence cannot tell: here it can, so each is found.
+    assert_eq!(created, 3, "{:?}", column(&res, "message"));
+    assert_eq!(r.code, 0);
+}
