@@ -13,13 +13,21 @@ pub enum Mutant {
     OneListing,
     /// A name another live run has claimed in the ledger is sent anyway.
     ForgetClaims,
+    /// A lookup stops once it has seen as many broadcasts under the rows' names as there are
+    /// rows, whatever they say (absence by counts).
+    StopOnCounts,
+    /// A 502 to a create is taken for "not acted on" and the create is retried at once, as a
+    /// 503 is.
+    BadGatewayNotSent,
 }
 
 /// Every mutant, with the name `SIM_MUTANT` takes.
-pub const ALL: [(&str, Mutant); 3] = [
+pub const ALL: [(&str, Mutant); 5] = [
     ("resend-blind", Mutant::ResendBlind),
     ("one-listing", Mutant::OneListing),
     ("forget-claims", Mutant::ForgetClaims),
+    ("stop-on-counts", Mutant::StopOnCounts),
+    ("502-not-sent", Mutant::BadGatewayNotSent),
 ];
 
 #[cfg(feature = "mutants")]

@@ -15,7 +15,7 @@ use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
 use crate::input::{key_fingerprint, match_fingerprints, NameTracker, Row, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
-use crate::ledger::store::View;
+use crate::ledger::store::{body_digest, View};
 
 /// What the check pass learned about the input.
 pub struct Check {
@@ -181,7 +181,8 @@ fn held_by_ledger(
     let (Some(view), Ok(req)) = (ledger, &row.verdict) else {
         return Ok(false);
     };
-    let Some(held) = claims::seen(view, name, before, None)?.held else {
+    let digest = || Some(body_digest(&req.to_body()));
+    let Some(held) = claims::seen(view, (name, &digest), before, None)?.held else {
         return Ok(false);
     };
     let fingerprint = key_fingerprint(name);

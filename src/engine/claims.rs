@@ -72,7 +72,7 @@ pub fn recorded(prior: &Prior) -> Recorded {
 /// run's id in the ledger (its own claims decide nothing here).
 pub fn seen(
     view: &mut View,
-    name: &str,
+    (name, body): (&str, &dyn Fn() -> Option<i64>),
     prior: Option<Recorded>,
     me: Option<i64>,
 ) -> anyhow::Result<Seen> {
@@ -88,6 +88,18 @@ pub fn seen(
     let entry = Some(claim.id);
     if Some(claim.run) == me {
         return Ok(Seen { held: None, entry });
+    }
+    // The name's claim is another request's; this one's may have been created before it.
+    if let Some(b) = claim.body.and_then(|c| body().filter(|b| *b != c)) {
+        if let Some(made) = view.made(&name_key(name), b)? {
+            let run = view.run(made.run);
+            let by = describe(run.as_ref(), made.run);
+            let own = view.is_own(made.run);
+            return Ok(Seen {
+                held: Some(Held::Created(made, by, own)),
+                entry,
+            });
+        }
     }
     let run = view.run(claim.run);
     let (live, own) = (run.as_ref().is_none_or(|r| r.live), view.is_own(claim.run));

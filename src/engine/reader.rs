@@ -61,7 +61,11 @@ impl Source {
             let seen = match &mut self.ledger {
                 Some((view, me)) => {
                     let kind = prior.as_ref().map(claims::recorded);
-                    claims::seen(view, &row.name, kind, Some(*me))?
+                    let digest = || {
+                        let req = row.verdict.as_ref().ok()?;
+                        Some(crate::ledger::store::body_digest(&req.to_body()))
+                    };
+                    claims::seen(view, (&row.name, &digest), kind, Some(*me))?
                 }
                 None => claims::Seen::default(),
             };

@@ -361,6 +361,36 @@ impl View {
             .map_err(|e| explain(&self.dir.join(FILE), e))
     }
 
+    /// The broadcast created under the name `key` for the request whose digest is `body`, when
+    /// the name's claim has since passed to a request that said something else.
+    pub fn made(&self, key: &str, body: i64) -> Result<Option<Claim>> {
+        let (Some(conn), Some(account)) = (&self.conn, self.account) else {
+            return Ok(None);
+        };
+        let explain = |e| explain(&self.dir.join(FILE), e);
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT run, line, name, broadcast_id FROM made \
+                 WHERE account = ?1 AND key = ?2 AND body = ?3",
+            )
+            .map_err(explain)?;
+        stmt.query_row(params![account, key, body], |r| {
+            Ok(Claim {
+                id: 0,
+                run: r.get(0)?,
+                line: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                name: r.get(2)?,
+                state: State::Created,
+                broadcast_id: r.get(3)?,
+                namesake: false,
+                sent_at: 0,
+                body: Some(body),
+            })
+        })
+        .optional()
+        .map_err(explain)
+    }
+
     /// A run into this run's results file that is still going.
     pub fn live_run_into(&self) -> Option<&RunInfo> {
         self.chain

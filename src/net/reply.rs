@@ -153,6 +153,9 @@ pub(crate) fn failure_kind(
         StatusCode::UNAUTHORIZED => ReplyKind::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => ReplyKind::TooManyRequests { retry_after },
         StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ReplyKind::Retryable,
+        StatusCode::BAD_GATEWAY if crate::mutant::is(crate::mutant::Mutant::BadGatewayNotSent) => {
+            ReplyKind::Retryable
+        }
         s if s.is_server_error() && idempotent => ReplyKind::Retryable,
         s if s.is_server_error() => ReplyKind::Unknown,
         _ => ReplyKind::Rejected,

@@ -552,3 +552,40 @@ fn a_namesake_this_machine_made_with_other_content_is_not_the_rows() {
     );
     assert_eq!(claims_agree(&api.server, &dir, "allowed.csv"), 1);
 }
+
+/// A sheet sent, then next week's version of it (same names, new descriptions) created on
+/// purpose with --allow-existing-names, then a copy of the first sheet again: the ledger still
+/// knows the first campaigns, so the copy creates nothing.
+#[test]
+fn a_name_created_for_two_campaigns_knows_both() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions::default());
+    let input = dir.write("in.csv", good_csv(",", "\n", 3));
+    assert_eq!(run(api.submit(&dir, &input).args(["--rate", "0"])).code, 0);
+    let next = good_csv(",", "\n", 3).replace("Details of campaign", "Next week's campaign");
+    let next = dir.write("next.csv", next);
+    let r = run(api
+        .submit(&dir, &next)
+        .args(["--rate", "0", "--allow-existing-names"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(api.server.stats().created, 6);
+    for flags in [&["--allow-existing-names"][..], &["--skip-existing"], &[]] {
+        let copy = dir.write("copy.csv", std::fs::read(&input).unwrap());
+        let out = format!(
+            "copy{}.csv",
+            flags.len() + flags.first().map_or(0, |f| f.len())
+        );
+        let r = run(api
+            .submit(&dir, &copy)
+            .args(["--rate", "0", "-o", &out])
+            .args(flags));
+        assert_eq!(r.code, 0, "{flags:?}: {}", r.stderr);
+        assert_eq!(
+            api.server.stats().created,
+            6,
+            "{flags:?}: nothing created again"
+        );
+        let res = results_csv(&dir, &out);
+        assert_eq!(column(&res, "status"), ["created"; 3], "{flags:?}");
+    }
+}

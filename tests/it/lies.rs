@@ -251,7 +251,11 @@ fn no_reply_a_colleagues_namesake_and_a_deletion_between_pages_make_no_duplicate
         .server
         .broadcasts()
         .into_iter()
-        .find(|b| b.body["description"].as_str().is_some_and(|d| d.starts_with("A colleague")))
+        .find(|b| {
+            b.body["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("A colleague"))
+        })
         .expect("the colleague's namesake");
     let res = results_csv(&dir, "in.results.csv");
     assert!(

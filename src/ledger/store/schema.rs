@@ -66,4 +66,14 @@ CREATE TABLE IF NOT EXISTS sends (
     body INTEGER,
     PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS made (
+    account INTEGER NOT NULL REFERENCES accounts (id),
+    key TEXT NOT NULL,
+    body INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    broadcast_id TEXT,
+    PRIMARY KEY (account, key, body)
+) WITHOUT ROWID;
 ";
