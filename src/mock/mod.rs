@@ -13,6 +13,7 @@
 //! connection without any reply, as a real network failure would.
 
 mod api;
+mod creates;
 
 mod validation;
 
