@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::api::{json, reply, too_many_requests, unavailable};
+use super::replies::{json, reply, too_many_requests, unavailable};
 use super::{State, Stored};
 
 /// A fault drawn before anything is created (a 429, a 5xx of some shape, `success:false`).

@@ -14,6 +14,7 @@
 
 mod api;
 mod creates;
+mod replies;
 
 mod validation;
 
@@ -235,7 +236,7 @@ async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
     if req.uri().path() == STATS_PATH {
-        return Ok(api::json(StatusCode::OK, &state.stats()));
+        return Ok(replies::json(StatusCode::OK, &state.stats()));
     }
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
@@ -245,9 +246,9 @@ async fn handle(
     let _in_flight = state.arrive();
     let response = if state.in_outage() {
         state.lock().stats.faults.outage += 1;
-        api::unavailable()
+        replies::unavailable()
     } else if state.over_rate_limit() {
-        api::too_many_requests(&state)
+        replies::too_many_requests(&state)
     } else {
         if !state.opts.latency.is_zero() {
             tokio::time::sleep(state.opts.latency).await;
