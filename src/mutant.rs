@@ -19,15 +19,18 @@ pub enum Mutant {
     /// A 502 to a create is taken for "not acted on" and the create is retried at once, as a
     /// 503 is.
     BadGatewayNotSent,
+    /// The ledger's "already created" goes by the name alone, whatever the row says.
+    LedgerByName,
 }
 
 /// Every mutant, with the name `SIM_MUTANT` takes.
-pub const ALL: [(&str, Mutant); 5] = [
+pub const ALL: [(&str, Mutant); 6] = [
     ("resend-blind", Mutant::ResendBlind),
     ("one-listing", Mutant::OneListing),
     ("forget-claims", Mutant::ForgetClaims),
     ("stop-on-counts", Mutant::StopOnCounts),
     ("502-not-sent", Mutant::BadGatewayNotSent),
+    ("ledger-by-name", Mutant::LedgerByName),
 ];
 
 #[cfg(feature = "mutants")]

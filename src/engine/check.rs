@@ -188,14 +188,15 @@ fn held_by_ledger(
     let fingerprint = key_fingerprint(name);
     check.held.insert(fingerprint);
     match held {
-        Held::Created(claim, by, own) if claims::says_otherwise(&claim, &req.to_body()) => {
+        Held::Other(claim, by, own) => {
             let n = &mut check.other_content;
             n.count += 1;
             if n.shown.len() < 10 {
-                let id = claim.broadcast_id.as_deref().unwrap_or("?");
                 n.shown.push(format!(
-                    "line {} {name:?} (created as broadcast {id} by {by}, from its line {})",
-                    row.line, claim.line
+                    "line {} {name:?} ({} by {by}, from its line {})",
+                    row.line,
+                    claims::what_became(&claim),
+                    claim.line
                 ));
             }
             check.to_send += u64::from(allow && !own);

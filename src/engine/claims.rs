@@ -7,7 +7,7 @@ use chrono::{Local, TimeZone};
 
 use crate::input::name_key;
 use crate::ledger::prior::{Prior, Recorded};
-use crate::ledger::store::{body_digest, Claim, RunInfo, State, View};
+use crate::ledger::store::{Claim, RunInfo, State, View};
 
 /// A row's name as the ledger holds it, when that decides the row.
 #[derive(Debug, Clone)]
@@ -19,6 +19,10 @@ pub enum Held {
     Busy(String),
     /// Sent by a run that ended without learning the outcome: looked up on the account first.
     Uncertain(Claim, String),
+    /// Created, or sent without learning the outcome, by a run of this machine for a row that
+    /// said something else: a namesake, not this row's campaign (the third value as for
+    /// `Created`).
+    Other(Claim, String, bool),
 }
 
 /// What the ledger says of one row: what decides it (if anything) and the id of the entry read,
@@ -29,11 +33,14 @@ pub struct Seen {
     pub entry: Option<i64>,
 }
 
-/// Whether the request a claim recorded is known to differ from `body`: the name is then this
-/// machine's broadcast of another campaign, a namesake, not this row's (a claim of a ledger
-/// written before digests were kept is taken as the same).
-pub fn says_otherwise(claim: &Claim, body: &[u8]) -> bool {
-    claim.body.is_some_and(|d| d != body_digest(body))
+/// What became of a claim, for a person: "created as broadcast 42", or "sent without
+/// learning the outcome".
+pub fn what_became(claim: &Claim) -> String {
+    match (&claim.state, &claim.broadcast_id) {
+        (State::Created, Some(id)) => format!("created as broadcast {id}"),
+        (State::Created, None) => "created".into(),
+        _ => "sent without learning the outcome".into(),
+    }
 }
 
 /// Where and when a claim was made, for a person: "run 3 (sheet.csv → sheet.results.csv,
@@ -90,14 +97,21 @@ pub fn seen(
         return Ok(Seen { held: None, entry });
     }
     // The name's claim is another request's; this one's may have been created before it.
-    if let Some(b) = claim.body.and_then(|c| body().filter(|b| *b != c)) {
+    let other = claim.body.and_then(|c| body().filter(|b| *b != c));
+    let other = other.filter(|_| !crate::mutant::is(crate::mutant::Mutant::LedgerByName));
+    if let Some(b) = other {
         if let Some(made) = view.made(&name_key(name), b)? {
+            // Not the name's entry: a row found or sent from here never takes it over.
             let run = view.run(made.run);
             let by = describe(run.as_ref(), made.run);
             let own = view.is_own(made.run);
+            let held = match made.state {
+                State::Created => Held::Created(made, by, own),
+                _ => Held::Uncertain(made, by),
+            };
             return Ok(Seen {
-                held: Some(Held::Created(made, by, own)),
-                entry,
+                held: Some(held),
+                entry: None,
             });
         }
     }
@@ -107,9 +121,11 @@ pub fn seen(
     let held = match (claim.state, prior) {
         // Still going (even into this results file, if its lock was taken away).
         (State::Sent | State::Unknown, _) if live => Some(Held::Busy(by)),
+        (State::Created, _) if other.is_some() => Some(Held::Other(claim, by, own)),
         (State::Created, _) => Some(Held::Created(claim, by, own)),
         // An earlier run into this results file: its journal's "unknown" is looked up as ever.
         (_, Some(Recorded::Unknown)) if own => None,
+        (State::Sent | State::Unknown, _) if other.is_some() => Some(Held::Other(claim, by, own)),
         (State::Sent | State::Unknown, _) => Some(Held::Uncertain(claim, by)),
     };
     Ok(Seen { held, entry })

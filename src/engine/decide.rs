@@ -113,26 +113,18 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Status::Unknown,
             format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
         ),
-        // Created again only on purpose, never a row of this very record (a resume continues
-        // its rows, it does not repeat them), and never the same request again: a copy of the
-        // sheet or its failed rows sent as a new sheet is the same campaign, whatever the flag.
-        Held::Created(claim, _, false)
-            if known.existing == Existing::Allow && says_otherwise(&claim, &verdict) =>
-        {
-            match verdict {
-                Ok(body) => send((seq, line, name), body, entry, true),
-                Err(msg) => unsent(name, Status::Invalid, msg),
-            }
-        }
-        // The name is this machine's broadcast of a row that said something else: not this
-        // row's, and never reported as if it were.
-        Held::Created(claim, by, _) if says_otherwise(&claim, &verdict) => {
-            let id = claim.broadcast_id.as_deref().unwrap_or("?");
-            unsent(name, Status::NotAttempted, format!(
-                "this name was already created on this account as broadcast {id} by {by}, from its line {}, for a row that said something else; not sent. Rename the row to create it as well, or run it with --allow-existing-names",
-                claim.line
-            ))
-        }
+        // This machine's broadcast of a row that said something else: a namesake, created
+        // beside on purpose only, never a row of this very record, and never reported as if it
+        // were this row's.
+        Held::Other(_, _, false) if known.existing == Existing::Allow => match verdict {
+            Ok(body) => send((seq, line, name), body, entry, true),
+            Err(msg) => unsent(name, Status::Invalid, msg),
+        },
+        Held::Other(claim, by, _) => unsent(name, Status::NotAttempted, format!(
+            "this name was {} on this account by {by}, from its line {}, for a row that said something else; not sent. Rename the row to create it as well, or run it with --allow-existing-names",
+            super::claims::what_became(&claim),
+            claim.line
+        )),
         Held::Created(claim, by, this_record) => {
             Counts::bump(&counts.done_before);
             let same = known.existing == Existing::Allow && !this_record;
@@ -289,16 +281,6 @@ fn skip_existing(
     );
     o.broadcast_id = Some(id.clone());
     Decision::Unsent(o)
-}
-
-/// Whether a claim recorded a request other than the row's (an invalid row says nothing).
-fn says_otherwise(
-    claim: &crate::ledger::store::Claim,
-    verdict: &Result<bytes::Bytes, String>,
-) -> bool {
-    verdict
-        .as_ref()
-        .is_ok_and(|body| super::claims::says_otherwise(claim, body))
 }
 
 /// A row found on the account after an unknown outcome.

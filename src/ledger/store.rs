@@ -361,8 +361,9 @@ impl View {
             .map_err(|e| explain(&self.dir.join(FILE), e))
     }
 
-    /// The broadcast created under the name `key` for the request whose digest is `body`, when
-    /// the name's claim has since passed to a request that said something else.
+    /// What became of the request whose digest is `body` under the name `key` (created, or sent
+    /// without an outcome), when the name's claim has since passed to a request that said
+    /// something else.
     pub fn made(&self, key: &str, body: i64) -> Result<Option<Claim>> {
         let (Some(conn), Some(account)) = (&self.conn, self.account) else {
             return Ok(None);
@@ -370,7 +371,7 @@ impl View {
         let explain = |e| explain(&self.dir.join(FILE), e);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT run, line, name, broadcast_id FROM made \
+                "SELECT run, line, name, state, broadcast_id, namesake, sent_at FROM made \
                  WHERE account = ?1 AND key = ?2 AND body = ?3",
             )
             .map_err(explain)?;
@@ -380,10 +381,10 @@ impl View {
                 run: r.get(0)?,
                 line: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
                 name: r.get(2)?,
-                state: State::Created,
-                broadcast_id: r.get(3)?,
-                namesake: false,
-                sent_at: 0,
+                state: State::parse(&r.get::<_, String>(3)?),
+                broadcast_id: r.get(4)?,
+                namesake: r.get::<_, i64>(5)? != 0,
+                sent_at: r.get(6)?,
                 body: Some(body),
             })
         })

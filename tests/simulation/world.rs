@@ -44,6 +44,11 @@ struct World {
     /// `--rate` for every run, and what to do with names already on the account.
     rate: String,
     existing: &'static str,
+    /// Next week's sheet (the same names, some saying something else), if the world sends one:
+    /// its results file and rows. Drawn from a stream of its own, so that the worlds without
+    /// one are the worlds they always were.
+    next_week: Option<(PathBuf, Vec<(String, String)>)>,
+    side: SmallRng,
 }
 
 const HEADER: &str = "name,description,phone_number_list,destination,timeout,concurrent_limit,retry_after_minutes,caller_id_number,number_of_retry,start_date_time,end_date_time,time_group,dialstatus,retry_dialstatus";
@@ -85,6 +90,8 @@ fn run_in(seed: u64, dir: &Path) -> Outcome {
         copies: 0,
         rate: String::new(),
         existing: "",
+        next_week: None,
+        side: SmallRng::seed_from_u64(seed ^ 0x5EED_0F_4E57_3EE4),
     };
     w.rate = match w.rng.random_range(0..10) {
         0..7 => faults.limit.to_string(),
@@ -182,6 +189,10 @@ impl World {
             let kill = self.kill();
             self.step(runs, kill, false);
         }
+        if self.side.random_bool(0.2) {
+            let run = self.next_week();
+            self.step(vec![run], None, true);
+        }
         let calm = self.model.lock().faults.calm();
         self.model.lock().faults = calm;
         let last = self.resume("final clean run");
@@ -217,6 +228,43 @@ impl World {
             results: self.dir.join(format!("copy {}.results.csv", self.copies)),
             sheet,
             resume: false,
+        }
+    }
+
+    /// Next week's sheet: the same names, one or more saying something else, sent as a new
+    /// sheet with a results file of its own (`--allow-existing-names` creates those again, on
+    /// purpose; `--skip-existing` refuses them while this machine made their names).
+    fn next_week(&mut self) -> Run {
+        let mut rows = self.rows.clone();
+        let first = self.side.random_range(0..rows.len());
+        for (i, (_, description)) in rows.iter_mut().enumerate() {
+            if i == first || self.side.random_bool(0.3) {
+                description.push_str(" next week");
+            }
+        }
+        let (kept, saved) = (
+            std::mem::replace(&mut self.rows, rows.clone()),
+            self.sheet_text(),
+        );
+        self.rows = kept;
+        let sheet = self.dir.join("next week.csv");
+        std::fs::write(&sheet, saved).expect("next week's sheet");
+        let results = self.dir.join("next week.results.csv");
+        self.next_week = Some((results.clone(), rows));
+        Run {
+            label: "next week".into(),
+            sheet,
+            results,
+            resume: false,
+        }
+    }
+
+    /// The rows a results file reports on: next week's, or the sheet's (its copies are the
+    /// same).
+    fn rows_of(&self, results: &Path) -> &[(String, String)] {
+        match &self.next_week {
+            Some((file, rows)) if file == results => rows,
+            _ => &self.rows,
         }
     }
 
@@ -411,11 +459,16 @@ impl World {
                 .join(" ")
                 .to_lowercase()
         };
-        for (name, _) in &self.rows {
+        let week = self.next_week.iter().flat_map(|(_, rows)| rows);
+        let mut campaigns: Vec<&(String, String)> = self.rows.iter().chain(week).collect();
+        campaigns.sort();
+        campaigns.dedup();
+        for (name, description) in campaigns {
             let ours: Vec<u64> = model
                 .held
                 .iter()
                 .filter(|b| !b.colleague && key(&b.sent_name) == key(name))
+                .filter(|b| b.body["description"] == description.as_str())
                 .map(|b| b.id)
                 .collect();
             if ours.len() > 1 {
@@ -452,7 +505,7 @@ impl World {
             for record in csv.records().flatten() {
                 let (name, status, id) = (&record[name_c], &record[status_c], &record[id_c]);
                 seen.push((name.to_owned(), status.to_owned(), record[msg_c].to_owned()));
-                let row = self.rows.iter().find(|(n, _)| key(n) == key(name));
+                let row = self.rows_of(file).iter().find(|(n, _)| key(n) == key(name));
                 let held = model.held.iter().find(|b| b.id.to_string() == id);
                 if status == "existing" {
                     // What --skip-existing asks for: a namesake that says what the row says
@@ -482,19 +535,22 @@ impl World {
             }
             if *file == self.first_results() {
                 // After the final clean run: every row created exactly once, or an honest reason.
-                for (name, _) in &self.rows {
+                for (name, description) in &self.rows {
                     let ours = model
                         .held
                         .iter()
                         .filter(|b| !b.colleague && key(&b.sent_name) == key(name))
+                        .filter(|b| b.body["description"] == description.as_str())
                         .count();
                     let said = seen.iter().find(|(n, _, _)| key(n) == key(name));
                     // A colleague's namesake, old or made meanwhile: a row may honestly end
                     // not created beside it (refused, or unknown: "check the account").
-                    let namesake = model
-                        .held
-                        .iter()
-                        .any(|b| b.colleague && key(&b.sent_name) == key(name));
+                    // Or next week's campaign of the same name, which --skip-existing does not
+                    // take for this row's, and does not create beside.
+                    let namesake = model.held.iter().any(|b| {
+                        key(&b.sent_name) == key(name)
+                            && (b.colleague || b.body["description"] != description.as_str())
+                    });
                     match said {
                         None => v.push(format!("{label}: no result for {name:?}")),
                         Some((_, s, _)) if s == "created" && ours == 1 => {}

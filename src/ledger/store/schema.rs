@@ -73,7 +73,10 @@ CREATE TABLE IF NOT EXISTS made (
     run INTEGER NOT NULL,
     line INTEGER NOT NULL,
     name TEXT NOT NULL,
+    state TEXT NOT NULL,
     broadcast_id TEXT,
+    namesake INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
     PRIMARY KEY (account, key, body)
 ) WITHOUT ROWID;
 ";

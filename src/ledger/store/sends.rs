@@ -45,12 +45,13 @@ pub(super) fn claim(
         Some((_, owner)) if owner == run => Ok(Claimed::Ours),
         // Still what the run read: the name passes to it.
         Some((id, _)) if Some(id) == seen => {
-            // A broadcast created under the name for another request stays known (`made`):
+            // What the name was created (or sent, with no outcome) for stays known (`made`):
             // a copy of that row is still its campaign, not a new one.
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO made (account, key, body, run, line, name, broadcast_id) \
-                 SELECT account, key, body, run, line, name, broadcast_id FROM sends \
-                 WHERE account = ?1 AND key = ?2 AND state = 'created' AND body IS NOT NULL",
+                "INSERT OR REPLACE INTO made (account, key, body, run, line, name, state, \
+                 broadcast_id, namesake, sent_at) SELECT account, key, body, run, line, name, \
+                 state, broadcast_id, namesake, sent_at FROM sends \
+                 WHERE account = ?1 AND key = ?2 AND body IS NOT NULL",
             )?
             .execute(params![account, row.key])?;
             tx.prepare_cached("DELETE FROM sends WHERE account = ?1 AND key = ?2")?
