@@ -91,7 +91,7 @@ fn run_in(seed: u64, dir: &Path) -> Outcome {
         rate: String::new(),
         existing: "",
         next_week: None,
-        side: SmallRng::seed_from_u64(seed ^ 0x5EED_0F_4E57_3EE4),
+        side: SmallRng::seed_from_u64(seed ^ 0x005E_ED0F_4E57_3EE4),
     };
     w.rate = match w.rng.random_range(0..10) {
         0..7 => faults.limit.to_string(),
