@@ -13,8 +13,8 @@ pub enum Mutant {
     OneListing,
     /// A name another live run has claimed in the ledger is sent anyway.
     ForgetClaims,
-    /// A lookup stops once it has seen as many broadcasts under the rows' names as there are
-    /// rows, whatever they say (absence by counts).
+    /// A lookup believes its listing once it holds as many new broadcasts as rows are sought,
+    /// whatever they say (absence by counts).
     StopOnCounts,
     /// A 502 to a create is taken for "not acted on" and the create is retried at once, as a
     /// 503 is.

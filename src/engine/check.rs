@@ -210,7 +210,7 @@ fn held_by_ledger(
             let first = UNIX_EPOCH + std::time::Duration::from_millis(sent_at);
             keep_sent(&mut check.sent_claimed, row, (Some(first), claim.namesake));
             let timeout = view.run(claim.run).map_or(0, |r| r.timeout_ms);
-            check.claimed_ready_ms = check.claimed_ready_ms.max(claim.sent_at + timeout);
+            check.claimed_ready_ms = check.claimed_ready_ms.max(claim.last_sent + timeout);
         }
     }
     Ok(true)

@@ -50,7 +50,7 @@ pub use writer::{blocking, commit_inline, Ledger};
 pub const FILE: &str = "ledger.sqlite3";
 /// The schema this version writes; a newer one is refused rather than misread.
 /// 2: `sends.body`, the digest of the request sent for a name.
-const SCHEMA: i64 = 3;
+const SCHEMA: i64 = 4;
 
 /// What a claim's name has become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,9 @@ pub struct Claim {
     /// allow or skip such names): finding the name later does not prove this send created it.
     pub namesake: bool,
     pub sent_at: i64,
+    /// When its last request left (a row sent again after a lookup): a lookup waits until that
+    /// one can no longer land.
+    pub last_sent: i64,
     /// The digest of the request sent ([`body_digest`]); `None` from a ledger written before
     /// it was kept.
     pub body: Option<i64>,
@@ -173,6 +176,9 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
                 }
                 if (1..=2).contains(&version) {
                     conn.execute_batch("ALTER TABLE runs ADD COLUMN existing INTEGER")?;
+                }
+                if (1..=3).contains(&version) {
+                    conn.execute_batch("ALTER TABLE sends ADD COLUMN last_sent INTEGER")?;
                 }
                 conn.pragma_update(None, "user_version", SCHEMA)?;
             }
@@ -255,7 +261,7 @@ fn run_info(dir: &Path, r: &rusqlite::Row<'_>) -> rusqlite::Result<RunInfo> {
 }
 
 /// The claim in the columns from `at` on: id, run, line, name, state, broadcast id, namesake,
-/// sent at.
+/// sent at, body, last sent.
 fn claim(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Claim> {
     Ok(Claim {
         id: r.get(at)?,
@@ -267,6 +273,9 @@ fn claim(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Claim> {
         namesake: r.get::<_, i64>(at + 6)? != 0,
         sent_at: r.get(at + 7)?,
         body: r.get(at + 8)?,
+        last_sent: r
+            .get::<_, Option<i64>>(at + 9)?
+            .unwrap_or(r.get(at + 7)?),
     })
 }
 
@@ -352,8 +361,8 @@ impl View {
         };
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at, body \
-                 FROM sends WHERE account = ?1 AND key = ?2",
+                "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at, body, \
+                 last_sent FROM sends WHERE account = ?1 AND key = ?2",
             )
             .map_err(|e| explain(&self.dir.join(FILE), e))?;
         stmt.query_row(params![account, key], |r| claim(r, 0))
@@ -371,8 +380,8 @@ impl View {
         let explain = |e| explain(&self.dir.join(FILE), e);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT run, line, name, state, broadcast_id, namesake, sent_at FROM made \
-                 WHERE account = ?1 AND key = ?2 AND body = ?3",
+                "SELECT run, line, name, state, broadcast_id, namesake, sent_at, last_sent \
+                 FROM made WHERE account = ?1 AND key = ?2 AND body = ?3",
             )
             .map_err(explain)?;
         stmt.query_row(params![account, key, body], |r| {
@@ -385,6 +394,7 @@ impl View {
                 broadcast_id: r.get(4)?,
                 namesake: r.get::<_, i64>(5)? != 0,
                 sent_at: r.get(6)?,
+                last_sent: r.get::<_, Option<i64>>(7)?.unwrap_or(r.get(6)?),
                 body: Some(body),
             })
         })

@@ -38,8 +38,8 @@ pub fn sends_of(dir: &Path, run: i64, limit: usize) -> Result<Vec<Claim>> {
     let conn = connect(dir, true)?;
     let mut stmt = conn
         .prepare(
-            "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at, body FROM sends \
-             WHERE run = ?1 ORDER BY line LIMIT ?2",
+            "SELECT id, run, line, name, state, broadcast_id, namesake, sent_at, body, last_sent \
+             FROM sends WHERE run = ?1 ORDER BY line LIMIT ?2",
         )
         .map_err(|e| explain(&path, e))?;
     let rows = stmt
@@ -58,15 +58,15 @@ pub fn find_name(dir: &Path, key: &str) -> Result<Vec<(Account, Claim)>> {
     let mut stmt = conn
         .prepare(
             "SELECT s.id, s.run, s.line, s.name, s.state, s.broadcast_id, s.namesake, s.sent_at, \
-             s.body, a.target, a.who FROM sends s JOIN accounts a ON a.id = s.account \
-             WHERE s.key = ?1",
+             s.body, s.last_sent, a.target, a.who FROM sends s \
+             JOIN accounts a ON a.id = s.account WHERE s.key = ?1",
         )
         .map_err(|e| explain(&path, e))?;
     let rows = stmt
         .query_map([key], |r| {
             let account = Account {
-                target: r.get(9)?,
-                who: r.get(10)?,
+                target: r.get(10)?,
+                who: r.get(11)?,
             };
             Ok((account, claim(r, 0)?))
         })

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS sends (
     sent_at INTEGER NOT NULL,
     done_at INTEGER,
     body INTEGER,
+    last_sent INTEGER,
     PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS made (
@@ -77,6 +78,7 @@ CREATE TABLE IF NOT EXISTS made (
     broadcast_id TEXT,
     namesake INTEGER NOT NULL,
     sent_at INTEGER NOT NULL,
+    last_sent INTEGER,
     PRIMARY KEY (account, key, body)
 ) WITHOUT ROWID;
 ";

@@ -41,16 +41,20 @@ pub(super) fn claim(
         .query_row(params![account, row.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match current {
-        // Already this run's (a row sent again after the lookup).
-        Some((_, owner)) if owner == run => Ok(Claimed::Ours),
+        // Already this run's (a row sent again after the lookup): it last left now.
+        Some((_, owner)) if owner == run => {
+            tx.prepare_cached("UPDATE sends SET last_sent = ?1 WHERE account = ?2 AND key = ?3")?
+                .execute(params![now, account, row.key])?;
+            Ok(Claimed::Ours)
+        }
         // Still what the run read: the name passes to it.
         Some((id, _)) if Some(id) == seen => {
             // What the name was created (or sent, with no outcome) for stays known (`made`):
             // a copy of that row is still its campaign, not a new one.
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO made (account, key, body, run, line, name, state, \
-                 broadcast_id, namesake, sent_at) SELECT account, key, body, run, line, name, \
-                 state, broadcast_id, namesake, sent_at FROM sends \
+                 broadcast_id, namesake, sent_at, last_sent) SELECT account, key, body, run, \
+                 line, name, state, broadcast_id, namesake, sent_at, last_sent FROM sends \
                  WHERE account = ?1 AND key = ?2 AND body IS NOT NULL",
             )?
             .execute(params![account, row.key])?;
@@ -81,8 +85,8 @@ pub(super) fn insert(
     let done_at = (state != State::Sent).then_some(now);
     tx.prepare_cached(
         "INSERT OR IGNORE INTO sends (account, key, id, run, line, name, state, broadcast_id, \
-         namesake, sent_at, done_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-         ?12)",
+         namesake, sent_at, done_at, body, last_sent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+         ?10, ?11, ?12, ?10)",
     )?
     .execute(params![
         account,
