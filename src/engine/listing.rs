@@ -6,10 +6,10 @@
 //!
 //! - pages are read until an empty page; a total the reply states is never believed (it can
 //!   be stale, and a listing that stopped at it would take broadcasts on later pages for absent);
-//! - a reply without a `results` array, three pages in a row with nothing new (the server
-//!   ignores `page`; one such page is read past: broadcasts made meanwhile at the list's front
-//!   push a page's worth back onto the next page), a listing that goes past
-//!   `--max-listing-pages`, is an error;
+//! - a reply without a `results` array, page 1 again twice in a row (the server ignores
+//!   `page`; once is read past: broadcasts made meanwhile at the list's front push a page's
+//!   worth back onto the next page), ten pages in a row with nothing new, a listing that goes
+//!   past `--max-listing-pages`, is an error;
 //! - a page shorter than asked is only the end if the next page is empty; if the next page has
 //!   broadcasts, the server caps its pages, and the listing starts again at that size (as it
 //!   does when a reply states a smaller `limit` than asked);
@@ -32,8 +32,11 @@ use crate::net::client::{self, broadcast_id, ReplyKind};
 
 /// Page size asked for: the API's maximum.
 const PAGE: usize = 100;
-/// Pages in a row with nothing new before a listing is given up as repeating itself.
-const STALE_PAGES: u32 = 3;
+/// Pages in a row that are page 1 again before a listing is given up as an API that ignores
+/// `page`; and pages in a row with nothing new (broadcasts made meanwhile, or showing late,
+/// pushing the list along) before it is given up as repeating itself.
+const PAGE_ONE_AGAIN: u32 = 2;
+const STALE_PAGES: u32 = 10;
 
 /// The broadcasts with wanted names: the name's key ([`name_key`]) → every id that carries a
 /// name with that key, in listing order.
@@ -95,7 +98,8 @@ async fn list_at(
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
     // How many pages in a row brought nothing new.
-    let mut stale: u32 = 0;
+    let (mut stale, mut again): (u32, u32) = (0, 0);
+    let mut first: Vec<u64> = Vec::new();
     for page in 1..=max_pages {
         let asked = u32::try_from(limit).unwrap_or(100);
         let call = Call::List { page };
@@ -136,10 +140,12 @@ async fn list_at(
             return Ok(Pass::Smaller(len));
         }
         let mut new = 0;
+        let mut ids = Vec::with_capacity(results.len());
         for b in results {
             let (Some(name), Some(id)) = (b["name"].as_str(), broadcast_id(b)) else {
                 return Err(ListingError::Unnamed { page });
             };
+            ids.push(name_fingerprint(&id));
             if seen.insert(name_fingerprint(&id)) {
                 new += 1;
                 let shows = match keep(name, &id) {
@@ -167,10 +173,18 @@ async fn list_at(
         }
         // A page of nothing new is the listing shifting under it (broadcasts made meanwhile
         // showing at its front: as many as a page holds make the next page page 1 again), and
-        // the next page goes on; an API that ignores `page` answers page 1 every time, and a
-        // few stale pages in a row say so.
+        // the next page goes on; an API that ignores `page` answers page 1 every time, and
+        // page 1 twice again in a row says so (or many stale pages in a row).
+        if page == 1 {
+            first.clone_from(&ids);
+        }
         stale = if new == 0 { stale + 1 } else { 0 };
-        if stale >= STALE_PAGES {
+        again = if new == 0 && page > 1 && ids == first {
+            again + 1
+        } else {
+            0
+        };
+        if again >= PAGE_ONE_AGAIN || stale >= STALE_PAGES {
             return Err(ListingError::Repeats { page });
         }
         if results.len() < limit {

@@ -273,9 +273,7 @@ fn claim(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Claim> {
         namesake: r.get::<_, i64>(at + 6)? != 0,
         sent_at: r.get(at + 7)?,
         body: r.get(at + 8)?,
-        last_sent: r
-            .get::<_, Option<i64>>(at + 9)?
-            .unwrap_or(r.get(at + 7)?),
+        last_sent: r.get::<_, Option<i64>>(at + 9)?.unwrap_or(r.get(at + 7)?),
     })
 }
 
