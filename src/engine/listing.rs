@@ -82,6 +82,31 @@ pub async fn list_kept(
     }
 }
 
+/// Pages with nothing new. One is the listing shifting under it (broadcasts made meanwhile
+/// showing at its front: as many as a page holds make the next page page 1 again), and the
+/// next page goes on; an API that ignores `page` answers page 1 every time, and page 1 twice
+/// again in a row says so (or many stale pages in a row).
+#[derive(Default)]
+struct Stale {
+    first: Vec<u64>,
+    stale: u32,
+    again: u32,
+}
+
+impl Stale {
+    /// Note page `page` (its ids' fingerprints, `new` of them not seen before); whether the
+    /// listing repeats itself.
+    fn repeats(&mut self, page: u32, ids: Vec<u64>, new: usize) -> bool {
+        let again = new == 0 && page > 1 && ids == self.first;
+        if page == 1 {
+            self.first = ids;
+        }
+        self.stale = if new == 0 { self.stale + 1 } else { 0 };
+        self.again = if again { self.again + 1 } else { 0 };
+        self.again >= PAGE_ONE_AGAIN || self.stale >= STALE_PAGES
+    }
+}
+
 enum Pass {
     Done((Vec<Listed>, Seen)),
     /// The server holds pages to this size: start again with it.
@@ -98,8 +123,7 @@ async fn list_at(
     let mut seen: HashSet<u64> = HashSet::new();
     let mut short: Option<usize> = None;
     // How many pages in a row brought nothing new.
-    let (mut stale, mut again): (u32, u32) = (0, 0);
-    let mut first: Vec<u64> = Vec::new();
+    let mut stale = Stale::default();
     for page in 1..=max_pages {
         let asked = u32::try_from(limit).unwrap_or(100);
         let call = Call::List { page };
@@ -171,20 +195,7 @@ async fn list_at(
                 });
             }
         }
-        // A page of nothing new is the listing shifting under it (broadcasts made meanwhile
-        // showing at its front: as many as a page holds make the next page page 1 again), and
-        // the next page goes on; an API that ignores `page` answers page 1 every time, and
-        // page 1 twice again in a row says so (or many stale pages in a row).
-        if page == 1 {
-            first.clone_from(&ids);
-        }
-        stale = if new == 0 { stale + 1 } else { 0 };
-        again = if new == 0 && page > 1 && ids == first {
-            again + 1
-        } else {
-            0
-        };
-        if again >= PAGE_ONE_AGAIN || stale >= STALE_PAGES {
+        if stale.repeats(page, ids, new) {
             return Err(ListingError::Repeats { page });
         }
         if results.len() < limit {

@@ -171,15 +171,7 @@ fn connect(dir: &Path, read_only: bool) -> Result<Connection> {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if version <= SCHEMA {
                 conn.execute_batch(CREATE)?;
-                if version == 1 {
-                    conn.execute_batch("ALTER TABLE sends ADD COLUMN body INTEGER")?;
-                }
-                if (1..=2).contains(&version) {
-                    conn.execute_batch("ALTER TABLE runs ADD COLUMN existing INTEGER")?;
-                }
-                if (1..=3).contains(&version) {
-                    conn.execute_batch("ALTER TABLE sends ADD COLUMN last_sent INTEGER")?;
-                }
+                schema::migrate(&conn, version)?;
                 conn.pragma_update(None, "user_version", SCHEMA)?;
             }
             conn.execute_batch("COMMIT")?;

@@ -82,3 +82,17 @@ CREATE TABLE IF NOT EXISTS made (
     PRIMARY KEY (account, key, body)
 ) WITHOUT ROWID;
 ";
+
+/// Bring a ledger of schema `version` (0: new) to the current one, its tables made.
+pub(super) fn migrate(conn: &rusqlite::Connection, version: i64) -> rusqlite::Result<()> {
+    if version == 1 {
+        conn.execute_batch("ALTER TABLE sends ADD COLUMN body INTEGER")?;
+    }
+    if (1..=2).contains(&version) {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN existing INTEGER")?;
+    }
+    if (1..=3).contains(&version) {
+        conn.execute_batch("ALTER TABLE sends ADD COLUMN last_sent INTEGER")?;
+    }
+    Ok(())
+}
