@@ -19,8 +19,9 @@ pub enum Held {
     Busy(String),
     /// Sent by a run that ended without learning the outcome: looked up on the account first.
     Uncertain(Claim, String),
-    /// Created by a run of this machine for a row that said something else: a namesake, not
-    /// this row's campaign (the third value as for `Created`).
+    /// Created, or sent without learning the outcome, by a run of this machine for a row that
+    /// said something else: a namesake, not this row's campaign (the third value as for
+    /// `Created`).
     Other(Claim, String, bool),
 }
 
@@ -124,11 +125,7 @@ pub fn seen(
         (State::Created, _) => Some(Held::Created(claim, by, own)),
         // An earlier run into this results file: its journal's "unknown" is looked up as ever.
         (_, Some(Recorded::Unknown)) if own => None,
-        // Another request sent under the name, with no outcome: it decides nothing of this
-        // row. If it landed, it is on the account before this run (a namesake the baseline
-        // holds, judged as any other); if it did not, the name is free. A row sent takes the
-        // entry over, and the other request's stays known in `made`.
-        (State::Sent | State::Unknown, _) if other.is_some() => None,
+        (State::Sent | State::Unknown, _) if other.is_some() => Some(Held::Other(claim, by, own)),
         (State::Sent | State::Unknown, _) => Some(Held::Uncertain(claim, by)),
     };
     Ok(Seen { held, entry })
