@@ -16,6 +16,7 @@ use super::whose::{Verdicts, Whose};
 use crate::ledger::baseline::Baseline;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::ledger::prior::Prior;
+use crate::ledger::store::State;
 
 /// What the dispatcher knows besides the rows (each of which carries what earlier runs
 /// recorded of it).
@@ -116,6 +117,16 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
         // This machine's broadcast of a row that said something else: a namesake, created
         // beside on purpose only, never a row of this very record, and never reported as if it
         // were this row's.
+        // Another request's send with no outcome that was not on the account when this run
+        // began: the name is free (were it on the account, it would be a namesake, as below).
+        Held::Other(claim, ..)
+            if claim.state != State::Created && known.baseline.existing(&name).is_none() =>
+        {
+            match verdict {
+                Ok(body) => send((seq, line, name), body, entry, false),
+                Err(msg) => unsent(name, Status::Invalid, msg),
+            }
+        }
         Held::Other(_, _, false) if known.existing == Existing::Allow => match verdict {
             Ok(body) => send((seq, line, name), body, entry, true),
             Err(msg) => unsent(name, Status::Invalid, msg),
