@@ -114,9 +114,6 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
             Status::Unknown,
             format!("another bulkcast run on this machine, {by}, is sending this name right now; not sent. When it has finished, run again with --resume: its outcome is then reported here"),
         ),
-        // This machine's broadcast of a row that said something else: a namesake, created
-        // beside on purpose only, never a row of this very record, and never reported as if it
-        // were this row's.
         // Another request's send with no outcome that was not on the account when this run
         // began: the name is free (were it on the account, it would be a namesake, as below).
         Held::Other(claim, ..)
@@ -127,6 +124,9 @@ fn decide_held(known: &Known, counts: &Unsent, job: Job, held: Held) -> Decision
                 Err(msg) => unsent(name, Status::Invalid, msg),
             }
         }
+        // This machine's broadcast of a row that said something else: a namesake, created
+        // beside on purpose only, never a row of this very record, and never reported as if it
+        // were this row's.
         Held::Other(_, _, false) if known.existing == Existing::Allow => match verdict {
             Ok(body) => send((seq, line, name), body, entry, true),
             Err(msg) => unsent(name, Status::Invalid, msg),
