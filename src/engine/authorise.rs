@@ -161,9 +161,7 @@ async fn take_baseline(
         }
         None => baseline.save(&files.baseline)?,
     }
-    for (id, s) in shown {
-        baseline.show(id, s);
-    }
+    baseline.keep_shown(shown);
     sender.events().emit(Event::Baseline { existing }).await;
     Ok(baseline)
 }
@@ -213,9 +211,7 @@ async fn look_again(
     let names = check.names.as_ref();
     let sheet = |n: &str| names.is_none_or(|t| t.contains(n));
     let (found, shown) = list_names(cfg, sender, check, &sheet).await?;
-    for (id, s) in shown {
-        baseline.show(id, s);
-    }
+    baseline.keep_shown(shown);
     let mut appeared = 0;
     for (key, ids) in found {
         let fp = crate::input::key_fingerprint(&key);

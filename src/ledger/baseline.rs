@@ -58,9 +58,9 @@ impl Baseline {
         }
     }
 
-    /// Keep what a listing showed of the broadcast `id`.
-    pub fn show(&mut self, id: String, shown: serde_json::Value) {
-        self.shown.insert(id, shown);
+    /// Keep what a listing showed of broadcasts, by id.
+    pub fn keep_shown(&mut self, shown: HashMap<String, serde_json::Value>) {
+        self.shown.extend(shown);
     }
 
     /// What a listing showed of the broadcast `id`, if it was kept.
