@@ -44,6 +44,8 @@ pub struct Stage<'a> {
     pub prior: &'a Record,
     pub files: &'a RunFiles,
     pub base_url: &'a str,
+    /// This machine's ledger and the account in it, when the run keeps one.
+    pub ledger: super::held::LedgerAt,
 }
 
 /// Run stage 2; the baseline, the lookup of rows an earlier run left uncertain, and that of
@@ -59,6 +61,7 @@ pub async fn authorise(
         prior,
         files,
         base_url,
+        ledger,
     } = at;
     let other = &check.other_content;
     if other.count > 0 && !cfg.skip_existing && !cfg.allow_existing_names {
@@ -109,7 +112,8 @@ pub async fn authorise(
             Instant::now() + left
         });
         let sent = &check.sent;
-        Some(lookup::account_at_start(sender, stop, sent, &baseline, ready_at, pages).await)
+        let at = (sender, ledger.clone());
+        Some(lookup::account_at_start(at, stop, sent, &baseline, ready_at, pages).await)
     } else {
         None
     };
@@ -122,7 +126,7 @@ pub async fn authorise(
         let left = at.duration_since(crate::clock::now()).unwrap_or_default();
         let ready_at = Some(Instant::now() + left);
         let sent = &check.sent_claimed;
-        Some(lookup::listed_at_start(sender, stop, sent, ready_at, pages).await)
+        Some(lookup::listed_at_start((sender, ledger), stop, sent, ready_at, pages).await)
     };
     Ok((Arc::new(baseline), account, listed))
 }

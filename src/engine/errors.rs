@@ -37,6 +37,8 @@ pub enum ListingError {
          keep what the listing shows of more to judge them by"
     )]
     TooMany { max: usize },
+    #[error("this machine's ledger could not be read to tell its broadcasts apart: {0}")]
+    Ledger(String),
 }
 
 /// The account, its credentials or what it holds stand in the way of the run.

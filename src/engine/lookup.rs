@@ -31,6 +31,7 @@ use super::counts::Counts;
 use super::decide;
 use super::errors::ListingError;
 use super::events::{Event, Wait};
+use super::held::{Holders, LedgerAt};
 use super::listing::{self, Keep};
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
@@ -78,9 +79,10 @@ fn keeper<'a>(
 
 /// Look `rows` up: list the account, and again until the listings prove absence or every row
 /// is found (at most [`MAX_LISTINGS`]), and let [`whose::judge`] decide each row. Broadcasts in
-/// the baseline (when given) are not judged; `owned` holds the ids other rows were given.
+/// the baseline (when given) are not judged; `owned` holds the ids other rows were given, and
+/// `held` is asked which listed ids the ledger holds for other requests.
 async fn look(
-    sender: &Sender,
+    (sender, held): (&Sender, &mut Holders),
     rows: &[Sought],
     baseline: Option<&Baseline>,
     owned: &HashMap<String, u64>,
@@ -89,6 +91,7 @@ async fn look(
     let named = whose::named_by(rows);
     let keep = keeper(baseline, &named);
     let by_content = baseline.is_some_and(Baseline::is_whole);
+    let rivals = held.rivals(rows).await.map_err(ListingError::Ledger)?;
     let (mut new, mut seen) = listing::list_kept(sender, &keep, max_pages).await?;
     let mut ids: HashSet<String> = new.iter().map(|b| b.id.clone()).collect();
     let (mut passes, mut proven) = (1, false);
@@ -99,9 +102,14 @@ async fn look(
         if crate::mutant::is(crate::mutant::Mutant::StopOnCounts) {
             proven |= new.len() >= rows.len();
         }
+        held.ask(new.iter().map(|b| b.id.as_str()))
+            .await
+            .map_err(ListingError::Ledger)?;
+        let owned = held.owned_with(owned, rows);
         let ev = Evidence {
             new: &new,
-            owned,
+            owned: &owned,
+            rivals: &rivals,
             proven,
             by_content,
             server_ahead: sender.client.server_ahead(),
@@ -137,7 +145,7 @@ fn by_name(rows: &[Sought], verdicts: Vec<Whose>) -> (Verdicts, usize) {
 /// `ready_at` has passed. That run's baseline is not this one's, so only broadcasts under the
 /// rows' names are judged, and only when not listed as made before its send.
 pub async fn listed_at_start(
-    sender: &Sender,
+    (sender, ledger): (&Sender, LedgerAt),
     stop: &Stop,
     sent: &SentRows,
     ready_at: Option<Instant>,
@@ -149,7 +157,8 @@ pub async fn listed_at_start(
         }
     }
     let rows = sent.rows();
-    let verdicts = look(sender, rows, None, &HashMap::new(), max_pages).await?;
+    let mut held = Holders::new(ledger);
+    let verdicts = look((sender, &mut held), rows, None, &HashMap::new(), max_pages).await?;
     let (verdicts, found) = by_name(rows, verdicts);
     let event = Event::LookedUp {
         found: Ok(found),
@@ -177,7 +186,7 @@ async fn wait_until(sender: &Sender, stop: &Stop, wait: Wait, at: Instant) -> bo
 /// `ready_at` has passed. A listing that fails is kept as the error, so that those rows stay
 /// unsent.
 pub async fn account_at_start(
-    sender: &Sender,
+    (sender, ledger): (&Sender, LedgerAt),
     stop: &Stop,
     sent: &SentRows,
     baseline: &Baseline,
@@ -190,7 +199,9 @@ pub async fn account_at_start(
         }
     }
     let rows = sent.rows();
-    let looked = look(sender, rows, Some(baseline), &HashMap::new(), max_pages).await;
+    let mut held = Holders::new(ledger);
+    let none = HashMap::new();
+    let looked = look((sender, &mut held), rows, Some(baseline), &none, max_pages).await;
     let looked = looked.map(|v| by_name(rows, v));
     let event = Event::LookedUp {
         found: looked.as_ref().map(|l| l.1).map_err(ToString::to_string),
@@ -216,7 +227,7 @@ pub async fn resolve_unknowns(
     parts: &Parts,
     grace: Grace,
     concurrency: usize,
-    baseline: &Baseline,
+    (baseline, mut held): (&Baseline, Holders),
     max_pages: u32,
 ) -> Resolved {
     let mut last = HashMap::new();
@@ -252,6 +263,7 @@ pub async fn resolve_unknowns(
                 line: u.row.line,
                 name: u.row.name.clone(),
                 body: serde_json::from_slice(&u.row.body).ok(),
+                digest: Some(crate::ledger::store::body_digest(&u.row.body)),
                 first_sent: Some(u.first_sent),
                 // The baseline separates this run's broadcasts from older ones.
                 namesake_before: false,
@@ -261,7 +273,14 @@ pub async fn resolve_unknowns(
         let lines: HashSet<u64> = rows.iter().map(|r| r.line).collect();
         let mut owned = parts.ids.holders(|u| u.row.line);
         owned.retain(|_, line| !lines.contains(line));
-        let verdicts = match look(&parts.sender, &rows, Some(baseline), &owned, max_pages).await {
+        let looked = look(
+            (&parts.sender, &mut held),
+            &rows,
+            Some(baseline),
+            &owned,
+            max_pages,
+        );
+        let verdicts = match looked.await {
             Ok(v) => v,
             Err(e) => {
                 let why = format!("the account could not be checked ({e}): nothing was sent again; resume to check again");

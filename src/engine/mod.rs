@@ -34,6 +34,7 @@ mod dispatch;
 pub mod errors;
 pub mod events;
 mod finish;
+mod held;
 mod ids;
 mod ledgered;
 mod listing;

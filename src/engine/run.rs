@@ -14,6 +14,7 @@ use super::decide::{Existing, Known};
 use super::dispatch;
 use super::errors::RecordError;
 use super::events::{Ended, Event, Events};
+use super::held::Holders;
 use super::ledgered;
 use super::lookup::{self, Grace};
 use super::plan::{Endpoint, Prepared};
@@ -168,6 +169,7 @@ impl Engine {
             prior: &prior,
             files: &files,
             base_url: &endpoint.base_url,
+            ledger: shared.clone(),
         };
         let (baseline, account, listed) = authorise::authorise(stage, &mut check)
             .await
@@ -181,7 +183,7 @@ impl Engine {
             results: cfg.results.clone(),
         };
         events.emit(sending).await;
-        let sharing = super::share::begin(&cfg, shared, &parts.sender, &events).await;
+        let sharing = super::share::begin(&cfg, shared.clone(), &parts.sender, &events).await;
 
         let known = Arc::new(Known {
             baseline: baseline.clone(),
@@ -204,7 +206,7 @@ impl Engine {
         };
 
         // Rows that got no answer: look them up, send the absent ones again.
-        let resolved = look_up(&cfg, &parts, &baseline).await;
+        let resolved = look_up(&cfg, &parts, (&baseline, Holders::new(shared))).await;
         if let Some(s) = sharing {
             s.end();
         }
@@ -237,14 +239,14 @@ impl Engine {
 async fn look_up(
     cfg: &SubmitConfig,
     parts: &Parts,
-    baseline: &Arc<crate::ledger::baseline::Baseline>,
+    (baseline, held): (&Arc<crate::ledger::baseline::Baseline>, Holders),
 ) -> lookup::Resolved {
     let grace = Grace {
         timeout: cfg.timeout,
         settle: cfg.settle,
     };
     let (concurrency, pages) = (cfg.concurrency, cfg.max_listing_pages);
-    lookup::resolve_unknowns(parts, grace, concurrency, baseline, pages).await
+    lookup::resolve_unknowns(parts, grace, concurrency, (baseline, held), pages).await
 }
 
 /// The run's parts, with its client, journal and results file open (nothing is sent yet).

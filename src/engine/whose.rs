@@ -18,6 +18,10 @@
 //!   is no looked-up row's in any such form, the listing shows its description and the account
 //!   was listed whole before the run (then it is judged by what it says alone).
 //!
+//! A row whose name this machine also sent for a campaign that said something else, with no
+//! answer yet (a *rival*, [`Evidence::rivals`]), is found only by a broadcast that shows the
+//! row's description whole: one that shows less could be the rival's.
+//!
 //! **One to one.** A row is given a broadcast only when that broadcast is the one that could be
 //! the row's and the row is the one it could belong to. Two broadcasts that could each be the
 //! row's, or two rows one broadcast could belong to, leave the row `unknown`, naming the other
@@ -42,6 +46,8 @@ pub struct Sought {
     pub name: String,
     /// The JSON body it sent; `None` when it is not known (then only its name can find it).
     pub body: Option<Value>,
+    /// The digest of that body as the ledger keeps it (`store::body_digest`), when known.
+    pub digest: Option<i64>,
     /// When its first request left, when known.
     pub first_sent: Option<SystemTime>,
     /// A broadcast of its name was on the account before it was sent, and no baseline of that
@@ -71,11 +77,13 @@ impl SentRows {
         if self.rows.len() >= MAX_SENT_ROWS {
             return false;
         }
+        let digest = body.map(crate::ledger::store::body_digest);
         let body = body.and_then(|b| serde_json::from_slice::<Value>(b).ok());
         self.rows.push(Sought {
             line,
             name: name.to_owned(),
             body,
+            digest,
             first_sent,
             namesake_before,
         });
@@ -104,6 +112,10 @@ pub struct Evidence<'a> {
     /// Ids given to rows other than those looked up (by a create's reply, or in the ledger),
     /// with the line that holds each.
     pub owned: &'a HashMap<String, u64>,
+    /// For each row looked up (or none: an empty slice), another request of other content this
+    /// machine sent under its name with no answer, in words: a broadcast of the name may be
+    /// that one's, so only what the listing shows of it can make it the row's.
+    pub rivals: &'a [Option<String>],
     /// The listings prove absence: whole, two in a row agreeing, after the grace.
     pub proven: bool,
     /// The account was listed whole before the run, so a broadcast under a name no row has may
@@ -185,6 +197,17 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
                     id = ev.new[*b].id
                 ))
             }
+            [b] if rival_unseparated(ev, (r, &rows[r]), &ev.new[*b].shown).is_some() => {
+                Whose::Unknown(format!(
+                    "broadcast {id} on the account could be it, or the campaign of the same name \
+                     that {rival} sent with no answer (it said something else, and the listing \
+                     does not show what {id} says): which is its cannot be told; not sent again. \
+                     Check the account",
+                    id = ev.new[*b].id,
+                    rival =
+                        rival_unseparated(ev, (r, &rows[r]), &ev.new[*b].shown).unwrap_or_default()
+                ))
+            }
             [b] if could[*b].len() == 1 => Whose::Found(ev.new[*b].id.clone()),
             [b] => {
                 let others: Vec<String> = could[*b]
@@ -212,6 +235,21 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
             )),
         })
         .collect()
+}
+
+/// The rival of row `r` (see [`Evidence::rivals`]), when what the listing shows of a broadcast
+/// (`shown`) cannot tell the two apart: it does not show the row's description whole (none, or
+/// one only loosely the row's, as a server cuts them, which the rival's may be too).
+fn rival_unseparated(ev: &Evidence, row: (usize, &Sought), shown: &Value) -> Option<String> {
+    let text = |v: &Value| {
+        v.as_str()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| crate::input::name_key(d).into_owned())
+    };
+    let (r, row) = row;
+    let sent = row.body.as_ref().and_then(|b| text(&b["description"]));
+    let whole = matches!((text(&shown["description"]), sent), (Some(a), Some(b)) if a == b);
+    ev.rivals.get(r).cloned().flatten().filter(|_| !whole)
 }
 
 /// Whether a listed name may be one of `rows`' names, as a server keeps names: the rule
@@ -296,6 +334,7 @@ mod tests {
             line,
             name: name.into(),
             body: Some(json!({"name": name, "description": description, "phone_number_list": 7})),
+            digest: None,
             first_sent: Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
             namesake_before: false,
         }
@@ -314,10 +353,43 @@ mod tests {
         Evidence {
             new,
             owned,
+            rivals: &[],
             proven: true,
             by_content: true,
             server_ahead: None,
         }
+    }
+
+    #[test]
+    fn a_rival_send_of_the_name_leaves_a_broadcast_that_shows_nothing_unknown() {
+        let rows = [row(2, "Offer 1", "Fireworks sale")];
+        let owned = HashMap::new();
+        let rivals = [Some("line 4 of run 2".to_owned())];
+        let mut blind = listed("9", "Offer 1", "Fireworks sale");
+        blind.shown["description"] = Value::Null;
+        let mut e = ev(std::slice::from_ref(&blind), &owned);
+        e.rivals = &rivals;
+        let verdict = judge(&rows, &e);
+        assert!(
+            matches!(&verdict[0], Whose::Unknown(why) if why.contains("line 4 of run 2")),
+            "{verdict:?}"
+        );
+        // Only loosely what it says (cut short, as the rival's may be): still unknown.
+        let mut cut = listed("9", "Offer 1", "Fireworks");
+        cut.shown["description"] = "Fireworks sale for the western".into();
+        let long = [row(2, "Offer 1", "Fireworks sale for the western region")];
+        let mut e = ev(std::slice::from_ref(&cut), &owned);
+        e.rivals = &rivals;
+        assert!(matches!(&judge(&long, &e)[0], Whose::Unknown(_)));
+        e.rivals = &[];
+        assert_eq!(judge(&long, &e), [Whose::Found("9".into())]);
+        // What it says tells them apart; and with no rival, its name and time do.
+        let new = [listed("9", "Offer 1", "Fireworks sale")];
+        let mut e = ev(&new, &owned);
+        e.rivals = &rivals;
+        assert_eq!(judge(&rows, &e), [Whose::Found("9".into())]);
+        let e = ev(std::slice::from_ref(&blind), &owned);
+        assert_eq!(judge(&rows, &e), [Whose::Found("9".into())]);
     }
 
     #[test]

@@ -40,8 +40,9 @@ mod writer;
 pub use account::{token_fingerprint, Account};
 use errors::{explain, is_busy};
 pub use queries::{
-    all_runs, default_dir, find_name, load_baseline, path_key, remember_column, remember_pace,
-    remembered_columns, remembered_pace, save_baseline, sending_to, sends_of, settings_for,
+    all_runs, default_dir, find_name, holders, load_baseline, path_key, remember_column,
+    remember_pace, remembered_columns, remembered_pace, rivals, save_baseline, sending_to,
+    sends_of, settings_for, Holding,
 };
 pub use sends::Claimed;
 pub use writer::{blocking, commit_inline, Ledger};

@@ -23,10 +23,10 @@ use bulkcast::mutant::{self, Mutant};
 const DEFAULT_SEEDS: u64 = 1000;
 /// Worlds that once broke the promise (docs/simulation.md, "Found on the way"): run with the
 /// default seeds, wherever those end.
-const REGRESSIONS: [u64; 32] = [
+const REGRESSIONS: [u64; 40] = [
     70, 389, 730, 1145, 1272, 2456, 4434, 5091, 7462, 8866, 9955, 20351, 40001, 43538, 45523,
-    49357, 49426, 50256, 52287, 52891, 53431, 53503, 54961, 55847, 57878, 59575, 74295, 88593,
-    103051, 103732, 106967, 116768,
+    49357, 49426, 50256, 52287, 52891, 53431, 53503, 54961, 55847, 57878, 59575, 74295, 82822,
+    88593, 88618, 90132, 98608, 100080, 103051, 103732, 104366, 106967, 110500, 113118, 116768,
 ];
 /// Seeds tried per mutant before it counts as not caught.
 const MUTANT_SEEDS: u64 = 1000;

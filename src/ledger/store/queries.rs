@@ -138,6 +138,88 @@ pub fn sending_to(dir: &Path, account: &Account) -> Option<usize> {
     Some(ids.into_iter().filter(|&id| is_live(dir, id)).count())
 }
 
+/// A broadcast id this machine's ledger holds: the request it was created for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    /// The name's key ([`crate::input::name_key`]).
+    pub key: String,
+    /// The digest of the body sent ([`super::body_digest`]); `None` in a ledger older than that.
+    pub body: Option<i64>,
+    /// The line of the run's sheet it came from.
+    pub line: u64,
+}
+
+/// Which of `ids` the ledger at `dir` holds on `account` as a broadcast some request of this
+/// machine created (its current claims and the ones that passed to another request), by id.
+pub fn holders(dir: &Path, account: &Account, ids: &[String]) -> Result<Vec<(String, Holding)>> {
+    let path = dir.join(FILE);
+    let Some(conn) = existing(dir)? else {
+        return Ok(Vec::new());
+    };
+    let mut held = Vec::new();
+    for table in ["sends", "made"] {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.key, t.body, t.line FROM {table} t JOIN accounts a ON t.account = a.id \
+                 WHERE t.broadcast_id = ?1 AND a.target = ?2 AND a.who = ?3"
+            ))
+            .map_err(|e| explain(&path, e))?;
+        for id in ids {
+            let rows = stmt
+                .query_map(params![id, account.target, account.who], |r| {
+                    Ok(Holding {
+                        key: r.get(0)?,
+                        body: r.get(1)?,
+                        line: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    })
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| explain(&path, e))?;
+            held.extend(rows.into_iter().map(|h| (id.clone(), h)));
+        }
+    }
+    Ok(held)
+}
+
+/// For each (name key, body digest) of `sent`: a request of another content this machine sent
+/// under that name on `account` with no answer yet (its run and line), if any.
+pub fn rivals(
+    dir: &Path,
+    account: &Account,
+    sent: &[(String, i64)],
+) -> Result<Vec<Option<(i64, u64)>>> {
+    let path = dir.join(FILE);
+    let Some(conn) = existing(dir)? else {
+        return Ok(vec![None; sent.len()]);
+    };
+    let mut found = vec![None; sent.len()];
+    for table in ["sends", "made"] {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.run, t.line FROM {table} t JOIN accounts a ON t.account = a.id \
+                 WHERE t.key = ?1 AND a.target = ?2 AND a.who = ?3 AND t.broadcast_id IS NULL \
+                 AND t.state != 'created' AND t.body IS NOT NULL AND t.body != ?4 LIMIT 1"
+            ))
+            .map_err(|e| explain(&path, e))?;
+        for (i, (key, body)) in sent.iter().enumerate() {
+            if found[i].is_some() {
+                continue;
+            }
+            let mut rows = stmt
+                .query(params![key, account.target, account.who, body])
+                .map_err(|e| explain(&path, e))?;
+            if let Some(r) = rows.next().map_err(|e| explain(&path, e))? {
+                let line: i64 = r.get(1).map_err(|e| explain(&path, e))?;
+                found[i] = Some((
+                    r.get(0).map_err(|e| explain(&path, e))?,
+                    u64::try_from(line).unwrap_or(0),
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Remember the pace `account` granted a run (requests a second, account-wide), for the next
 /// `--rate auto`.
 pub fn remember_pace(dir: &Path, account: &Account, rate: f64) -> Result<()> {

@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS made (
     last_sent INTEGER,
     PRIMARY KEY (account, key, body)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sends_by_broadcast ON sends (broadcast_id);
+CREATE INDEX IF NOT EXISTS made_by_broadcast ON made (broadcast_id);
 ";
 
 /// Bring a ledger of schema `version` (0: new) to the current one, its tables made.
