@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::errors::RecordError;
 use super::events::{Event, Events};
-use super::record::Record;
-use super::row::{Uncertain, Verdict};
-use super::stop::{Severity, Stop};
+use super::reply;
+use super::row::{Parts, Verdict};
+use super::stop::Severity;
 use crate::ledger::outcome::{Outcome, Status};
 use crate::output::results::ResultsWriter;
 use crate::output::summary::Tally;
@@ -50,20 +50,21 @@ impl WriteError {
 
 /// Take verdicts until the sending pass ends.
 pub async fn collect(
-    record: &Record,
-    stop: &Stop,
+    parts: &Parts,
     events: &Events,
     mut verdicts: mpsc::Receiver<Verdict>,
     results: &mut ResultsWriter<std::fs::File>,
-    (window, uncertain): (&Semaphore, &Uncertain),
+    window: &Semaphore,
 ) -> Collected {
+    let (record, stop) = (&parts.record, &parts.stop);
     let mut c = Collected {
         tally: Tally::default(),
         write_error: None,
     };
     while let Some(verdict) = verdicts.recv().await {
+        // What a row's task saw is decided here, one verdict at a time.
         let (verdict, earlier) = match verdict {
-            Verdict::Repeated { this, earlier } => (*this, Some(earlier)),
+            Verdict::Replied(r) => reply::decide(parts, *r),
             v => (v, None),
         };
         let (line, status) = (verdict.outcome().line, verdict.outcome().status);
@@ -74,18 +75,15 @@ pub async fn collect(
             }
             // Kept, with its outcome, in `row::Uncertain` for the lookup.
             Verdict::LookUp(o) => Event::Uncertain { seq: o.seq, line },
-            Verdict::Repeated { .. } => unreachable!("taken apart above"),
+            Verdict::Replied(_) => unreachable!("decided above"),
         };
-        let outcome = verdict.into_outcome();
+        let outcome = match verdict {
+            Verdict::Final(o) | Verdict::LookUp(o) => o,
+            Verdict::Replied(r) => r.u.outcome,
+        };
         let before = results.written();
-        // A row doubted before its own verdict arrived keeps the journal's `unknown`.
-        let doubted = status == Status::Created && uncertain.is_withdrawn(outcome.seq);
         if c.write_error.is_none() {
-            let journaled = if doubted {
-                Ok(())
-            } else {
-                record.done(&outcome)
-            };
+            let journaled = record.done(&outcome);
             let written = journaled
                 .and_then(|()| results.push(outcome))
                 .and_then(|()| {

@@ -33,6 +33,7 @@ use super::errors::ListingError;
 use super::events::{Event, Wait};
 use super::held::{Holders, LedgerAt};
 use super::listing::{self, Keep};
+use super::reply;
 use super::row::{self, Parts, Unresolved, Verdict};
 use super::sender::{FirstSlot, Sender};
 use super::stop::Stop;
@@ -350,20 +351,23 @@ async fn send_absent(
                 u.row.entry,
                 (u.row.namesake, &u.row.body),
             ) else {
-                return u.outcome;
+                return Verdict::Final(u.outcome);
             };
-            let verdict = row::create(&parts, u.row, unsynced, FirstSlot::Wait).await;
-            if let Verdict::Repeated { earlier, .. } = &verdict {
-                let doubted = Event::Doubted(earlier.clone());
-                parts.sender.events().emit(doubted).await;
-            }
-            verdict.into_outcome()
+            row::create(&parts, u.row, unsynced, FirstSlot::Wait).await
         });
     }
+    // The rows sent again are decided here, one at a time, as the collector does during the
+    // sending pass.
     while let Some(done) = resent.join_next().await {
-        if let Ok(o) = done {
-            outcomes.push(o);
+        let Ok(verdict) = done else { continue };
+        let (verdict, earlier) = match verdict {
+            Verdict::Replied(r) => reply::decide(parts, *r),
+            v => (v, None),
+        };
+        if let Some(earlier) = earlier {
+            parts.sender.events().emit(Event::Doubted(earlier)).await;
         }
+        outcomes.push(verdict.outcome().clone());
     }
     outcomes
 }

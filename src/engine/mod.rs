@@ -42,6 +42,7 @@ mod lookup;
 pub(crate) mod plan;
 mod reader;
 mod record;
+mod reply;
 mod row;
 mod run;
 mod sender;

@@ -1,6 +1,8 @@
 //! One row's create: its `sent` on the disk before the request leaves, the request through
-//! the sender, and the verdict on its reply. A row whose create got no answer is kept, with its
-//! body, to be looked up on the account before anything is sent again ([`Uncertain`]).
+//! the sender, and its reply read as the row's outcome — reported, not decided
+//! ([`Verdict::Replied`]; [`super::reply`] decides it). A row whose create got no answer is
+//! kept, with its body, to be looked up on the account before anything is sent again
+//! ([`Uncertain`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -11,7 +13,7 @@ use bytes::Bytes;
 use super::claims::Seen;
 use super::counts::Counts;
 use super::events::Call;
-use super::ids::{Ids, Repeat};
+use super::ids::Ids;
 use super::record::Unsynced;
 use super::record::{Go, Record};
 use super::sender::{FirstSlot, Sender};
@@ -50,7 +52,7 @@ impl Job {
 }
 
 /// A row that is to be sent: where it is in the input, its name and its body.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ToSend {
     pub seq: u64,
     pub line: u64,
@@ -84,28 +86,25 @@ pub enum Verdict {
     Final(Outcome),
     /// It got no answer and is kept for the lookup at the end; `unknown` until then.
     LookUp(Outcome),
-    /// The server gave this row an id it had given an earlier row of this run: `this` is this
-    /// row's verdict, `earlier` the earlier row's new outcome (`unknown`), which withdraws the
-    /// one it was given; [`Uncertain`] holds it, to be looked up at the end.
-    Repeated {
-        this: Box<Verdict>,
-        earlier: Outcome,
-    },
+    /// Its create's reply, as the row's task read it: nothing decided or recorded yet beyond its
+    /// `sent`. Only [`super::reply::decide`] turns it into one of the others, in the one place
+    /// that takes verdicts (the collector, or the lookup's loop for rows it sends again).
+    Replied(Box<Replied>),
+}
+
+/// A create's reply as a row's task read it: the row, the outcome its reply says, and when its
+/// last request left (`None` when no request did).
+#[derive(Debug)]
+pub struct Replied {
+    pub u: Unresolved,
+    pub last_sent: Option<Instant>,
 }
 
 impl Verdict {
     pub fn outcome(&self) -> &Outcome {
         match self {
             Verdict::Final(o) | Verdict::LookUp(o) => o,
-            Verdict::Repeated { this, .. } => this.outcome(),
-        }
-    }
-
-    /// This row's last outcome, for a caller that decides nothing more about it.
-    pub fn into_outcome(self) -> Outcome {
-        match self {
-            Verdict::Final(o) | Verdict::LookUp(o) => o,
-            Verdict::Repeated { this, .. } => this.into_outcome(),
+            Verdict::Replied(r) => &r.u.outcome,
         }
     }
 }
@@ -165,7 +164,7 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         .as_ref()
         .and_then(client::broadcast_id)
         .filter(|_| status == Status::Created);
-    let mut outcome = Outcome {
+    let outcome = Outcome {
         seq: row.seq,
         line: row.line,
         name: row.name.clone(),
@@ -176,16 +175,8 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
         attempts,
         elapsed: first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
     };
-    let sent_at = last_sent.unwrap_or_else(Instant::now);
-    let (earlier, settled) = match outcome.broadcast_id.clone() {
-        Some(id) => repeated(p, &id, &row, &mut outcome, sent_at),
-        None => (None, false),
-    };
-    if outcome.status == Status::Created {
-        if let Some(at) = last_sent {
-            p.counts.created(at);
-        }
-    } else {
+    if outcome.status != Status::Created {
+        // Counted as the reply comes, so that `--max-errors` stops the next row's dispatch.
         let failures = p.counts.row_failed();
         if p.max_errors.is_some_and(|max| failures >= max) {
             p.stop.stop(
@@ -194,105 +185,18 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
             );
         }
     }
-    if !settled {
-        p.record.settle(&outcome);
-    }
+    let sent_at = last_sent.unwrap_or_else(Instant::now);
     let first_sent = crate::clock::now() - outcome.elapsed;
-    let verdict = keep_if_unknown(
-        p,
-        Unresolved {
+    Verdict::Replied(Box::new(Replied {
+        u: Unresolved {
             row,
             outcome,
             sent_at,
             first_sent,
             in_lookup: p.uncertain.looking_up(),
         },
-    );
-    match earlier {
-        Some(earlier) => Verdict::Repeated {
-            this: Box::new(verdict),
-            earlier,
-        },
-        None => verdict,
-    }
-}
-
-/// The verdict on `outcome`: final, or kept for the lookup when it is `unknown` (and there is
-/// room).
-fn keep_if_unknown(p: &Parts, u: Unresolved) -> Verdict {
-    if u.outcome.status != Status::Unknown {
-        return Verdict::Final(u.outcome);
-    }
-    let outcome = u.outcome.clone();
-    if !p.uncertain.keep(u) {
-        let mut outcome = outcome;
-        outcome.message = format!(
-            "{}; over {MAX_KEPT} rows of this run got no answer, so this one is not looked up \
-             before the run ends: --resume looks it up",
-            outcome.message
-        );
-        return Verdict::Final(outcome);
-    }
-    Verdict::LookUp(outcome)
-}
-
-/// Note that the server gave `row` the id `id`. When it gave that id to another row of this
-/// run too, neither reply is believed: this row's `outcome` becomes `unknown`, and so does the
-/// other's (its new outcome is returned when that row was counted already; it is kept for the
-/// lookup, and the journal and ledger are told). Whether this row's `created` was recorded
-/// (under the window's lock, so that it comes before any doubt of it) is the second value.
-fn repeated(
-    p: &Parts,
-    id: &str,
-    row: &ToSend,
-    outcome: &mut Outcome,
-    sent_at: Instant,
-) -> (Option<Outcome>, bool) {
-    let this = Unresolved {
-        row: row.clone(),
-        outcome: outcome.clone(),
-        sent_at,
-        first_sent: crate::clock::now() - outcome.elapsed,
-        in_lookup: p.uncertain.looking_up(),
-    };
-    let created = outcome.clone();
-    let Repeat::Again(earlier) = p.ids.note(id, this, || p.record.settle(&created)) else {
-        return (None, true);
-    };
-    let fault = |other: &str| {
-        format!(
-            "the server answered \"created\" with broadcast id {id}, the id it gave {other} too: \
-             one of the two replies is wrong (a server or gateway fault), so the row is looked \
-             up on the account by name before anything is sent again"
-        )
-    };
-    let earlier_line = earlier
-        .as_ref()
-        .map_or("another row of this run".to_owned(), |e| {
-            format!("line {}", e.row.line)
-        });
-    outcome.status = Status::Unknown;
-    outcome.broadcast_id = None;
-    outcome.message = fault(&earlier_line);
-    let Some(mut e) = earlier else {
-        return (None, false);
-    };
-    e.outcome.status = Status::Unknown;
-    e.outcome.broadcast_id = None;
-    e.outcome.message = fault(&format!("line {}", row.line));
-    // The journal and the ledger say `unknown` for it from now on.
-    p.record.replace(&e.outcome);
-    let counted = !e.in_lookup;
-    if counted {
-        p.uncertain.withdraw(e.row.seq);
-    }
-    let verdict = keep_if_unknown(p, *e);
-    if let Verdict::Final(o) = &verdict {
-        p.uncertain.revise(o.clone());
-    }
-    // Only a row already counted (and given its `Row`) is withdrawn; one met in the lookup
-    // is decided by it.
-    (counted.then(|| verdict.into_outcome()), false)
+        last_sent,
+    }))
 }
 
 /// Rows kept, with their bodies, for the lookup at the end of the run: beyond this (a server
@@ -343,6 +247,7 @@ fn judge(p: &Parts, reply: &Reply, attempts: u32) -> (Status, String) {
 
 /// A row whose create got no answer: kept (with its body) to be looked up and, if absent,
 /// sent again at the end of the run.
+#[derive(Debug)]
 pub struct Unresolved {
     pub row: ToSend,
     pub outcome: Outcome,
@@ -395,22 +300,17 @@ impl Uncertain {
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn looking_up(&self) -> bool {
+    pub(super) fn looking_up(&self) -> bool {
         self.looking_up.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Whether the row at `seq` was withdrawn.
-    pub fn is_withdrawn(&self, seq: u64) -> bool {
-        crate::lock(&self.withdrawn).seqs.contains(&seq)
-    }
-
     /// The row at `seq`, already counted `created`, is decided again.
-    fn withdraw(&self, seq: u64) {
+    pub(super) fn withdraw(&self, seq: u64) {
         crate::lock(&self.withdrawn).seqs.insert(seq);
     }
 
     /// A withdrawn row's new outcome, final without a lookup.
-    fn revise(&self, o: Outcome) {
+    pub(super) fn revise(&self, o: Outcome) {
         crate::lock(&self.withdrawn).revised.push(o);
     }
 

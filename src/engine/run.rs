@@ -363,9 +363,7 @@ async fn send_rows(
         cfg.concurrency,
     ));
     let events = parts.sender.events();
-    let limits = (window.as_ref(), parts.uncertain.as_ref());
-    let collected =
-        collect::collect(&parts.record, &parts.stop, events, out_rx, results, limits).await;
+    let collected = collect::collect(parts, events, out_rx, results, &window).await;
     events.emit(Event::SendingDone).await;
     let dispatched = dispatcher.await;
     let read = reader_thread.await;
