@@ -49,9 +49,13 @@ pub(super) enum Cmd {
 
 static INLINE: AtomicBool = AtomicBool::new(false);
 
-/// From now on, each run's ledger commits every command on the caller's thread, at once, rather
-/// than on a writer thread of its own. For the deterministic simulation, whose runs share one
-/// thread: a commit then takes no time on its paused clock, and every world keeps one order.
+/// From now on, each run's ledger commits on the caller's thread rather than on a writer thread
+/// of its own. For the deterministic simulation, whose runs share one thread: a commit then
+/// takes no time on its paused clock, and every world keeps one order. It groups commands as the
+/// writer thread can at worst: outcomes (settled, found) wait, uncommitted, until a command
+/// that must be on the disk before its caller goes on (a claim, a sync, the run's end) commits
+/// them with it — so a run killed meanwhile loses them, as a killed process loses its writer's
+/// queue.
 pub fn commit_inline(on: bool) {
     INLINE.store(on, Ordering::Relaxed);
 }
@@ -73,8 +77,9 @@ pub async fn blocking<T: Send + 'static>(
 /// this one is still going.
 pub struct Ledger {
     tx: Mutex<Option<mpsc::Sender<Cmd>>>,
-    /// With [`commit_inline`]: the writer, committing on the caller's thread.
-    inline: Mutex<Option<Writer>>,
+    /// With [`commit_inline`]: the writer, committing on the caller's thread, and the commands
+    /// it has not committed yet.
+    inline: Mutex<Option<(Writer, Vec<Cmd>)>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     run: i64,
     live: Option<(File, PathBuf)>,
@@ -127,7 +132,7 @@ impl Ledger {
         if INLINE.load(Ordering::Relaxed) {
             return Ok(Ledger {
                 tx: Mutex::new(None),
-                inline: Mutex::new(Some(Writer::new(conn, path, account, run))),
+                inline: Mutex::new(Some((Writer::new(conn, path, account, run), Vec::new()))),
                 thread: Mutex::new(None),
                 run,
                 live,
@@ -152,8 +157,12 @@ impl Ledger {
     }
 
     fn send(&self, cmd: Cmd) -> bool {
-        if let Some(writer) = &mut *crate::lock(&self.inline) {
-            writer.commit(vec![cmd]);
+        if let Some((writer, pending)) = &mut *crate::lock(&self.inline) {
+            let waits = matches!(cmd, Cmd::Settle { .. } | Cmd::Found { .. });
+            pending.push(cmd);
+            if !waits {
+                writer.commit(std::mem::take(pending));
+            }
             return true;
         }
         match &*crate::lock(&self.tx) {
