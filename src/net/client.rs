@@ -206,7 +206,12 @@ impl Client {
                 status,
                 retry_after,
                 body,
+                date,
             }) => {
+                if let Some(date) = date {
+                    *crate::lock(&self.server_ahead) =
+                        Some(seconds_ahead(date, crate::clock::now()));
+                }
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
                 let retry_after = retry_after.as_deref().and_then(parse_retry_after);
                 let mut body = body;

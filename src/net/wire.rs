@@ -32,6 +32,8 @@ pub enum Answer {
         status: u16,
         retry_after: Option<String>,
         body: Vec<u8>,
+        /// The server's clock when it answered (HTTP's `Date`), when it says.
+        date: Option<std::time::SystemTime>,
     },
     /// No reply: nothing reached the server ([`Failure::Connect`]), or the connection was lost
     /// after the request went out ([`Failure::Lost`]). A reply that never comes is a timeout,

@@ -33,6 +33,14 @@ pub struct Faults {
     pub p_colleague_namesake: f64,
     pub token_life: Option<Duration>,
     pub outage: Option<(Duration, Duration)>,
+    /// How far the server's clock is behind the world's, in seconds (negative: ahead); its
+    /// replies' `Date` and its listing's `created_at` are on its clock.
+    pub clock_behind: i64,
+    /// The server keeps a name cut to this many characters (a column's width).
+    pub name_cut: Option<usize>,
+    /// The server keeps each character outside the Basic Multilingual Plane (an emoji) as `?`,
+    /// as MySQL's three-byte `utf8` does.
+    pub narrow: bool,
 }
 
 impl Faults {
@@ -62,7 +70,32 @@ impl Faults {
                     from + Duration::from_millis(rng.random_range(500..20_000)),
                 )
             }),
+            clock_behind: 0,
+            name_cut: None,
+            narrow: false,
         }
+    }
+
+    /// How the server keeps `sent` as a name: lower-cased, emoji as `?`, cut to a column.
+    pub fn kept(&self, sent: &str) -> String {
+        let mut name = if self.lower_names {
+            sent.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        } else {
+            sent.to_owned()
+        };
+        if self.narrow {
+            name = name
+                .chars()
+                .map(|c| if u32::from(c) > 0xFFFF { '?' } else { c })
+                .collect();
+        }
+        if let Some(n) = self.name_cut {
+            name = name.chars().take(n).collect();
+        }
+        name
     }
 
     /// The same service with nothing going wrong but its listing's shape and lag (the final
@@ -185,7 +218,7 @@ impl State {
         let at = self.now();
         self.held.push(Held {
             id,
-            name: name.to_owned(),
+            name: self.faults.kept(name),
             sent_name: name.to_owned(),
             body: json!({"name": name, "description": "A colleague's own campaign", "phone_number_list": 1}),
             colleague: true,
@@ -195,10 +228,13 @@ impl State {
         });
     }
 
+    /// The server's clock, in seconds: the world's, less how far it is behind.
     fn wall_secs(&self) -> u64 {
-        self.wall()
+        let secs = self
+            .wall()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
+            .map_or(0, |d| d.as_secs());
+        secs.saturating_add_signed(-self.faults.clock_behind)
     }
 
     fn down(&self) -> bool {
@@ -227,14 +263,7 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         let sent = body["name"].as_str().unwrap_or_default().to_owned();
-        let name = if self.faults.lower_names {
-            sent.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        } else {
-            sent.clone()
-        };
+        let name = self.faults.kept(&sent);
         let at = self.now();
         self.held.push(Held {
             id,
@@ -262,6 +291,7 @@ fn reply(status: u16, body: Value) -> Answer {
         status,
         retry_after: None,
         body: body.to_string().into_bytes(),
+        date: None,
     }
 }
 
@@ -289,8 +319,12 @@ impl Wire for Model {
             tokio::time::sleep(there).await;
             let then = model.lock().arrive(&request);
             match then {
-                Then::Answer(a) => {
+                Then::Answer(mut a) => {
                     tokio::time::sleep(back).await;
+                    if let Answer::Reply { date, .. } = &mut a {
+                        // HTTP dates are whole seconds, on the server's clock.
+                        *date = Some(UNIX_EPOCH + Duration::from_secs(model.lock().wall_secs()));
+                    }
                     a
                 }
                 Then::Never => {

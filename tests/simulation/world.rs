@@ -62,7 +62,17 @@ pub fn run(seed: u64) -> Outcome {
 
 fn run_in(seed: u64, dir: &Path) -> Outcome {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let faults = Faults::draw(&mut rng);
+    let mut faults = Faults::draw(&mut rng);
+    // How the server keeps names and its clock, from a stream of their own (so the worlds
+    // found before these existed keep the rest of their draws).
+    let mut forms = SmallRng::seed_from_u64(seed ^ 0x0F0E_A715_C10C_4B1D);
+    faults.clock_behind = [0, 0, 0, 0, 0, -90, 240, 900, -1800, 3600][forms.random_range(0..10)];
+    let style = forms.random_range(0..10);
+    match style {
+        6 | 7 => faults.name_cut = Some([20, 30, 50][forms.random_range(0..3)]),
+        8 | 9 => faults.narrow = forms.random_bool(0.7),
+        _ => {}
+    }
     let base_url = format!("http://localhost:1/world-{seed}");
     let model = Model::new(faults.clone(), seed);
     bulkcast::net::wire::register(&base_url, std::sync::Arc::new(model.clone()));
@@ -72,10 +82,15 @@ fn run_in(seed: u64, dir: &Path) -> Outcome {
     let n = rng.random_range(1..=12);
     let rows: Vec<(String, String)> = (0..n)
         .map(|i| {
-            (
-                format!("Sim offer {i}"),
-                format!("Festive offer reminder batch {i}"),
-            )
+            let name = match style {
+                // One long name each, told apart only past the width a server may cut at.
+                6 | 7 => {
+                    format!("Diwali festive season reminder for western region customers offer {i}")
+                }
+                8 | 9 => format!("Sim offer 🎆 {i}"),
+                _ => format!("Sim offer {i}"),
+            };
+            (name, format!("Festive offer reminder batch {i}"))
         })
         .collect();
     let mut w = World {
@@ -547,8 +562,11 @@ impl World {
                     // not created beside it (refused, or unknown: "check the account").
                     // Or next week's campaign of the same name, which --skip-existing does not
                     // take for this row's, and does not create beside.
+                    // (A namesake as the server keeps names: cut short, several rows' names
+                    // are one.)
+                    let kept = model.faults.kept(name);
                     let namesake = model.held.iter().any(|b| {
-                        key(&b.sent_name) == key(name)
+                        (key(&b.sent_name) == key(name) || key(&b.name) == key(&kept))
                             && (b.colleague || b.body["description"] != description.as_str())
                     });
                     match said {
