@@ -109,6 +109,18 @@ fn last_digits(s: &str) -> String {
     digits[digits.len().saturating_sub(10)..].iter().collect()
 }
 
+/// [`agrees`], and the description, when the listing shows one, the same whole (under
+/// [`name_key`]), not only as a server may cut it: for counting a broadcast this run did not
+/// make as the row's, where a cut description could be another campaign's ("… batch 0" and
+/// "… batch 0 next week").
+pub fn agrees_whole(listed: &Value, sent: &Value) -> bool {
+    let whole = match (text(&listed["description"]), text(&sent["description"])) {
+        (Some(shown), Some(sent)) => name_key(&shown) == name_key(&sent),
+        _ => true,
+    };
+    whole && agrees(listed, sent)
+}
+
 /// The fields of a listed broadcast [`agrees`] compares.
 pub const COMPARED: &[&str] = &["description", "list_id", "caller_id", "destination_id"];
 

@@ -6,7 +6,7 @@
 //! rate, once per results file; it is kept in the ledger for the results file's path (a
 //! `--resume` of a record of an older version reads it from `<results>.baseline`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -189,9 +189,25 @@ async fn list_names(
             Keep::No
         }
     };
-    let (kept, _) = listing::list_kept(sender, &keep, cfg.max_listing_pages)
-        .await
-        .map_err(AccountError::Baseline)?;
+    let list = || async {
+        listing::list_kept(sender, &keep, cfg.max_listing_pages)
+            .await
+            .map_err(AccountError::Baseline)
+    };
+    // Settled as a lookup's absence is (`lookup.rs`): a listing whose pages shifted while it
+    // was read (a broadcast deleted before them) skips one, which a second listing that misses
+    // nothing the first saw proves did not happen. What any listing saw is kept.
+    let (mut kept, mut seen) = list().await?;
+    let mut ids: HashSet<String> = kept.iter().map(|b| b.id.clone()).collect();
+    for _ in 1..BASELINE_LISTINGS {
+        let (more, next) = list().await?;
+        kept.extend(more.into_iter().filter(|b| ids.insert(b.id.clone())));
+        let settled = seen.is_subset(&next);
+        seen = next;
+        if settled {
+            break;
+        }
+    }
     let (mut found, mut shown) = (listing::Found::new(), HashMap::new());
     for b in kept {
         let key = crate::input::name_key(&b.name).into_owned();
@@ -202,6 +218,9 @@ async fn list_names(
     }
     Ok((found, shown))
 }
+
+/// Complete listings taken for a baseline, at most, waiting for two in a row to agree.
+const BASELINE_LISTINGS: u32 = 4;
 
 /// The account's word at a resume's start: list it again, and take every broadcast under the
 /// sheet's names that appeared since the baseline, and that is not this machine's (the ledger's,

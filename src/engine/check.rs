@@ -13,7 +13,7 @@ use super::events::Checked;
 use super::whose::SentRows;
 use crate::cmd::validate::warn_unknown_columns;
 use crate::config::SubmitConfig;
-use crate::input::{key_fingerprint, match_fingerprints, NameTracker, Row, RowReader, Watched};
+use crate::input::{match_fingerprints, NameTracker, Row, RowReader, Watched};
 use crate::ledger::prior::{Record, Recorded};
 use crate::ledger::store::{body_digest, State, View};
 
@@ -93,9 +93,17 @@ pub fn check_input(
     };
     let (mut shown, mut recorded) = (0, 0usize);
     let (mut mismatches, mut more_mismatches) = (Vec::new(), 0usize);
+    // The forms a server may keep the sheet's names in, for the baseline (few: only long names
+    // and names with emoji have any).
+    let mut kept_forms = Vec::new();
     while let Some(row) = rows.next_row() {
         let row = row?;
         check.rows += 1;
+        kept_forms.extend(
+            crate::input::kept_keys(&row.name)
+                .iter()
+                .map(|k| crate::input::key_fingerprint(k)),
+        );
         if let Some(first) = row.duplicate_of {
             check.duplicates.insert(row.line, first);
         }
@@ -146,6 +154,11 @@ pub fn check_input(
     }
     check.digest = check.watched.digest();
     check.names = rows.take_names();
+    if let Some(names) = &mut check.names {
+        for fp in kept_forms {
+            names.claim_fingerprint(fp, 1);
+        }
+    }
     let missing = prior.len() - recorded;
     if !mismatches.is_empty() || missing > 0 {
         let mut why = mismatches;
@@ -193,8 +206,8 @@ fn held_by_ledger(
             return Ok(true);
         }
     }
-    let fingerprint = key_fingerprint(name);
-    check.held.insert(fingerprint);
+    // Under any form a server may keep it in: a listed broadcast under one is this machine's.
+    check.held.extend(match_fingerprints(name));
     match held {
         Held::Other(claim, by, own) => {
             let n = &mut check.other_content;

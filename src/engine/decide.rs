@@ -231,7 +231,7 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             None => send(name, body),
             Some(_) if known.existing == Existing::Allow => send(name, body),
             Some(ids) if known.existing == Existing::Skip => {
-                skip_existing(known, counts, (seq, line, name), &body, ids)
+                skip_existing(known, counts, (seq, line, name), &body, &ids)
             }
             // The run stops before sending when such rows exist; this is only a safeguard.
             Some(_) => unsent(
@@ -258,7 +258,7 @@ fn skip_existing(
         known
             .baseline
             .shown(id)
-            .is_some_and(|shown| agree::agrees(shown, &sent))
+            .is_some_and(|shown| agree::agrees_whole(shown, &sent))
     };
     let Some(id) = ids.iter().find(says) else {
         let message = format!(

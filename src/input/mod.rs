@@ -34,7 +34,7 @@ pub use error::InputError;
 pub use fields::Field;
 /// A 64-bit fingerprint of a name's [`name_key`]: names a server may keep as one have one.
 pub use names::key_fingerprint;
-pub use names::{match_fingerprints, name_key, NameTracker, CUTS};
+pub use names::{kept_keys, match_fingerprints, name_key, NameTracker, CUTS};
 pub use rules::Problem;
 pub use watch::Watched;
 

@@ -51,10 +51,15 @@ impl NameTracker {
         if name.is_empty() {
             return None;
         }
+        self.claim_fingerprint(key_fingerprint(name), line)
+    }
+
+    /// Record a name's key by its fingerprint `fp` as used on `line` (a form a server may keep
+    /// a name in, for [`NameTracker::contains`]); returns the line of an earlier use.
+    pub fn claim_fingerprint(&mut self, fp: u64, line: u64) -> Option<u64> {
         if (self.len + 1) * 100 > self.slots.len() * MAX_LOAD {
             self.rebuild(self.slots.len() * 3 / 2);
         }
-        let fp = key_fingerprint(name);
         let (hi, lo) = ((fp >> 32) as u32, fp as u32);
         let mut i = slot_of(fp, self.slots.len());
         loop {
@@ -172,10 +177,28 @@ fn cut_keys(name: &str) -> Vec<String> {
     cuts
 }
 
-/// The fingerprints of every key a server may list `name` under: its key's, and its cut keys'.
+/// The fingerprints of every key a server may list `name` under: its key's, and those of the
+/// forms [`kept_keys`] gives.
 pub fn match_fingerprints(name: &str) -> impl Iterator<Item = u64> {
-    let cuts = cut_keys(name);
-    std::iter::once(key_fingerprint(name)).chain(cuts.into_iter().map(|c| key_fingerprint(&c)))
+    let kept = kept_keys(name);
+    std::iter::once(key_fingerprint(name)).chain(kept.into_iter().map(|k| key_fingerprint(&k)))
+}
+
+/// Every form other than its key that a server may list `name` under: cut at a usual width,
+/// and with each character outside the Basic Multilingual Plane (an emoji) written as `?`, as
+/// MySQL's three-byte `utf8` stores it (whole, and cut). Keys, for the baseline's index.
+pub fn kept_keys(name: &str) -> Vec<String> {
+    let mut keys = cut_keys(name);
+    let key = name_key(name);
+    if key.chars().any(|c| u32::from(c) > 0xFFFF) {
+        let narrow: String = key
+            .chars()
+            .map(|c| if u32::from(c) > 0xFFFF { '?' } else { c })
+            .collect();
+        keys.extend(cut_keys(&narrow));
+        keys.push(narrow);
+    }
+    keys
 }
 
 /// The fingerprint of `name`'s key, without making the key for most names: the one a sheet's

@@ -84,12 +84,14 @@ impl Baseline {
         }
     }
 
-    /// The ids that carried `name` (or a name with its key) before the run, if any did.
-    pub fn existing(&self, name: &str) -> Option<&[String]> {
-        self.ids
-            .get(name_key(name).as_ref())
-            .map(Vec::as_slice)
-            .filter(|ids| !ids.is_empty())
+    /// The ids that carried `name` (or a name with its key, or one of the forms a server may
+    /// keep it in: cut at a usual width, emoji as `?`) before the run, if any did.
+    pub fn existing(&self, name: &str) -> Option<Vec<String>> {
+        let own = self.ids.get(name_key(name).as_ref()).into_iter().flatten();
+        let kept = crate::input::kept_keys(name);
+        let others = kept.iter().filter_map(|k| self.ids.get(k)).flatten();
+        let ids: Vec<String> = own.chain(others).cloned().collect();
+        (!ids.is_empty()).then_some(ids)
     }
 
     /// Whether the broadcast `id`, whose name has the key `key`, was made after the baseline
@@ -211,7 +213,7 @@ mod tests {
         assert!(!back.is_new("Diwali offer - Pune", "17"));
         assert!(back.is_new("Diwali offer - Pune", "3176"));
         assert!(back.is_new("never seen", "17"));
-        assert_eq!(back.existing("=odd, name"), Some(&["3".to_owned()][..]));
+        assert_eq!(back.existing("=odd, name"), Some(vec!["3".to_owned()]));
         assert_eq!(back.existing("never seen"), None);
     }
 }

@@ -267,3 +267,54 @@ fn no_reply_a_colleagues_namesake_and_a_deletion_between_pages_make_no_duplicate
     assert_eq!(created, 3, "{:?}", column(&res, "message"));
     assert_eq!(r.code, 0);
 }
+
+/// A second machine (a ledger of its own, so only the account's listing protects its rows)
+/// sends a copy of a sheet the first one created, on a server that keeps emoji as `?` and cuts
+/// names at 30 characters: the names it lists are in forms no row has, yet each is known as a
+/// row's name already on the account. Nothing is created twice: with `--skip-existing` each row
+/// is `existing` (it says what the row says), and without it the run stops before sending.
+#[test]
+fn a_second_machine_knows_names_the_server_kept_its_own_way() {
+    let dir = Dir::new();
+    let api = Smartflo::start(MockOptions {
+        narrow_names: true,
+        cut_names: Some(30),
+        ..MockOptions::default()
+    });
+    let (text, names) = sheet(8, |i| match i % 2 {
+        0 => format!("Diwali 🎆 offer {i}"),
+        _ => format!("Festive season reminder for the western region wave {i}"),
+    });
+    let input = dir.write("in.csv", &text);
+    let first = run(&mut submit(&api, &dir, &input));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_exactly_once(&api.server, &names);
+
+    let copy = dir.write("copy.csv", &text);
+    let elsewhere = dir.path("elsewhere");
+    let elsewhere_submit = |more: &[&str]| {
+        let mut cmd = api.submit(&dir, &copy);
+        cmd.env("BULKCAST_STATE_DIR", &elsewhere)
+            .args(["--rate", "0", "-o", "copy.results.csv"])
+            .args(more);
+        run(&mut cmd)
+    };
+    let refused = elsewhere_submit(&[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("already on the account"),
+        "{}",
+        refused.stderr
+    );
+    let skipped = elsewhere_submit(&["--skip-existing"]);
+    assert_exactly_once(&api.server, &names);
+    let res = results_csv(&dir, "copy.results.csv");
+    // The long names are one name on the server (cut at 30): each row's is found by what it says.
+    assert!(
+        column(&res, "status").iter().all(|s| s == "existing"),
+        "{:?}\n{}",
+        column(&res, "message"),
+        skipped.stderr
+    );
+    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+}

@@ -98,8 +98,8 @@ fn invalid_rows_are_never_sent_and_are_recorded_with_their_message() {
     );
     assert_eq!(
         api.server.stats().requests,
-        5,
-        "the auth check, the baseline listing and three creates"
+        6,
+        "the auth check, the baseline's two listings and three creates"
     );
 }
 
@@ -512,8 +512,8 @@ fn max_errors_stops_sending_and_records_the_rest_as_not_attempted() {
     assert!(column(&res, "message")[2].contains("--max-errors"));
     assert_eq!(
         api.server.stats().requests,
-        4,
-        "the auth check, the baseline listing and two creates"
+        5,
+        "the auth check, the baseline's two listings and two creates"
     );
 }
 
