@@ -186,6 +186,11 @@ impl Model {
         s.start = Instant::now();
     }
 
+    /// Let `d` pass on the model's clock before the step's runs start.
+    pub fn idle(&self, d: Duration) {
+        self.lock().base += d;
+    }
+
     /// A colleague's broadcast with `name`, made long before the world began: the listing
     /// shows it from the start.
     pub fn colleague(&self, name: &str) {

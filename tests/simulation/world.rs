@@ -28,6 +28,9 @@ struct Run {
     sheet: PathBuf,
     results: PathBuf,
     resume: bool,
+    /// Run on another machine: a ledger (state directory) of its own, which knows nothing of
+    /// this machine's sends; only the account's listing protects its rows.
+    elsewhere: bool,
 }
 
 struct World {
@@ -49,6 +52,10 @@ struct World {
     /// one are the worlds they always were.
     next_week: Option<(PathBuf, Vec<(String, String)>)>,
     side: SmallRng,
+    /// Which copies run on another machine: a stream of its own.
+    machines: SmallRng,
+    /// The last step ran on another machine: the next one starts a while later.
+    gap_next: bool,
 }
 
 const HEADER: &str = "name,description,phone_number_list,destination,timeout,concurrent_limit,retry_after_minutes,caller_id_number,number_of_retry,start_date_time,end_date_time,time_group,dialstatus,retry_dialstatus";
@@ -107,6 +114,8 @@ fn run_in(seed: u64, dir: &Path) -> Outcome {
         existing: "",
         next_week: None,
         side: SmallRng::seed_from_u64(seed ^ 0x005E_ED0F_4E57_3EE4),
+        machines: SmallRng::seed_from_u64(seed ^ 0x0A17_0E15_E00F_3A5E),
+        gap_next: false,
     };
     w.rate = match w.rng.random_range(0..10) {
         0..7 => faults.limit.to_string(),
@@ -188,13 +197,14 @@ impl World {
             sheet: self.sheet(),
             results: self.first_results(),
             resume: false,
+            elsewhere: false,
         };
         let kill = self.kill();
         self.step(vec![first], kill, false);
         for _ in 0..self.rng.random_range(1..=3) {
             let runs = match self.rng.random_range(0..5) {
                 0 | 1 => vec![self.resume("resume")],
-                2 => vec![self.copy()],
+                2 => vec![self.copy_somewhere()],
                 3 => vec![self.copy(), self.copy()],
                 _ => match self.failed_rows() {
                     Some(run) => vec![run],
@@ -230,7 +240,24 @@ impl World {
             sheet: self.sheet(),
             results,
             resume,
+            elsewhere: false,
         }
+    }
+
+    /// A copy of the sheet alone, on this machine or (3 in 10) on another one.
+    fn copy_somewhere(&mut self) -> Run {
+        let mut run = self.copy();
+        // Not where --allow-existing-names is the world's flag: it asks for a name on the
+        // account to be created again, so a second machine's campaign would be made twice on
+        // request.
+        if self.machines.random_bool(0.3) && self.existing == "--skip-existing" {
+            run.label.push_str(" on another machine");
+            run.results = self
+                .dir
+                .join(format!("copy {} elsewhere.results.csv", self.copies));
+            run.elsewhere = true;
+        }
+        run
     }
 
     /// A copy of the sheet, sent with a results file of its own.
@@ -243,6 +270,7 @@ impl World {
             results: self.dir.join(format!("copy {}.results.csv", self.copies)),
             sheet,
             resume: false,
+            elsewhere: false,
         }
     }
 
@@ -271,6 +299,7 @@ impl World {
             sheet,
             results,
             resume: false,
+            elsewhere: false,
         }
     }
 
@@ -297,6 +326,7 @@ impl World {
             results: self.dir.join(format!("failed {}.results.csv", self.copies)),
             sheet,
             resume: false,
+            elsewhere: false,
         })
     }
 
@@ -311,7 +341,11 @@ impl World {
             "-o",
             &run.results.display().to_string(),
             "--state-dir",
-            &self.dir.join("state").display().to_string(),
+            &self
+                .dir
+                .join(if run.elsewhere { "state-2" } else { "state" })
+                .display()
+                .to_string(),
             "--rate",
             &self.rate,
             "--concurrency",
@@ -322,11 +356,11 @@ impl World {
             "4",
             "--outage-wait",
             "2m",
-            self.existing,
         ]
         .into_iter()
         .map(str::to_owned)
         .collect();
+        args.push(self.existing.into());
         if run.results == self.first_results() {
             args.extend([
                 "--failed".into(),
@@ -349,8 +383,16 @@ impl World {
             .build()
             .expect("a runtime");
         let model = self.model.clone();
+        let elsewhere = runs.iter().any(|r| r.elsewhere);
+        let gap = std::mem::replace(&mut self.gap_next, elsewhere) || elsewhere;
         let prepared = rt.block_on(async {
             model.begin_step();
+            if gap {
+                // Between this machine's runs and another's, time passes: nothing of one is
+                // still on its way to the account, and the listing has caught up, when the
+                // other starts. (Within the listing's lag, neither machine can know.)
+                model.idle(Duration::from_secs(5));
+            }
             let mut prepared = Vec::new();
             for run in &runs {
                 let killed = kill
@@ -525,9 +567,9 @@ impl World {
                 if status == "existing" {
                     // What --skip-existing asks for: a namesake that says what the row says
                     // stands for it (one the listing shows nothing of, by its name).
+                    // (Whoever made it: a colleague, another machine, or this one.)
                     let stands = |b: &&crate::model::Held, d: &str| {
-                        b.colleague
-                            && key(&b.sent_name) == key(name)
+                        key(&b.sent_name) == key(name)
                             && (b.body["description"].is_null() || b.body["description"] == d)
                     };
                     if !matches!((row, held), (Some((_, d)), Some(b)) if stands(&b, d)) {
@@ -573,6 +615,9 @@ impl World {
                         None => v.push(format!("{label}: no result for {name:?}")),
                         Some((_, s, _)) if s == "created" && ours == 1 => {}
                         Some((_, s, _)) if s == "existing" && ours == 0 && namesake => {}
+                        // Its campaign, made by another machine's run (or an earlier one of
+                        // this record), counted as already there.
+                        Some((_, s, _)) if s == "existing" && ours == 1 => {}
                         Some((_, s, _)) if s != "created" && ours == 0 && namesake => {}
                         Some((_, s, m)) => v.push(format!(
                             "after the final clean run {name:?} is {s:?} ({m}) with {ours} on the account"
