@@ -160,23 +160,34 @@ pub fn check_input(
         }
     }
     let missing = prior.len() - recorded;
-    if !mismatches.is_empty() || missing > 0 {
-        let mut why = mismatches;
-        if more_mismatches > 0 {
-            why.push(format!("and {more_mismatches} more lines differ"));
-        }
-        if missing > 0 {
-            why.push(format!("{missing} recorded lines are not in the input"));
-        }
-        anyhow::bail!(
-            "{} does not match what {} records ({}). Resume only with the file that run read; \
-             to send a changed file, start a separate run with -o",
-            cfg.input.display(),
-            cfg.results.display(),
-            why.join("; ")
-        );
-    }
+    refuse_other_input(cfg, (mismatches, more_mismatches), missing)?;
     Ok(check)
+}
+
+/// A resumed input must be the file its record describes: refused, saying how it differs
+/// (`mismatches`, the first lines that differ, and how many more; `missing` recorded lines).
+fn refuse_other_input(
+    cfg: &SubmitConfig,
+    (mismatches, more_mismatches): (Vec<String>, usize),
+    missing: usize,
+) -> Result<()> {
+    if mismatches.is_empty() && missing == 0 {
+        return Ok(());
+    }
+    let mut why = mismatches;
+    if more_mismatches > 0 {
+        why.push(format!("and {more_mismatches} more lines differ"));
+    }
+    if missing > 0 {
+        why.push(format!("{missing} recorded lines are not in the input"));
+    }
+    anyhow::bail!(
+        "{} does not match what {} records ({}). Resume only with the file that run read; to \
+         send a changed file, start a separate run with -o",
+        cfg.input.display(),
+        cfg.results.display(),
+        why.join("; ")
+    );
 }
 
 /// Count a valid row the ledger decides (another run of this machine created its name, is
