@@ -97,25 +97,30 @@ impl Holders {
         owned: &HashMap<String, u64>,
         rows: &[Sought],
     ) -> HashMap<String, u64> {
+        // The rows' requests by name key: what each sent, when known.
+        let mut sent: HashMap<String, Vec<Option<i64>>> = HashMap::new();
+        for r in rows {
+            let key = crate::input::name_key(&r.name).into_owned();
+            sent.entry(key).or_default().push(r.digest);
+        }
+        // Whether a row may have sent the request the ledger holds `h` for: its name, and its
+        // content when both are known.
+        let may_be = |h: &Holding| {
+            sent.get(&h.key).is_some_and(|bodies| {
+                bodies.iter().any(|b| match (*b, h.body) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                })
+            })
+        };
         let mut all = owned.clone();
         for (id, held) in &self.known {
-            let mine = held.iter().any(|h| rows.iter().any(|r| sent(r, h)));
-            if let (false, Some(h)) = (mine, held.first()) {
+            if let (false, Some(h)) = (held.iter().any(may_be), held.first()) {
                 all.entry(id.clone()).or_insert(h.line);
             }
         }
         all
     }
-}
-
-/// Whether `row` may have sent the request the ledger holds `h` for: its name, and its content
-/// when both are known.
-fn sent(row: &Sought, h: &Holding) -> bool {
-    crate::input::name_key(&row.name) == h.key.as_str()
-        && match (row.digest, h.body) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
 }
 
 #[cfg(test)]
