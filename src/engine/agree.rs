@@ -115,10 +115,15 @@ fn last_digits(s: &str) -> String {
 /// "… batch 0 next week").
 pub fn agrees_whole(listed: &Value, sent: &Value) -> bool {
     let whole = match (text(&listed["description"]), text(&sent["description"])) {
-        (Some(shown), Some(sent)) => name_key(&shown) == name_key(&sent),
+        (Some(shown), Some(sent)) => is_whole(&shown, &sent),
         _ => true,
     };
     whole && agrees(listed, sent)
+}
+
+/// Whether the text `shown` is `sent` whole: the same under [`name_key`].
+pub fn is_whole(shown: &str, sent: &str) -> bool {
+    name_key(shown) == name_key(sent)
 }
 
 /// The fields of a listed broadcast [`agrees`] compares.

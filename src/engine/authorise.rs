@@ -151,13 +151,22 @@ async fn take_baseline(
     check: &Check,
     files: &RunFiles,
 ) -> Result<Baseline> {
-    let (found, shown) = list_names(cfg, sender, check, &|_| true).await?;
+    let (found, shown, settled) = list_names(cfg, sender, check, &|_| true).await?;
     let names = check.names.as_ref();
     let existing = found
         .keys()
         .filter(|key| names.is_none_or(|t| t.contains(key)))
         .count();
-    let mut baseline = Baseline::whole(found);
+    // Listings that never agreed may have missed a broadcast: then the baseline is not taken
+    // as the whole account (a broadcast under a name no row has is not judged by what it says).
+    let mut baseline = if settled {
+        Baseline::whole(found)
+    } else {
+        tracing::warn!(
+            "the account's listings kept changing while it was noted (broadcasts deleted between pages); rows with no answer will be found by their names only"
+        );
+        Baseline::new(found)
+    };
     // In the ledger, not beside the results: the results file is the user's alone.
     match &cfg.state_dir {
         Some(dir) => {
@@ -178,7 +187,7 @@ async fn list_names(
     sender: &Sender,
     check: &Check,
     wanted: &dyn Fn(&str) -> bool,
-) -> Result<(listing::Found, HashMap<String, Value>), AccountError> {
+) -> Result<(listing::Found, HashMap<String, Value>, bool), AccountError> {
     let names = check.names.as_ref();
     let keep = |name: &str, _: &str| {
         if cfg.skip_existing && names.is_none_or(|t| t.contains(name)) {
@@ -199,10 +208,11 @@ async fn list_names(
     // nothing the first saw proves did not happen. What any listing saw is kept.
     let (mut kept, mut seen) = list().await?;
     let mut ids: HashSet<String> = kept.iter().map(|b| b.id.clone()).collect();
+    let mut settled = false;
     for _ in 1..BASELINE_LISTINGS {
         let (more, next) = list().await?;
         kept.extend(more.into_iter().filter(|b| ids.insert(b.id.clone())));
-        let settled = seen.is_subset(&next);
+        settled = seen.is_subset(&next);
         seen = next;
         if settled {
             break;
@@ -216,7 +226,7 @@ async fn list_names(
         }
         found.entry(key).or_default().push(b.id);
     }
-    Ok((found, shown))
+    Ok((found, shown, settled))
 }
 
 /// Complete listings taken for a baseline, at most, waiting for two in a row to agree.
@@ -233,7 +243,7 @@ async fn look_again(
 ) -> Result<Baseline> {
     let names = check.names.as_ref();
     let sheet = |n: &str| names.is_none_or(|t| t.contains(n));
-    let (found, shown) = list_names(cfg, sender, check, &sheet).await?;
+    let (found, shown, _) = list_names(cfg, sender, check, &sheet).await?;
     baseline.keep_shown(shown);
     let mut appeared = 0;
     for (key, ids) in found {

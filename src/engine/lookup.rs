@@ -369,5 +369,10 @@ async fn send_absent(
         }
         outcomes.push(verdict.outcome().clone());
     }
+    // A row kept for the lookup again (no answer once more, or doubted since: another row sent
+    // again was given its id) is decided by the next round, or ends as its record says; the
+    // outcome it had here (for a doubted one, `created`) must not be journaled after its doubt.
+    let kept = parts.uncertain.kept_seqs();
+    outcomes.retain(|o| !kept.contains(&o.seq));
     outcomes
 }

@@ -20,10 +20,22 @@ use crate::ledger::outcome::{Outcome, Status};
 /// whose `created` it withdraws (already counted and given its `Row` event), if any.
 pub fn decide(p: &Parts, r: Replied) -> (Verdict, Option<Outcome>) {
     let Replied { mut u, last_sent } = r;
+    let r_created = u.outcome.status == Status::Created;
     let (earlier, settled) = match u.outcome.broadcast_id.clone() {
         Some(id) => repeated(p, &id, &mut u),
         None => (None, false),
     };
+    if u.outcome.status != Status::Created && r_created {
+        // A "created" not believed (its id was another row's too) counts as a row that did
+        // not succeed, toward `--max-errors`, as a failure does when its reply comes.
+        let failures = p.counts.row_failed();
+        if p.max_errors.is_some_and(|max| failures >= max) {
+            p.stop.stop(
+                format!("--max-errors reached ({failures} rows failed)"),
+                super::stop::Severity::Clean,
+            );
+        }
+    }
     if let (Status::Created, Some(at)) = (u.outcome.status, last_sent) {
         p.counts.created(at);
     }

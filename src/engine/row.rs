@@ -289,6 +289,11 @@ impl Uncertain {
         true
     }
 
+    /// The rows kept so far, by `seq`.
+    pub fn kept_seqs(&self) -> std::collections::HashSet<u64> {
+        crate::lock(&self.kept).iter().map(|u| u.row.seq).collect()
+    }
+
     /// Every row kept so far, leaving none.
     pub fn take(&self) -> Vec<Unresolved> {
         std::mem::take(&mut *crate::lock(&self.kept))

@@ -244,11 +244,11 @@ fn rival_unseparated(ev: &Evidence, row: (usize, &Sought), shown: &Value) -> Opt
     let text = |v: &Value| {
         v.as_str()
             .filter(|d| !d.trim().is_empty())
-            .map(|d| crate::input::name_key(d).into_owned())
+            .map(str::to_owned)
     };
     let (r, row) = row;
     let sent = row.body.as_ref().and_then(|b| text(&b["description"]));
-    let whole = matches!((text(&shown["description"]), sent), (Some(a), Some(b)) if a == b);
+    let whole = matches!((text(&shown["description"]), sent), (Some(a), Some(b)) if agree::is_whole(&a, &b));
     ev.rivals.get(r).cloned().flatten().filter(|_| !whole)
 }
 

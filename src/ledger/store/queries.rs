@@ -182,7 +182,8 @@ pub fn holders(dir: &Path, account: &Account, ids: &[String]) -> Result<Vec<(Str
 }
 
 /// For each (name key, body digest) of `sent`: a request of another content this machine sent
-/// under that name on `account` with no answer yet (its run and line), if any.
+/// under that name on `account` whose broadcast, if it made one, has no id in the ledger (no
+/// answer yet, or a "created" with no id): its run and line, if any.
 pub fn rivals(
     dir: &Path,
     account: &Account,
@@ -198,7 +199,7 @@ pub fn rivals(
             .prepare(&format!(
                 "SELECT t.run, t.line FROM {table} t JOIN accounts a ON t.account = a.id \
                  WHERE t.key = ?1 AND a.target = ?2 AND a.who = ?3 AND t.broadcast_id IS NULL \
-                 AND t.state != 'created' AND t.body IS NOT NULL AND t.body != ?4 LIMIT 1"
+                 AND t.body IS NOT NULL AND t.body != ?4 LIMIT 1"
             ))
             .map_err(|e| explain(&path, e))?;
         for (i, (key, body)) in sent.iter().enumerate() {
