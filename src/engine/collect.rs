@@ -63,10 +63,7 @@ pub async fn collect(
     };
     while let Some(verdict) = verdicts.recv().await {
         // What a row's task saw is decided here, one verdict at a time.
-        let (verdict, earlier) = match verdict {
-            Verdict::Replied(r) => reply::decide(parts, *r),
-            v => (v, None),
-        };
+        let (verdict, earlier) = reply::decide_verdict(parts, verdict);
         let (line, status) = (verdict.outcome().line, verdict.outcome().status);
         let event = match &verdict {
             Verdict::Final(o) => {
@@ -77,10 +74,7 @@ pub async fn collect(
             Verdict::LookUp(o) => Event::Uncertain { seq: o.seq, line },
             Verdict::Replied(_) => unreachable!("decided above"),
         };
-        let outcome = match verdict {
-            Verdict::Final(o) | Verdict::LookUp(o) => o,
-            Verdict::Replied(r) => r.u.outcome,
-        };
+        let outcome = verdict.into_outcome();
         let before = results.written();
         if c.write_error.is_none() {
             let journaled = record.done(&outcome);

@@ -194,7 +194,9 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
         seen,
     } = job;
     let entry = seen.entry;
-    let namesake = known.baseline.existing(&name).is_some();
+    // Once a row: its name's forms are looked up in the baseline.
+    let existing = known.baseline.existing(&name);
+    let namesake = existing.is_some();
     let send = |name, body| send((seq, line, name), body, entry, namesake);
     let unsent = |name, status, message| Done(Outcome::unsent(seq, line, name, status, message));
     match (prior, verdict) {
@@ -227,7 +229,7 @@ pub fn decide(known: &Known, counts: &Unsent, mut job: Job) -> Decision {
             ),
         },
         (_, Err(msg)) => unsent(name, Status::Invalid, msg),
-        (_, Ok(body)) => match known.baseline.existing(&name) {
+        (_, Ok(body)) => match existing {
             None => send(name, body),
             Some(_) if known.existing == Existing::Allow => send(name, body),
             Some(ids) if known.existing == Existing::Skip => {

@@ -24,6 +24,16 @@ pub struct Holders {
     known: HashMap<String, Vec<Holding>>,
 }
 
+/// Read the ledger with `f`, off the async thread ([`store::blocking`]); why not, in words.
+async fn in_ledger<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    store::blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))
+}
+
 /// How a row's message names a rival: another request of this machine, of other content, sent
 /// under the row's name with no answer yet.
 fn rival_words((run, line): (i64, u64)) -> String {
@@ -51,10 +61,7 @@ impl Holders {
             return Ok(());
         }
         let asked = ids.clone();
-        let held = store::blocking(move || store::holders(&dir, &account, &asked))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
+        let held = in_ledger(move || store::holders(&dir, &account, &asked)).await?;
         for id in ids {
             self.known.entry(id).or_default();
         }
@@ -79,10 +86,7 @@ impl Holders {
             })
             .collect();
         let asked: Vec<(String, i64)> = sent.iter().map(|(_, s)| s.clone()).collect();
-        let found = store::blocking(move || store::rivals(&dir, &account, &asked))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("{e:#}"))?;
+        let found = in_ledger(move || store::rivals(&dir, &account, &asked)).await?;
         let mut words = vec![None; rows.len()];
         for ((i, _), f) in sent.iter().zip(found) {
             words[*i] = f.map(rival_words);

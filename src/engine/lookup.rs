@@ -360,10 +360,7 @@ async fn send_absent(
     // sending pass.
     while let Some(done) = resent.join_next().await {
         let Ok(verdict) = done else { continue };
-        let (verdict, earlier) = match verdict {
-            Verdict::Replied(r) => reply::decide(parts, *r),
-            v => (v, None),
-        };
+        let (verdict, earlier) = reply::decide_verdict(parts, verdict);
         if let Some(earlier) = earlier {
             parts.sender.events().emit(Event::Doubted(earlier)).await;
         }

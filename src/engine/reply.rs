@@ -16,9 +16,18 @@ use super::ids::Repeat;
 use super::row::{Parts, Replied, Unresolved, Verdict, MAX_KEPT};
 use crate::ledger::outcome::{Outcome, Status};
 
+/// Decide `verdict` if it is a reply reported and not yet decided ([`decide`]); any other is
+/// final already.
+pub fn decide_verdict(p: &Parts, verdict: Verdict) -> (Verdict, Option<Outcome>) {
+    match verdict {
+        Verdict::Replied(r) => decide(p, *r),
+        v => (v, None),
+    }
+}
+
 /// Decide the reply `r` reported: this row's verdict, and the new outcome of an earlier row
 /// whose `created` it withdraws (already counted and given its `Row` event), if any.
-pub fn decide(p: &Parts, r: Replied) -> (Verdict, Option<Outcome>) {
+fn decide(p: &Parts, r: Replied) -> (Verdict, Option<Outcome>) {
     let Replied { mut u, last_sent } = r;
     let r_created = u.outcome.status == Status::Created;
     let (earlier, settled) = match u.outcome.broadcast_id.clone() {
@@ -28,13 +37,7 @@ pub fn decide(p: &Parts, r: Replied) -> (Verdict, Option<Outcome>) {
     if u.outcome.status != Status::Created && r_created {
         // A "created" not believed (its id was another row's too) counts as a row that did
         // not succeed, toward `--max-errors`, as a failure does when its reply comes.
-        let failures = p.counts.row_failed();
-        if p.max_errors.is_some_and(|max| failures >= max) {
-            p.stop.stop(
-                format!("--max-errors reached ({failures} rows failed)"),
-                super::stop::Severity::Clean,
-            );
-        }
+        p.count_failure();
     }
     if let (Status::Created, Some(at)) = (u.outcome.status, last_sent) {
         p.counts.created(at);
@@ -69,13 +72,7 @@ fn keep_if_unknown(p: &Parts, u: Unresolved) -> Verdict {
 /// lookup, and the journal and ledger are told). Whether this row's `created` was recorded is
 /// the second value.
 fn repeated(p: &Parts, id: &str, u: &mut Unresolved) -> (Option<Outcome>, bool) {
-    let this = Unresolved {
-        row: u.row.clone(),
-        outcome: u.outcome.clone(),
-        sent_at: u.sent_at,
-        first_sent: u.first_sent,
-        in_lookup: u.in_lookup,
-    };
+    let this = u.clone();
     let created = u.outcome.clone();
     let Repeat::Again(earlier) = p.ids.note(id, this, || p.record.settle(&created)) else {
         return (None, true);
@@ -113,12 +110,5 @@ fn repeated(p: &Parts, id: &str, u: &mut Unresolved) -> (Option<Outcome>, bool) 
     }
     // Only a row already counted (and given its `Row`) is withdrawn; one met in the lookup
     // is decided by it.
-    (counted.then(|| outcome_of(verdict)), false)
-}
-
-fn outcome_of(v: Verdict) -> Outcome {
-    match v {
-        Verdict::Final(o) | Verdict::LookUp(o) => o,
-        Verdict::Replied(r) => r.u.outcome,
-    }
+    (counted.then(|| verdict.into_outcome()), false)
 }

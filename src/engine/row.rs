@@ -79,6 +79,19 @@ pub struct Parts {
     pub max_errors: Option<u64>,
 }
 
+impl Parts {
+    /// Count a row that did not succeed, and stop dispatching at `--max-errors`.
+    pub fn count_failure(&self) {
+        let failures = self.counts.row_failed();
+        if self.max_errors.is_some_and(|max| failures >= max) {
+            self.stop.stop(
+                format!("--max-errors reached ({failures} rows failed)"),
+                Severity::Clean,
+            );
+        }
+    }
+}
+
 /// What became of a row.
 #[derive(Debug)]
 pub enum Verdict {
@@ -87,7 +100,7 @@ pub enum Verdict {
     /// It got no answer and is kept for the lookup at the end; `unknown` until then.
     LookUp(Outcome),
     /// Its create's reply, as the row's task read it: nothing decided or recorded yet beyond its
-    /// `sent`. Only [`super::reply::decide`] turns it into one of the others, in the one place
+    /// `sent`. Only [`super::reply::decide_verdict`] turns it into one of the others, in the one place
     /// that takes verdicts (the collector, or the lookup's loop for rows it sends again).
     Replied(Box<Replied>),
 }
@@ -105,6 +118,14 @@ impl Verdict {
         match self {
             Verdict::Final(o) | Verdict::LookUp(o) => o,
             Verdict::Replied(r) => &r.u.outcome,
+        }
+    }
+
+    /// This row's outcome, for a caller that decides nothing more about it.
+    pub fn into_outcome(self) -> Outcome {
+        match self {
+            Verdict::Final(o) | Verdict::LookUp(o) => o,
+            Verdict::Replied(r) => r.u.outcome,
         }
     }
 }
@@ -177,13 +198,7 @@ pub async fn create(p: &Parts, row: ToSend, unsynced: Unsynced, first: FirstSlot
     };
     if outcome.status != Status::Created {
         // Counted as the reply comes, so that `--max-errors` stops the next row's dispatch.
-        let failures = p.counts.row_failed();
-        if p.max_errors.is_some_and(|max| failures >= max) {
-            p.stop.stop(
-                format!("--max-errors reached ({failures} rows failed)"),
-                Severity::Clean,
-            );
-        }
+        p.count_failure();
     }
     let sent_at = last_sent.unwrap_or_else(Instant::now);
     let first_sent = crate::clock::now() - outcome.elapsed;
@@ -247,7 +262,7 @@ fn judge(p: &Parts, reply: &Reply, attempts: u32) -> (Status, String) {
 
 /// A row whose create got no answer: kept (with its body) to be looked up and, if absent,
 /// sent again at the end of the run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unresolved {
     pub row: ToSend,
     pub outcome: Outcome,

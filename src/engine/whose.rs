@@ -186,53 +186,56 @@ pub fn judge(rows: &[Sought], ev: &Evidence) -> Vec<Whose> {
     candidates
         .iter()
         .enumerate()
-        .map(|(r, bs)| match bs.as_slice() {
-            [] if ev.proven => Whose::Absent,
-            [] => Whose::Unknown(UNPROVEN.into()),
-            [b] if rows[r].namesake_before && !agree::made_at_known(&ev.new[*b].shown) => {
-                Whose::Unknown(format!(
+        .map(|(r, bs)| {
+            let rival = match bs.as_slice() {
+                [b] => rival_unseparated(ev, (r, &rows[r]), &ev.new[*b].shown),
+                _ => None,
+            };
+            match bs.as_slice() {
+                [] if ev.proven => Whose::Absent,
+                [] => Whose::Unknown(UNPROVEN.into()),
+                [b] if rows[r].namesake_before && !agree::made_at_known(&ev.new[*b].shown) => {
+                    Whose::Unknown(format!(
                     "broadcast {id} on the account could be it, but a broadcast of this name was \
                      there before it was sent, and the listing does not say when {id} was made: \
                      which is its cannot be told; not sent again. Check the account",
                     id = ev.new[*b].id
                 ))
-            }
-            [b] if rival_unseparated(ev, (r, &rows[r]), &ev.new[*b].shown).is_some() => {
-                Whose::Unknown(format!(
+                }
+                [b] if rival.is_some() => Whose::Unknown(format!(
                     "broadcast {id} on the account could be it, or the campaign of the same name \
                      that {rival} sent with no answer (it said something else, and the listing \
                      does not show what {id} says): which is its cannot be told; not sent again. \
                      Check the account",
                     id = ev.new[*b].id,
-                    rival =
-                        rival_unseparated(ev, (r, &rows[r]), &ev.new[*b].shown).unwrap_or_default()
-                ))
-            }
-            [b] if could[*b].len() == 1 => Whose::Found(ev.new[*b].id.clone()),
-            [b] => {
-                let others: Vec<String> = could[*b]
-                    .iter()
-                    .filter(|&&o| o != r)
-                    .map(|&o| rows[o].line.to_string())
-                    .collect();
-                Whose::Unknown(format!(
+                    rival = rival.unwrap_or_default()
+                )),
+                [b] if could[*b].len() == 1 => Whose::Found(ev.new[*b].id.clone()),
+                [b] => {
+                    let others: Vec<String> = could[*b]
+                        .iter()
+                        .filter(|&&o| o != r)
+                        .map(|&o| rows[o].line.to_string())
+                        .collect();
+                    Whose::Unknown(format!(
                     "broadcast {} on the account could be this row's or line {}'s (their names \
                      or what they say cannot be told apart there): not sent again; check the \
                      account",
                     ev.new[*b].id,
                     others.join(", line ")
                 ))
-            }
-            bs => Whose::Unknown(format!(
-                "{} broadcasts made on the account since this run began could each be this \
+                }
+                bs => Whose::Unknown(format!(
+                    "{} broadcasts made on the account since this run began could each be this \
                  row's (ids {}): which is its cannot be told; not sent again. Check the account",
-                bs.len(),
-                bs.iter()
-                    .take(5)
-                    .map(|&b| ev.new[b].id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+                    bs.len(),
+                    bs.iter()
+                        .take(5)
+                        .map(|&b| ev.new[b].id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
         })
         .collect()
 }
